@@ -1,0 +1,1 @@
+"""The HTTP layer: thin routers that call the domain modules."""

@@ -1,0 +1,79 @@
+"""Login, logout, identity and the list of identity providers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from toucan.api.deps import ContextDep, IdentityDep, bearer_token
+from toucan.apps.small_apps import list_apps
+from toucan.auth.identity import Identity
+from toucan.auth.login import login as do_login
+from toucan.auth.tokens import revoke_token
+from toucan.db.models import SmallApp
+
+router = APIRouter(tags=["auth"])
+
+
+class LoginBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=255)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+def me_dict(ctx: ContextDep, identity: Identity) -> dict[str, Any]:
+    with ctx.db.readonly_session() as session:
+        app_ids = list(session.scalars(select(SmallApp.id))) if identity.is_admin else None
+        if not identity.is_admin:
+            visible = {a.id for a in list_apps(session, identity)}
+    privileges = identity.effective_privileges(app_ids)
+    if not identity.is_admin:
+        privileges = {k: v for k, v in privileges.items() if k in visible}
+    return {
+        "username": identity.username,
+        "role": identity.role.value,
+        "groups": list(identity.groups),
+        "privileges": privileges,
+        "attributes": identity.attributes,
+    }
+
+
+@router.post("/login", summary="Log in with a username and password; returns a bearer token")
+def login(body: LoginBody, ctx: ContextDep) -> dict[str, Any]:
+    result = do_login(
+        ctx.db, body.username, body.password, ctx.token_ttl, ctx.settings.login_max_failures
+    )
+    return {"token": result.token, "user": me_dict(ctx, result.identity)}
+
+
+@router.post("/logout", summary="Revoke the bearer token of this request")
+def logout(request: Request, identity: IdentityDep, ctx: ContextDep) -> dict[str, bool]:
+    token = bearer_token(request)
+    revoked = False
+    if token:
+        with ctx.db.session() as session:
+            revoked = revoke_token(session, token)
+    return {"revoked": revoked}
+
+
+@router.get("/me", summary="The caller: identity, role, groups and effective privileges")
+def me(identity: IdentityDep, ctx: ContextDep) -> dict[str, Any]:
+    return me_dict(ctx, identity)
+
+
+@router.get("/auth/providers", summary="Identity providers the login page offers")
+def providers(request: Request) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": "local",
+            "type": "local",
+            "name": "Username and password",
+            "icon": "user",
+            "discrete": False,
+            "login_url": str(request.url_for("login")),
+        }
+    ]

@@ -1,0 +1,118 @@
+"""App configs per stage: `GET/PUT /{app}/config`, `/{app}/config/etl`, operations."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from toucan.api.deps import ContextDep, IdentityDep
+from toucan.apps import configs as domain
+from toucan.apps.configs import ConfigKind, Stage
+from toucan.apps.small_apps import get_app_for
+from toucan.auth.roles import AppPrivilege
+from toucan.errors import ValidationError
+from toucan.formats import dump_cson, parse_cson, parse_json
+
+router = APIRouter(tags=["configs"])
+
+
+class Format(StrEnum):
+    JSON = "json"
+    CSON = "cson"
+
+
+def _read_privilege(stage: Stage, kind: ConfigKind) -> AppPrivilege:
+    # ETL configs name connections: contributors only. Viewers see production only.
+    if kind is ConfigKind.ETL:
+        return AppPrivilege.CONTRIBUTE
+    return AppPrivilege.VIEW if stage is Stage.PRODUCTION else AppPrivilege.VALIDATE
+
+
+def _render(document: dict[str, Any], fmt: Format) -> Response:
+    if fmt is Format.CSON:
+        return Response(dump_cson(document), media_type="text/plain; charset=utf-8")
+    return Response(json.dumps(document, ensure_ascii=False), media_type="application/json")
+
+
+def _get(ctx: ContextDep, identity: IdentityDep, app: str, stage: Stage, kind: ConfigKind, fmt: Format) -> Response:
+    with ctx.db.readonly_session() as session:
+        get_app_for(session, identity, app, _read_privilege(stage, kind))
+        return _render(domain.read_config(session, app, stage, kind), fmt)
+
+
+async def _put(
+    request: Request, ctx: ContextDep, identity: IdentityDep, app: str, stage: Stage, kind: ConfigKind, fmt: Format
+) -> Response:
+    raw = await request.body()
+    if fmt is Format.CSON:
+        try:
+            document = parse_cson(raw.decode())
+        except UnicodeDecodeError:
+            raise ValidationError("The body is not UTF-8 text.", code="invalid_cson") from None
+    else:
+        document = parse_json(raw)
+    if stage is Stage.PRODUCTION:
+        raise ValidationError(
+            "Production is written by releasing staging: PUT the staging config, then "
+            'POST /{app}/config/operations {"operations": ["release_design"]}.',
+            details={"stage": stage.value},
+        )
+    with ctx.db.session() as session:
+        get_app_for(session, identity, app, AppPrivilege.CONTRIBUTE)
+        row = domain.write_config(session, app, stage, kind, document, author=identity.username)
+        response = _render(row.content, fmt)
+    response.headers["X-Config-Version"] = str(row.version)
+    return response
+
+
+@router.get("/{app}/config", summary="Front config (stories) of an app at a stage")
+def get_front_config(
+    app: str, ctx: ContextDep, identity: IdentityDep, stage: Stage = Stage.PRODUCTION, format: Format = Format.JSON
+) -> Response:
+    return _get(ctx, identity, app, stage, ConfigKind.FRONT, format)
+
+
+@router.put("/{app}/config", summary="Replace the staging front config (JSON, or CSON with format=cson)")
+async def put_front_config(
+    app: str, request: Request, ctx: ContextDep, identity: IdentityDep, stage: Stage = Stage.STAGING, format: Format = Format.JSON
+) -> Response:
+    return await _put(request, ctx, identity, app, stage, ConfigKind.FRONT, format)
+
+
+@router.get("/{app}/config/etl", summary="ETL config (data sources, pipeline) of an app at a stage")
+def get_etl_config(
+    app: str, ctx: ContextDep, identity: IdentityDep, stage: Stage = Stage.STAGING, format: Format = Format.JSON
+) -> Response:
+    return _get(ctx, identity, app, stage, ConfigKind.ETL, format)
+
+
+@router.put("/{app}/config/etl", summary="Replace the staging ETL config")
+async def put_etl_config(
+    app: str, request: Request, ctx: ContextDep, identity: IdentityDep, stage: Stage = Stage.STAGING, format: Format = Format.JSON
+) -> Response:
+    return await _put(request, ctx, identity, app, stage, ConfigKind.ETL, format)
+
+
+class Operation(StrEnum):
+    RELEASE_DESIGN = "release_design"
+
+
+class OperationsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    operations: list[Operation] = Field(min_length=1)
+
+
+@router.post("/{app}/config/operations", summary="Run operations on an app (release_design, …)")
+def run_operations(app: str, body: OperationsBody, ctx: ContextDep, identity: IdentityDep) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with ctx.db.session() as session:
+        get_app_for(session, identity, app, AppPrivilege.CONTRIBUTE)
+        for op in body.operations:
+            if op is Operation.RELEASE_DESIGN:
+                results[op.value] = domain.release_design(session, app, author=identity.username)
+    return {"results": results}

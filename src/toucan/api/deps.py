@@ -1,0 +1,106 @@
+"""Request dependencies: the stack's context and the caller's identity."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from toucan.auth import ratelimit
+from toucan.auth.identity import Identity, load_identity
+from toucan.auth.login import check_account_usable, verify_credentials
+from toucan.auth.tokens import user_for_token
+from toucan.db.engine import Database
+from toucan.errors import AuthenticationError, PermissionDenied
+from toucan.settings import Settings
+
+MISSING_AUTHORIZATION = (
+    "This request has no Authorization header. Log in first and send "
+    "'Authorization: Bearer <token>'. If you did, a proxy between your browser and the "
+    "backend may be stripping the Authorization header: ask your IT team to let it through."
+)
+
+
+@dataclass
+class Context:
+    """What every request handler may use, built once per process by the app factory."""
+
+    settings: Settings
+    db: Database
+
+    @property
+    def token_ttl(self) -> timedelta:
+        return timedelta(hours=self.settings.token_ttl_hours)
+
+
+def get_context(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+ContextDep = Annotated[Context, Depends(get_context)]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def _basic_identity(ctx: Context, value: str) -> Identity:
+    try:
+        username, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise AuthenticationError("Malformed Basic credentials.", code="invalid_credentials") from None
+    if not sep:
+        raise AuthenticationError("Malformed Basic credentials.", code="invalid_credentials")
+    with ctx.db.session() as session:
+        ratelimit.check_allowed(session, username, ctx.settings.login_max_failures)
+        user = verify_credentials(session, username, password)
+        if user is None:
+            ratelimit.record_failure(session, username)
+    if user is None:
+        raise AuthenticationError("Wrong username or password.", code="invalid_credentials")
+    with ctx.db.readonly_session() as session:
+        user = session.merge(user)
+        check_account_usable(user)
+        return load_identity(session, user)
+
+
+def current_identity(request: Request, ctx: ContextDep) -> Identity:
+    """The authenticated caller: Bearer token, or HTTP Basic for scripts."""
+    header = request.headers.get("authorization")
+    if not header:
+        raise AuthenticationError(MISSING_AUTHORIZATION, code="missing_authorization")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "basic":
+        return _basic_identity(ctx, value.strip())
+    if scheme.lower() != "bearer" or not value.strip():
+        raise AuthenticationError(
+            "The Authorization header must be 'Bearer <token>' or 'Basic <credentials>'.",
+            code="invalid_authorization",
+        )
+    with ctx.db.readonly_session() as session:
+        user = user_for_token(session, value.strip())
+        if user is None:
+            raise AuthenticationError(
+                "This token is invalid, expired or revoked. Log in again.", code="invalid_token"
+            )
+        check_account_usable(user)
+        return load_identity(session, user)
+
+
+IdentityDep = Annotated[Identity, Depends(current_identity)]
+
+
+def admin_identity(identity: IdentityDep) -> Identity:
+    if not identity.is_admin:
+        raise PermissionDenied("This needs an administrator.")
+    return identity
+
+
+AdminDep = Annotated[Identity, Depends(admin_identity)]

@@ -1,0 +1,90 @@
+"""Every error as JSON `{"error": {"code", "message", "details"}}`, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from toucan.errors import ToucanError
+from toucan.formats import error_path
+
+log = logging.getLogger("toucan.api")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_response(status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _toucan_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ToucanError)
+    headers = {}
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="toucan"'
+    if exc.status == 429 and isinstance(exc.details, dict) and "retry_after" in exc.details:
+        headers["Retry-After"] = str(exc.details["retry_after"])
+    return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+
+
+def _request_validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        where = loc[0] if loc else "body"
+        path = error_path(tuple(loc[1:])) if len(loc) > 1 else "(root)"
+        if err.get("type") == "json_invalid":
+            ctx = err.get("ctx") or {}
+            return error_response(
+                400,
+                "invalid_json",
+                f"The request body is not valid JSON: {ctx.get('error', 'syntax error')}.",
+                {"position": loc[1] if len(loc) > 1 else None},
+            )
+        errors.append({"in": where, "path": path, "message": err.get("msg", "invalid")})
+    first = errors[0] if errors else {"in": "body", "path": "(root)", "message": "invalid"}
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return error_response(
+        400,
+        "validation_error",
+        f"Invalid {first['in']} at {first['path']}: {first['message']}{more}",
+        {"errors": errors},
+    )
+
+
+def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    if exc.status_code == 404 and message == "Not Found":
+        message = "No such route. The API's routes are listed at /openapi.json."
+    return error_response(exc.status_code, code, message, None, dict(exc.headers or {}))
+
+
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # Logged with the trace for operators; the client only gets a reference.
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal_error", "Something went wrong on the server; the error is in its logs.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ToucanError, _toucan_error)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(Exception, _unexpected)

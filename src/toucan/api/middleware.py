@@ -1,0 +1,114 @@
+"""ASGI middleware: request body limit and reverse-proxy headers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+async def _send_error(send: Send, status: int, code: str, message: str, details: Any = None) -> None:
+    body = json.dumps({"error": {"code": code, "message": message, "details": details}}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies above `max_bytes` with 413, before they are read in full.
+
+    Paths under `exempt_prefixes` (uploads) enforce their own limits.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, exempt_suffixes: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.exempt_suffixes = exempt_suffixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].endswith(self.exempt_suffixes):
+            await self.app(scope, receive, send)
+            return
+        message = (
+            f"The request body is larger than {self.max_bytes} bytes "
+            "(TOUCAN_MAX_BODY_BYTES)."
+        )
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.max_bytes
+                except ValueError:
+                    await _send_error(send, 400, "bad_request", "Invalid Content-Length header.")
+                    return
+                if too_big:
+                    await _send_error(send, 413, "payload_too_large", message, {"limit": self.max_bytes})
+                    return
+        received = 0
+        response_started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            msg = await receive()
+            if msg["type"] == "http.request":
+                received += len(msg.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge
+            return msg
+
+        async def tracking_send(msg: Message) -> None:
+            nonlocal response_started
+            if msg["type"] == "http.response.start":
+                response_started = True
+            await send(msg)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not response_started:
+                await _send_error(send, 413, "payload_too_large", message, {"limit": self.max_bytes})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class ForwardedMiddleware:
+    """Honour X-Forwarded-Proto/-Host/-Prefix from trusted proxies.
+
+    So URLs the backend builds (redirects, metadata, login URLs) carry the external
+    scheme, host and path prefix, e.g. behind a proxy that strips `/_api`.
+    """
+
+    def __init__(self, app: ASGIApp, trusted: str) -> None:
+        self.app = app
+        self.trust_all = trusted.strip() == "*"
+        self.trusted = {ip.strip() for ip in trusted.split(",") if ip.strip()}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        if self.trust_all or (client and client[0] in self.trusted):
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            scope = dict(scope)
+            proto = headers.get("x-forwarded-proto", "").split(",")[0].strip()
+            if proto in ("http", "https"):
+                scope["scheme"] = "https" if proto == "https" else "http"
+            host = headers.get("x-forwarded-host", "").split(",")[0].strip()
+            if host:
+                scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"host"]
+                scope["headers"].append((b"host", host.encode("latin-1")))
+                hostname, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
+                default = 443 if scope["scheme"] == "https" else 80
+                scope["server"] = (hostname or host, int(port) if port.isdigit() else default)
+            prefix = headers.get("x-forwarded-prefix", "").strip().rstrip("/")
+            if prefix.startswith("/"):
+                scope["root_path"] = prefix + scope.get("root_path", "")
+        await self.app(scope, receive, send)

@@ -1,0 +1,87 @@
+"""Application factories: the API alone (production) and the embedded stack."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+
+from toucan import __version__
+from toucan.api import auth, configs, root, small_apps, users
+from toucan.api.deps import Context
+from toucan.api.errors import install_error_handlers
+from toucan.api.middleware import BodyLimitMiddleware, ForwardedMiddleware
+from toucan.bootstrap import ensure_schema
+from toucan.db.engine import Database
+from toucan.frontend_files import frontend_app, no_frontend_response
+from toucan.settings import Settings
+
+API_PREFIX = "/_api"
+log = logging.getLogger("toucan")
+
+
+def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
+    """The REST API with every route at the root (what sits behind `https://backend/`)."""
+    database = db or Database.from_settings(settings)
+    ensure_schema(database, settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if db is None:
+            database.dispose()
+
+    api = FastAPI(
+        title="Toucan stack API",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    api.state.ctx = Context(settings=settings, db=database)
+    install_error_handlers(api)
+    for module in (root, auth, users, small_apps, configs):
+        api.include_router(module.router)
+    if settings.cors_origins:
+        api.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
+    api.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt_suffixes=("/data/sources",))
+    api.add_middleware(ForwardedMiddleware, trusted=settings.forwarded_allow_ips)
+    return api
+
+
+def create_embedded_app(settings: Settings, db: Database | None = None) -> Starlette:
+    """The embedded stack: the API under `/_api`, the built frontend at `/`."""
+    api = create_api(settings, db)
+    frontend = frontend_app(settings.resolved_frontend_dir())
+
+    async def redirect_api(_request: Request) -> Response:
+        return Response(status_code=307, headers={"Location": f"{API_PREFIX}/"})
+
+    routes = [Route(API_PREFIX, redirect_api), Mount(API_PREFIX, app=api)]
+    if frontend is not None:
+        routes.append(Mount("/", app=frontend))
+    else:
+
+        async def missing(_request: Request) -> Response:
+            return no_frontend_response()
+
+        routes.append(Route("/{path:path}", missing))
+    return Starlette(routes=routes, lifespan=api.router.lifespan_context)
+
+
+def create_production_app() -> FastAPI:
+    """Gunicorn's entry point (`toucan.app:create_production_app()`): settings from the environment."""
+    return create_api(Settings())

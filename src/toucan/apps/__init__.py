@@ -1,0 +1,1 @@
+"""Small apps, their configs per stage, and release from staging to production."""

@@ -1,0 +1,167 @@
+"""App configs per stage: the front config (stories) and the ETL config (data sources)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from toucan.db.models import AppConfig
+from toucan.errors import ValidationError
+from toucan.formats import raise_for_validation
+
+
+class Stage(StrEnum):
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+
+class ConfigKind(StrEnum):
+    FRONT = "front"
+    ETL = "etl"
+
+
+# --- front config ----------------------------------------------------------------------
+
+
+class Slide(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(min_length=1, max_length=255)
+    level: int = Field(default=1, ge=1, le=10)
+    parent_id: str | None = None
+    title: str = ""
+
+
+class FrontConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    slides: list[Slide] = Field(default_factory=list)
+    home: dict[str, Any] = Field(default_factory=dict)
+    requesters: list[dict[str, Any]] = Field(default_factory=list)
+    datasets: dict[str, Any] | list[Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_slide_tree(self) -> FrontConfig:
+        seen: set[str] = set()
+        for index, slide in enumerate(self.slides):
+            if slide.id in seen:
+                raise ValueError(f"slides[{index}].id: duplicate slide id {slide.id!r}")
+            seen.add(slide.id)
+        for index, slide in enumerate(self.slides):
+            if slide.parent_id is not None and slide.parent_id not in seen:
+                raise ValueError(
+                    f"slides[{index}].parent_id: no slide has the id {slide.parent_id!r}"
+                )
+        return self
+
+
+# --- ETL config --------------------------------------------------------------------------
+
+
+class DataSource(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    domain: str = Field(min_length=1, max_length=255)
+    name: str | None = None
+    type: str | None = None
+    file: str | None = None
+    load: bool = True
+    live_data: bool = False
+    cache_ttl: int | None = Field(default=None, ge=0)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class DataProvider(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+
+
+class PipelineEntry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    input_domains: list[str] = Field(default_factory=list)
+    pipeline: list[dict[str, Any]] | None = None
+    function_name: str | None = None
+    output_domain: str = Field(min_length=1)
+    load: bool = True
+
+    @model_validator(mode="after")
+    def _one_way(self) -> PipelineEntry:
+        if (self.pipeline is None) == (self.function_name is None):
+            raise ValueError("give exactly one of 'pipeline' or 'function_name'")
+        return self
+
+
+class EtlConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    DATA_SOURCES: list[DataSource] = Field(default_factory=list)
+    DATA_PROVIDERS: list[DataProvider] = Field(default_factory=list)
+    PIPELINE: list[PipelineEntry] = Field(default_factory=list)
+
+
+_MODELS: dict[ConfigKind, type[BaseModel]] = {ConfigKind.FRONT: FrontConfig, ConfigKind.ETL: EtlConfig}
+
+
+def validate_config(kind: ConfigKind, document: Any) -> dict[str, Any]:
+    """Check a config document; errors give the path of the bad field."""
+    if not isinstance(document, dict):
+        raise ValidationError(
+            f"A {kind.value} config is an object, not {type(document).__name__}.",
+            details={"errors": [{"path": "(root)", "message": "expected an object"}]},
+        )
+    try:
+        _MODELS[kind].model_validate(document)
+    except PydanticValidationError as exc:
+        raise_for_validation(exc, f"{kind.value} config")
+    # Stored as given (validated, not normalised) so builders get back what they wrote.
+    return document
+
+
+def get_config(session: Session, app_id: str, stage: Stage, kind: ConfigKind) -> AppConfig | None:
+    return session.scalar(
+        select(AppConfig).where(
+            AppConfig.app_id == app_id, AppConfig.stage == stage.value, AppConfig.kind == kind.value
+        )
+    )
+
+
+def read_config(session: Session, app_id: str, stage: Stage, kind: ConfigKind) -> dict[str, Any]:
+    """The config document, `{}` when none was stored yet."""
+    row = get_config(session, app_id, stage, kind)
+    return dict(row.content) if row is not None else {}
+
+
+def write_config(
+    session: Session, app_id: str, stage: Stage, kind: ConfigKind, document: Any, *, author: str | None
+) -> AppConfig:
+    """Validate and store a config document, bumping its version."""
+    content = validate_config(kind, document)
+    row = get_config(session, app_id, stage, kind)
+    if row is None:
+        row = AppConfig(app_id=app_id, stage=stage.value, kind=kind.value, content=content, version=1)
+        session.add(row)
+    else:
+        row.content = content
+        row.version += 1
+    row.updated_by = author
+    session.flush()
+    return row
+
+
+def release_design(session: Session, app_id: str, *, author: str | None) -> dict[str, int]:
+    """Copy the staging front and ETL configs to production; returns the new versions."""
+    versions = {}
+    for kind in ConfigKind:
+        staged = read_config(session, app_id, Stage.STAGING, kind)
+        versions[kind.value] = write_config(
+            session, app_id, Stage.PRODUCTION, kind, staged, author=author
+        ).version
+    return versions

@@ -1,0 +1,67 @@
+"""Local login: username + password → token, with the rate limit and account checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from toucan.auth import ratelimit
+from toucan.auth.identity import Identity, load_identity
+from toucan.auth.passwords import verify_password
+from toucan.auth.tokens import issue_token
+from toucan.db.engine import Database
+from toucan.db.models import User
+from toucan.errors import AuthenticationError
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    token: str
+    identity: Identity
+
+
+def check_account_usable(user: User) -> None:
+    """Raise when a disabled or expired account tries to log in or use a token."""
+    if user.disabled:
+        raise AuthenticationError(
+            "This account is disabled. Ask an administrator to enable it.",
+            code="account_disabled",
+        )
+    if user.expiration_date is not None and user.expiration_date <= datetime.now(UTC):
+        raise AuthenticationError(
+            "This account expired on "
+            f"{user.expiration_date.isoformat()}. Ask an administrator to extend it.",
+            code="account_expired",
+        )
+
+
+def verify_credentials(session: Session, username: str, password: str) -> User | None:
+    """The user whose local password matches, else None (constant work either way)."""
+    user = session.scalar(select(User).where(User.username == username))
+    ok = verify_password(user.password_hash if user else None, password)
+    return user if ok and user is not None else None
+
+
+def login(db: Database, username: str, password: str, token_ttl: timedelta, max_failures: int) -> LoginResult:
+    """Check the rate limit and the password, then issue a token.
+
+    A failure is committed before the error is raised, so it counts even though the
+    request fails.
+    """
+    with db.session() as session:
+        ratelimit.check_allowed(session, username, max_failures)
+        user = verify_credentials(session, username, password)
+        if user is None:
+            ratelimit.record_failure(session, username)
+    if user is None:
+        raise AuthenticationError("Wrong username or password.", code="invalid_credentials")
+    with db.session() as session:
+        user = session.merge(user)
+        check_account_usable(user)
+        ratelimit.clear_failures(session, username)
+        token = issue_token(session, user, token_ttl)
+        identity = load_identity(session, user)
+    return LoginResult(token=token, identity=identity)

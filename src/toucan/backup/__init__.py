@@ -1,0 +1,1 @@
+"""Small app backup and restore (`toucan_backup`, `toucan_restore`) — the backup issue."""

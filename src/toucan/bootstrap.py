@@ -1,0 +1,57 @@
+"""First start: the secret key, the schema, and the super admin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from toucan.auth.passwords import generate_password, hash_password
+from toucan.auth.roles import Role
+from toucan.db import migrate
+from toucan.db.engine import Database
+from toucan.db.models import User
+from toucan.settings import Settings
+
+
+@dataclass(frozen=True)
+class SuperAdmin:
+    username: str
+    created: bool
+    # Only when this call generated it: shown once, never stored in clear.
+    generated_password: str | None
+
+
+def ensure_schema(db: Database, settings: Settings) -> None:
+    """Migrate to the latest schema (cheap when already there)."""
+    if migrate.current_revision(db.engine) != migrate.head_revision():
+        migrate.upgrade(db.engine, settings.data_dir)
+
+
+def ensure_super_admin(db: Database, settings: Settings) -> SuperAdmin:
+    """Create the configured super admin unless that user exists."""
+    username = settings.super_admin_username
+    with db.session() as session:
+        if session.scalar(select(User.id).where(User.username == username)) is not None:
+            return SuperAdmin(username, created=False, generated_password=None)
+    generated = None if settings.super_admin_password else generate_password()
+    password = settings.super_admin_password or generated
+    assert password is not None
+    try:
+        with db.session() as session:
+            session.add(
+                User(username=username, password_hash=hash_password(password), role=Role.SUPER_ADMIN)
+            )
+    except IntegrityError:  # another process created it at the same moment
+        return SuperAdmin(username, created=False, generated_password=None)
+    return SuperAdmin(username, created=True, generated_password=generated)
+
+
+def prepare(settings: Settings) -> tuple[Database, SuperAdmin]:
+    """Everything a process needs before serving: data dir, secret key, schema, super admin."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.resolved_secret_key()
+    db = Database.from_settings(settings)
+    ensure_schema(db, settings)
+    return db, ensure_super_admin(db, settings)

@@ -1,0 +1,177 @@
+"""`toucan-ctl`: run, migrate and administer the stack from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError as PydanticValidationError
+from rich.console import Console
+from rich.panel import Panel
+
+from toucan import __version__
+from toucan.errors import ToucanError
+from toucan.settings import ReplacedSettingError, Settings
+
+app = typer.Typer(help="Toucan stack control.", no_args_is_help=True, add_completion=False)
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except PydanticValidationError as exc:
+        for error in exc.errors():
+            cause = (error.get("ctx") or {}).get("error")
+            if isinstance(cause, ReplacedSettingError):
+                err.print(f"[bold red]Start-up stopped:[/] {cause}")
+                raise typer.Exit(2) from None
+        err.print(f"[bold red]Invalid settings:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _login_banner(settings: Settings, url: str, username: str, created: bool, password: str | None) -> str:
+    lines = [f"Toucan stack {__version__} is starting at [bold]{url}[/]"]
+    if password:
+        lines.append(f"Log in as [bold]{username}[/] with password [bold]{password}[/]")
+        lines.append("This generated password is shown once: keep it, or set TOUCAN_SUPER_ADMIN_PASSWORD.")
+    elif created:
+        lines.append(f"Log in as [bold]{username}[/] with the password in TOUCAN_SUPER_ADMIN_PASSWORD.")
+    else:
+        lines.append(
+            f"Log in as [bold]{username}[/] (super admin). Forgot the password? "
+            f"`toucan-ctl set-password {username}`"
+        )
+    lines.append(f"API: {url}/_api/   ·   from a script: curl -u {username}:PASSWORD {url}/_api/me")
+    return "\n".join(lines)
+
+
+@app.command()
+def serve(
+    production: Annotated[bool, typer.Option("--production", help="gunicorn with TOUCAN_GUNICORN_WORKERS workers, API at /")] = False,
+    host: Annotated[str | None, typer.Option(help="Overrides TOUCAN_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Overrides TOUCAN_PORT.")] = None,
+) -> None:
+    """Run the stack: embedded (API at /_api, frontend at /) or --production."""
+    from toucan.bootstrap import prepare
+    from toucan.serve import serve_embedded, serve_production
+
+    settings = _settings(host=host, port=port)
+    db, admin = prepare(settings)
+    url = f"http://{settings.host}:{settings.port}"
+    console.print(Panel(_login_banner(settings, url, admin.username, admin.created, admin.generated_password), expand=False))
+    if production:
+        db.dispose()
+        serve_production(settings)
+    else:
+        serve_embedded(settings, db)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (safe while other processes start)."""
+    from toucan.db import migrate as migrations
+    from toucan.db.engine import Database
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database.from_settings(settings)
+    before, after = migrations.upgrade(db.engine, settings.data_dir)
+    console.print(f"Database at revision {after} (was {before or 'empty'}).")
+
+
+@app.command("create-user")
+def create_user(
+    username: str,
+    password: Annotated[str | None, typer.Option(help="Prompted for when omitted and interactive.")] = None,
+    role: Annotated[str, typer.Option(help="USER, ADMIN or SUPER_ADMIN")] = "USER",
+    group: Annotated[list[str] | None, typer.Option(help="Group name (repeatable).")] = None,
+    privilege: Annotated[list[str] | None, typer.Option(help="APP=PRIV[,PRIV] (repeatable), e.g. sales=view")] = None,
+) -> None:
+    """Create a local user (for scripts)."""
+    from toucan.auth.users import UserCreate
+    from toucan.auth.users import create_user as do_create
+    from toucan.bootstrap import prepare
+
+    if password is None:
+        if not sys.stdin.isatty():
+            err.print("[red]--password is required when not interactive.[/]")
+            raise typer.Exit(2)
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    privileges: dict[str, list[str]] = {}
+    for item in privilege or []:
+        app_id, sep, privs = item.partition("=")
+        if not sep:
+            err.print(f"[red]--privilege {item!r}: expected APP=PRIV[,PRIV][/]")
+            raise typer.Exit(2)
+        privileges.setdefault(app_id, []).extend(p.strip() for p in privs.split(",") if p.strip())
+    try:
+        data = UserCreate.model_validate(
+            {"username": username, "password": password, "role": role, "groups": group or [], "privileges": privileges}
+        )
+    except PydanticValidationError as exc:
+        err.print(f"[red]Invalid user:[/] {exc.errors(include_url=False)[0]['loc']}: {exc.errors()[0]['msg']}")
+        raise typer.Exit(2) from None
+    db, _ = prepare(_settings())
+    try:
+        with db.session() as session:
+            do_create(session, None, data)
+    except ToucanError as exc:
+        err.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"Created user [bold]{username}[/] ({role}).")
+
+
+@app.command("set-password")
+def set_password(
+    username: str,
+    password: Annotated[str | None, typer.Option(help="Prompted for when omitted.")] = None,
+) -> None:
+    """Set a user's local password (and log them out everywhere)."""
+    from toucan.auth.users import set_password as do_set
+    from toucan.bootstrap import prepare
+
+    if password is None:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    db, _ = prepare(_settings())
+    try:
+        with db.session() as session:
+            do_set(session, username, password)
+    except ToucanError as exc:
+        err.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"Password of [bold]{username}[/] changed.")
+
+
+@app.command("frontend-params")
+def frontend_params(
+    api_baseroute: Annotated[str, typer.Argument(help="Backend URL as browsers reach it, e.g. https://toucan.example.com/_api")],
+    directory: Annotated[Path, typer.Option(help="The frontend's docroot.")] = Path("frontend/dist"),
+    mixpanel_id: Annotated[str, typer.Option(help="MIXPANEL_ANALYTICS_ID")] = "",
+) -> None:
+    """Write scripts/tc-params.js and embed-params.json for a given backend URL."""
+    from toucan.frontend_params import write_params
+
+    written = write_params(directory, api_baseroute, mixpanel_id)
+    for path in written:
+        console.print(f"Wrote {path}")
+
+
+@app.command()
+def version() -> None:
+    """Print the backend version."""
+    from toucan.build_info import version_info
+
+    console.print_json(json.dumps(version_info()))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Metadata database: engine, sessions, models and migrations."""

@@ -1,0 +1,54 @@
+"""Readiness checks: database, Redis when configured, storage writable."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+from sqlalchemy import text
+
+from toucan.db.engine import Database
+from toucan.settings import Settings
+
+
+def _check_database(db: Database) -> dict[str, Any]:
+    try:
+        with db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"ok": True, "dialect": db.dialect}
+    except Exception as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"}
+
+
+def _check_redis(url: str) -> dict[str, Any]:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        client.ping()
+        client.close()
+        return {"ok": True}
+    except Exception as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:200]}
+
+
+def _check_storage(settings: Settings) -> dict[str, Any]:
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        fd, path = tempfile.mkstemp(prefix=".ready-", dir=settings.data_dir)
+        os.write(fd, b"ok")
+        os.close(fd)
+        os.unlink(path)
+        return {"ok": True, "path": str(settings.data_dir)}
+    except OSError as exc:
+        return {"ok": False, "path": str(settings.data_dir), "error": exc.strerror or str(exc)}
+
+
+def readiness(settings: Settings, db: Database) -> tuple[bool, dict[str, Any]]:
+    """Run every check; (all passed, per-check report)."""
+    checks: dict[str, Any] = {"database": _check_database(db)}
+    if settings.redis_url:
+        checks["redis"] = _check_redis(settings.redis_url)
+    checks["storage"] = _check_storage(settings)
+    return all(c["ok"] for c in checks.values()), checks

@@ -1,0 +1,191 @@
+"""Every `TOUCAN_*` environment variable, declared once.
+
+`docs/configuration.md` is generated from this class (`make docs`, or
+`python -m toucan.settings_doc`); a test fails when the two disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Settings of the stack this one replaces, with the setting that takes over their job.
+REPLACED_SETTINGS = {
+    "mongodb_host": "TOUCAN_DATABASE_URL",
+    "mongodb_readonly_host": "TOUCAN_DATABASE_READONLY_URL",
+}
+
+
+class ReplacedSettingError(ValueError):
+    """A setting of the MongoDB-based stack was given; the message names its replacement."""
+
+
+def _json_list(value: Any) -> Any:
+    """Accept the FAQ's JSON-list form (`'["a", "b"]'`) and plain comma-separated text."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return []
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """The stack's configuration; defaults give the embedded stack with nothing else installed."""
+
+    model_config = SettingsConfigDict(env_prefix="TOUCAN_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(
+        default=Path("./var"),
+        description="Directory for the stack's state: SQLite database (by default), "
+        "uploads, domains as Parquet, screenshots, the generated secret key. "
+        "Shared filesystem when several backends run.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the metadata database. Unset: a SQLite file "
+        "`toucan.sqlite` in the data dir. PostgreSQL: `postgresql+psycopg://user:pw@host/db` "
+        "(TLS with a private CA: add `?sslmode=verify-full&sslrootcert=/etc/ssl/myCA.crt`). "
+        "Replaces the FAQ's TOUCAN_MONGODB_HOST.",
+    )
+    database_readonly_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL used for reads that never write (e.g. a read replica "
+        "or a read-only role). Defaults to TOUCAN_DATABASE_URL. Replaces the FAQ's "
+        "TOUCAN_MONGODB_READONLY_HOST.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL (`redis://host:6379/0`) for the cache and the Celery broker. "
+        "Unset: embedded fallbacks (in-process cache, broker under the data dir).",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Secret used to derive encryption keys. Unset: generated once and kept "
+        "in `<data dir>/secret_key`. All backends of one stack must share it.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `toucan-ctl serve` binds to.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `toucan-ctl serve` binds.")
+    gunicorn_workers: int = Field(
+        default=5,
+        ge=1,
+        description="Number of gunicorn workers of `toucan-ctl serve --production` "
+        "(recommended: 2 × CPU + 1).",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser when the frontend is "
+        'served from another domain, as a JSON list: `\'["https://toucan.example.com"]\'`.',
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Comma-separated addresses of reverse proxies trusted for the "
+        "X-Forwarded-Proto/-Host/-Prefix headers (`*` trusts every peer).",
+    )
+    super_admin_username: str = Field(
+        default="admin", description="Username of the super admin created at first start."
+    )
+    super_admin_password: str | None = Field(
+        default=None,
+        description="Password of the super admin created at first start. Unset: one is "
+        "generated and printed once.",
+    )
+    token_ttl_hours: int = Field(
+        default=24 * 7, ge=1, description="Lifetime of a login token, in hours."
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed logins for one username within a minute before further "
+        "attempts answer 429.",
+    )
+    max_body_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Largest JSON request body accepted, in bytes (uploads have their own limit).",
+    )
+    frontend_dir: Path | None = Field(
+        default=None,
+        description="Built frontend served at `/` by the embedded stack. Unset: "
+        "`frontend/dist` of the source tree when it exists.",
+    )
+    log_level: str = Field(default="INFO", description="Log level of the backend.")
+    mongodb_host: str | None = Field(
+        default=None,
+        description="Not used: metadata lives in SQL (see ARCHITECTURE.md). Setting it stops "
+        "start-up with a message naming TOUCAN_DATABASE_URL.",
+    )
+    mongodb_readonly_host: str | None = Field(
+        default=None,
+        description="Not used: setting it stops start-up with a message naming "
+        "TOUCAN_DATABASE_READONLY_URL.",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _parse_list(cls, value: Any) -> Any:
+        return _json_list(value)
+
+    @model_validator(mode="after")
+    def _refuse_replaced_settings(self) -> Settings:
+        for name, replacement in REPLACED_SETTINGS.items():
+            if getattr(self, name):
+                raise ReplacedSettingError(
+                    f"TOUCAN_{name.upper()} is set, but this stack keeps its metadata in SQL, "
+                    f"not MongoDB. Use {replacement} instead (for PostgreSQL over TLS with a "
+                    "private CA: postgresql+psycopg://user:pw@host/db?sslmode=verify-full"
+                    "&sslrootcert=/etc/ssl/myCA.crt), then unset TOUCAN_{name.upper()}."
+                )
+        return self
+
+    # Derived values -----------------------------------------------------------------
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The metadata database URL, defaulting to SQLite in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'toucan.sqlite').resolve()}"
+
+    @property
+    def resolved_readonly_url(self) -> str:
+        return self.database_readonly_url or self.resolved_database_url
+
+    def resolved_secret_key(self) -> str:
+        """The secret key; when unset, read or create `<data dir>/secret_key` (mode 0600)."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        tmp = path.with_name(f"secret_key.{secrets.token_hex(8)}.tmp")
+        tmp.write_text(key)
+        tmp.chmod(0o600)
+        try:
+            # link() fails if another process created the key first: keep theirs.
+            path.hardlink_to(tmp)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path.read_text().strip()
+
+    def resolved_frontend_dir(self) -> Path | None:
+        if self.frontend_dir is not None:
+            return self.frontend_dir
+        candidate = Path(__file__).resolve().parents[2] / "frontend" / "dist"
+        return candidate if candidate.is_dir() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with keyword overrides (used by tests and the CLI)."""
+    return Settings(**overrides)

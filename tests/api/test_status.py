@@ -1,0 +1,59 @@
+"""`GET /`, `/health`, `/ready` and the OpenAPI document."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from toucan import API_VERSION, __version__
+from toucan.app import create_api
+from toucan.db.engine import Database
+from toucan.settings import Settings
+
+
+def test_root_shows_version_api_version_and_build(client: TestClient) -> None:
+    body = client.get("/").json()
+    assert body["version"] == __version__
+    assert body["api_version"] == API_VERSION
+    assert "python" in body["build"] and "commit" in body["build"]
+
+
+def test_health_answers_without_authentication(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_ready_reports_each_check(client: TestClient) -> None:
+    response = client.get("/ready")
+    assert response.status_code == 200
+    checks = response.json()["checks"]
+    assert checks["database"]["ok"] and checks["storage"]["ok"]
+    assert "redis" not in checks  # not configured: embedded fallbacks
+
+
+def test_ready_is_503_when_storage_is_not_writable(settings: Settings, db: Database, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the data dir should be")
+    broken = settings.model_copy(update={"data_dir": blocked})
+    with TestClient(create_api(broken, db)) as c:
+        response = c.get("/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "not_ready"
+    assert body["checks"]["storage"]["ok"] is False
+    assert body["checks"]["database"]["ok"] is True
+
+
+def test_ready_checks_redis_when_configured(settings: Settings, db: Database) -> None:
+    up = settings.model_copy(update={"redis_url": "redis://127.0.0.1:6379/0"})
+    with TestClient(create_api(up, db)) as c:
+        assert c.get("/ready").json()["checks"]["redis"]["ok"] is True
+    down = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    with TestClient(create_api(down, db)) as c:
+        response = c.get("/ready")
+    assert response.status_code == 503
+    assert response.json()["checks"]["redis"]["ok"] is False
+
+
+def test_openapi_document_lists_the_routes(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/login", "/logout", "/me", "/users", "/groups", "/small-apps", "/{app}/config", "/{app}/config/etl"):
+        assert path in paths
