@@ -118,13 +118,24 @@ def admin_headers(client: TestClient, settings: Settings) -> dict[str, str]:
 def make_user(db: Database, client: TestClient) -> Any:
     """Create a user directly through the domain module and return auth headers for them."""
 
-    def _make(username: str, role: str = "USER", privileges: dict[str, list[str]] | None = None, **extra: Any) -> dict[str, str]:
+    def _make(
+        username: str,
+        role: str = "USER",
+        privileges: dict[str, list[str]] | None = None,
+        **extra: Any,
+    ) -> dict[str, str]:
         with db.session() as session:
             create_user(
                 session,
                 None,
                 UserCreate.model_validate(
-                    {"username": username, "password": PASSWORD, "role": role, "privileges": privileges or {}, **extra}
+                    {
+                        "username": username,
+                        "password": PASSWORD,
+                        "role": role,
+                        "privileges": privileges or {},
+                        **extra,
+                    }
                 ),
             )
         return bearer(login(client, username, PASSWORD))

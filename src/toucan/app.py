@@ -57,7 +57,9 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
-    api.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt_suffixes=("/data/sources",))
+    api.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt_suffixes=("/data/sources",)
+    )
     api.add_middleware(ForwardedMiddleware, trusted=settings.forwarded_allow_ips)
     return api
 
@@ -83,5 +85,5 @@ def create_embedded_app(settings: Settings, db: Database | None = None) -> Starl
 
 
 def create_production_app() -> FastAPI:
-    """Gunicorn's entry point (`toucan.app:create_production_app()`): settings from the environment."""
+    """Gunicorn's entry point (`toucan.app:create_production_app()`); settings from env."""
     return create_api(Settings())

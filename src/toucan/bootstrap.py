@@ -41,7 +41,9 @@ def ensure_super_admin(db: Database, settings: Settings) -> SuperAdmin:
     try:
         with db.session() as session:
             session.add(
-                User(username=username, password_hash=hash_password(password), role=Role.SUPER_ADMIN)
+                User(
+                    username=username, password_hash=hash_password(password), role=Role.SUPER_ADMIN
+                )
             )
     except IntegrityError:  # another process created it at the same moment
         return SuperAdmin(username, created=False, generated_password=None)

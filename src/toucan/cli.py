@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError as PydanticValidationError
@@ -21,9 +21,10 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _settings(**overrides: object) -> Settings:
+def _settings(**overrides: Any) -> Settings:
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+        return Settings(**given)
     except PydanticValidationError as exc:
         for error in exc.errors():
             cause = (error.get("ctx") or {}).get("error")
@@ -34,13 +35,19 @@ def _settings(**overrides: object) -> Settings:
         raise typer.Exit(2) from None
 
 
-def _login_banner(settings: Settings, url: str, username: str, created: bool, password: str | None) -> str:
+def _login_banner(
+    settings: Settings, url: str, username: str, created: bool, password: str | None
+) -> str:
     lines = [f"Toucan stack {__version__} is starting at [bold]{url}[/]"]
     if password:
         lines.append(f"Log in as [bold]{username}[/] with password [bold]{password}[/]")
-        lines.append("This generated password is shown once: keep it, or set TOUCAN_SUPER_ADMIN_PASSWORD.")
+        lines.append(
+            "This generated password is shown once: keep it, or set TOUCAN_SUPER_ADMIN_PASSWORD."
+        )
     elif created:
-        lines.append(f"Log in as [bold]{username}[/] with the password in TOUCAN_SUPER_ADMIN_PASSWORD.")
+        lines.append(
+            f"Log in as [bold]{username}[/] with the password in TOUCAN_SUPER_ADMIN_PASSWORD."
+        )
     else:
         lines.append(
             f"Log in as [bold]{username}[/] (super admin). Forgot the password? "
@@ -52,7 +59,12 @@ def _login_banner(settings: Settings, url: str, username: str, created: bool, pa
 
 @app.command()
 def serve(
-    production: Annotated[bool, typer.Option("--production", help="gunicorn with TOUCAN_GUNICORN_WORKERS workers, API at /")] = False,
+    production: Annotated[
+        bool,
+        typer.Option(
+            "--production", help="gunicorn with TOUCAN_GUNICORN_WORKERS workers, API at /"
+        ),
+    ] = False,
     host: Annotated[str | None, typer.Option(help="Overrides TOUCAN_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Overrides TOUCAN_PORT.")] = None,
 ) -> None:
@@ -63,7 +75,12 @@ def serve(
     settings = _settings(host=host, port=port)
     db, admin = prepare(settings)
     url = f"http://{settings.host}:{settings.port}"
-    console.print(Panel(_login_banner(settings, url, admin.username, admin.created, admin.generated_password), expand=False))
+    console.print(
+        Panel(
+            _login_banner(settings, url, admin.username, admin.created, admin.generated_password),
+            expand=False,
+        )
+    )
     if production:
         db.dispose()
         serve_production(settings)
@@ -87,10 +104,14 @@ def migrate() -> None:
 @app.command("create-user")
 def create_user(
     username: str,
-    password: Annotated[str | None, typer.Option(help="Prompted for when omitted and interactive.")] = None,
+    password: Annotated[
+        str | None, typer.Option(help="Prompted for when omitted and interactive.")
+    ] = None,
     role: Annotated[str, typer.Option(help="USER, ADMIN or SUPER_ADMIN")] = "USER",
     group: Annotated[list[str] | None, typer.Option(help="Group name (repeatable).")] = None,
-    privilege: Annotated[list[str] | None, typer.Option(help="APP=PRIV[,PRIV] (repeatable), e.g. sales=view")] = None,
+    privilege: Annotated[
+        list[str] | None, typer.Option(help="APP=PRIV[,PRIV] (repeatable), e.g. sales=view")
+    ] = None,
 ) -> None:
     """Create a local user (for scripts)."""
     from toucan.auth.users import UserCreate
@@ -111,10 +132,17 @@ def create_user(
         privileges.setdefault(app_id, []).extend(p.strip() for p in privs.split(",") if p.strip())
     try:
         data = UserCreate.model_validate(
-            {"username": username, "password": password, "role": role, "groups": group or [], "privileges": privileges}
+            {
+                "username": username,
+                "password": password,
+                "role": role,
+                "groups": group or [],
+                "privileges": privileges,
+            }
         )
     except PydanticValidationError as exc:
-        err.print(f"[red]Invalid user:[/] {exc.errors(include_url=False)[0]['loc']}: {exc.errors()[0]['msg']}")
+        first = exc.errors(include_url=False)[0]
+        err.print(f"[red]Invalid user:[/] {first['loc'][0]}: {first['msg']}")
         raise typer.Exit(2) from None
     db, _ = prepare(_settings())
     try:
@@ -149,8 +177,15 @@ def set_password(
 
 @app.command("frontend-params")
 def frontend_params(
-    api_baseroute: Annotated[str, typer.Argument(help="Backend URL as browsers reach it, e.g. https://toucan.example.com/_api")],
-    directory: Annotated[Path, typer.Option(help="The frontend's docroot.")] = Path("frontend/dist"),
+    api_baseroute: Annotated[
+        str,
+        typer.Argument(
+            help="Backend URL as browsers reach it, e.g. https://toucan.example.com/_api"
+        ),
+    ],
+    directory: Annotated[Path, typer.Option(help="The frontend's docroot.")] = Path(
+        "frontend/dist"
+    ),
     mixpanel_id: Annotated[str, typer.Option(help="MIXPANEL_ANALYTICS_ID")] = "",
 ) -> None:
     """Write scripts/tc-params.js and embed-params.json for a given backend URL."""

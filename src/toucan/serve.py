@@ -25,7 +25,7 @@ def serve_embedded(settings: Settings, db: Database) -> None:
     )
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]
+class _Gunicorn(BaseApplication):
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
         super().__init__()

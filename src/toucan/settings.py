@@ -77,12 +77,12 @@ class Settings(BaseSettings):
         default=5,
         ge=1,
         description="Number of gunicorn workers of `toucan-ctl serve --production` "
-        "(recommended: 2 × CPU + 1).",
+        "(recommended: 2 x CPU + 1).",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins allowed to call the API from a browser when the frontend is "
-        'served from another domain, as a JSON list: `\'["https://toucan.example.com"]\'`.',
+        "served from another domain, as a JSON list: `'[\"https://toucan.example.com\"]'`.",
     )
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",

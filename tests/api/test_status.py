@@ -29,7 +29,9 @@ def test_ready_reports_each_check(client: TestClient) -> None:
     assert "redis" not in checks  # not configured: embedded fallbacks
 
 
-def test_ready_is_503_when_storage_is_not_writable(settings: Settings, db: Database, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_ready_is_503_when_storage_is_not_writable(
+    settings: Settings, db: Database, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     blocked = tmp_path / "not-a-dir"
     blocked.write_text("a file where the data dir should be")
     broken = settings.model_copy(update={"data_dir": blocked})
@@ -55,5 +57,14 @@ def test_ready_checks_redis_when_configured(settings: Settings, db: Database) ->
 
 def test_openapi_document_lists_the_routes(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
-    for path in ("/login", "/logout", "/me", "/users", "/groups", "/small-apps", "/{app}/config", "/{app}/config/etl"):
+    for path in (
+        "/login",
+        "/logout",
+        "/me",
+        "/users",
+        "/groups",
+        "/small-apps",
+        "/{app}/config",
+        "/{app}/config/etl",
+    ):
         assert path in paths

@@ -38,14 +38,22 @@ def _render(document: dict[str, Any], fmt: Format) -> Response:
     return Response(json.dumps(document, ensure_ascii=False), media_type="application/json")
 
 
-def _get(ctx: ContextDep, identity: IdentityDep, app: str, stage: Stage, kind: ConfigKind, fmt: Format) -> Response:
+def _get(
+    ctx: ContextDep, identity: IdentityDep, app: str, stage: Stage, kind: ConfigKind, fmt: Format
+) -> Response:
     with ctx.db.readonly_session() as session:
         get_app_for(session, identity, app, _read_privilege(stage, kind))
         return _render(domain.read_config(session, app, stage, kind), fmt)
 
 
 async def _put(
-    request: Request, ctx: ContextDep, identity: IdentityDep, app: str, stage: Stage, kind: ConfigKind, fmt: Format
+    request: Request,
+    ctx: ContextDep,
+    identity: IdentityDep,
+    app: str,
+    stage: Stage,
+    kind: ConfigKind,
+    fmt: Format,
 ) -> Response:
     raw = await request.body()
     if fmt is Format.CSON:
@@ -71,28 +79,48 @@ async def _put(
 
 @router.get("/{app}/config", summary="Front config (stories) of an app at a stage")
 def get_front_config(
-    app: str, ctx: ContextDep, identity: IdentityDep, stage: Stage = Stage.PRODUCTION, format: Format = Format.JSON
+    app: str,
+    ctx: ContextDep,
+    identity: IdentityDep,
+    stage: Stage = Stage.PRODUCTION,
+    format: Format = Format.JSON,
 ) -> Response:
     return _get(ctx, identity, app, stage, ConfigKind.FRONT, format)
 
 
-@router.put("/{app}/config", summary="Replace the staging front config (JSON, or CSON with format=cson)")
+@router.put(
+    "/{app}/config", summary="Replace the staging front config (JSON, or CSON with format=cson)"
+)
 async def put_front_config(
-    app: str, request: Request, ctx: ContextDep, identity: IdentityDep, stage: Stage = Stage.STAGING, format: Format = Format.JSON
+    app: str,
+    request: Request,
+    ctx: ContextDep,
+    identity: IdentityDep,
+    stage: Stage = Stage.STAGING,
+    format: Format = Format.JSON,
 ) -> Response:
     return await _put(request, ctx, identity, app, stage, ConfigKind.FRONT, format)
 
 
 @router.get("/{app}/config/etl", summary="ETL config (data sources, pipeline) of an app at a stage")
 def get_etl_config(
-    app: str, ctx: ContextDep, identity: IdentityDep, stage: Stage = Stage.STAGING, format: Format = Format.JSON
+    app: str,
+    ctx: ContextDep,
+    identity: IdentityDep,
+    stage: Stage = Stage.STAGING,
+    format: Format = Format.JSON,
 ) -> Response:
     return _get(ctx, identity, app, stage, ConfigKind.ETL, format)
 
 
 @router.put("/{app}/config/etl", summary="Replace the staging ETL config")
 async def put_etl_config(
-    app: str, request: Request, ctx: ContextDep, identity: IdentityDep, stage: Stage = Stage.STAGING, format: Format = Format.JSON
+    app: str,
+    request: Request,
+    ctx: ContextDep,
+    identity: IdentityDep,
+    stage: Stage = Stage.STAGING,
+    format: Format = Format.JSON,
 ) -> Response:
     return await _put(request, ctx, identity, app, stage, ConfigKind.ETL, format)
 
@@ -108,7 +136,9 @@ class OperationsBody(BaseModel):
 
 
 @router.post("/{app}/config/operations", summary="Run operations on an app (release_design, …)")
-def run_operations(app: str, body: OperationsBody, ctx: ContextDep, identity: IdentityDep) -> dict[str, Any]:
+def run_operations(
+    app: str, body: OperationsBody, ctx: ContextDep, identity: IdentityDep
+) -> dict[str, Any]:
     results: dict[str, Any] = {}
     with ctx.db.session() as session:
         get_app_for(session, identity, app, AppPrivilege.CONTRIBUTE)

@@ -55,7 +55,9 @@ def _basic_identity(ctx: Context, value: str) -> Identity:
     try:
         username, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
-        raise AuthenticationError("Malformed Basic credentials.", code="invalid_credentials") from None
+        raise AuthenticationError(
+            "Malformed Basic credentials.", code="invalid_credentials"
+        ) from None
     if not sep:
         raise AuthenticationError("Malformed Basic credentials.", code="invalid_credentials")
     with ctx.db.session() as session:

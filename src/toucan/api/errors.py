@@ -27,7 +27,9 @@ _HTTP_CODES = {
 }
 
 
-def error_response(status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "details": details}}
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -80,7 +82,9 @@ def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # Logged with the trace for operators; the client only gets a reference.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal_error", "Something went wrong on the server; the error is in its logs.")
+    return error_response(
+        500, "internal_error", "Something went wrong on the server; the error is in its logs."
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

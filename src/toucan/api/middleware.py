@@ -8,13 +8,18 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-async def _send_error(send: Send, status: int, code: str, message: str, details: Any = None) -> None:
+async def _send_error(
+    send: Send, status: int, code: str, message: str, details: Any = None
+) -> None:
     body = json.dumps({"error": {"code": code, "message": message, "details": details}}).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
@@ -35,10 +40,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http" or scope["path"].endswith(self.exempt_suffixes):
             await self.app(scope, receive, send)
             return
-        message = (
-            f"The request body is larger than {self.max_bytes} bytes "
-            "(TOUCAN_MAX_BODY_BYTES)."
-        )
+        message = f"The request body is larger than {self.max_bytes} bytes (TOUCAN_MAX_BODY_BYTES)."
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -47,7 +49,9 @@ class BodyLimitMiddleware:
                     await _send_error(send, 400, "bad_request", "Invalid Content-Length header.")
                     return
                 if too_big:
-                    await _send_error(send, 413, "payload_too_large", message, {"limit": self.max_bytes})
+                    await _send_error(
+                        send, 413, "payload_too_large", message, {"limit": self.max_bytes}
+                    )
                     return
         received = 0
         response_started = False
@@ -71,7 +75,9 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except _BodyTooLarge:
             if not response_started:
-                await _send_error(send, 413, "payload_too_large", message, {"limit": self.max_bytes})
+                await _send_error(
+                    send, 413, "payload_too_large", message, {"limit": self.max_bytes}
+                )
 
 
 class _BodyTooLarge(Exception):
@@ -96,7 +102,9 @@ class ForwardedMiddleware:
             return
         client = scope.get("client")
         if self.trust_all or (client and client[0] in self.trusted):
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
+            }
             scope = dict(scope)
             proto = headers.get("x-forwarded-proto", "").split(",")[0].strip()
             if proto in ("http", "https"):

@@ -107,7 +107,10 @@ class EtlConfig(BaseModel):
     PIPELINE: list[PipelineEntry] = Field(default_factory=list)
 
 
-_MODELS: dict[ConfigKind, type[BaseModel]] = {ConfigKind.FRONT: FrontConfig, ConfigKind.ETL: EtlConfig}
+_MODELS: dict[ConfigKind, type[BaseModel]] = {
+    ConfigKind.FRONT: FrontConfig,
+    ConfigKind.ETL: EtlConfig,
+}
 
 
 def validate_config(kind: ConfigKind, document: Any) -> dict[str, Any]:
@@ -140,13 +143,21 @@ def read_config(session: Session, app_id: str, stage: Stage, kind: ConfigKind) -
 
 
 def write_config(
-    session: Session, app_id: str, stage: Stage, kind: ConfigKind, document: Any, *, author: str | None
+    session: Session,
+    app_id: str,
+    stage: Stage,
+    kind: ConfigKind,
+    document: Any,
+    *,
+    author: str | None,
 ) -> AppConfig:
     """Validate and store a config document, bumping its version."""
     content = validate_config(kind, document)
     row = get_config(session, app_id, stage, kind)
     if row is None:
-        row = AppConfig(app_id=app_id, stage=stage.value, kind=kind.value, content=content, version=1)
+        row = AppConfig(
+            app_id=app_id, stage=stage.value, kind=kind.value, content=content, version=1
+        )
         session.add(row)
     else:
         row.content = content

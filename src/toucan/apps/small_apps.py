@@ -19,8 +19,25 @@ MAX_ID_BYTES = 30
 ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?$")
 # First path segments the API uses itself: an app id there would shadow a route.
 RESERVED_IDS = frozenset(
-    {"auth", "users", "groups", "small-apps", "jobs", "me", "login", "logout", "health",
-     "ready", "instance-settings", "openapi-json", "docs", "redoc", "settings", "api", "static"}
+    {
+        "auth",
+        "users",
+        "groups",
+        "small-apps",
+        "jobs",
+        "me",
+        "login",
+        "logout",
+        "health",
+        "ready",
+        "instance-settings",
+        "openapi-json",
+        "docs",
+        "redoc",
+        "settings",
+        "api",
+        "static",
+    }
 )
 
 
@@ -37,7 +54,8 @@ def validate_app_id(value: str) -> str:
         raise ValueError(f"must be at most {MAX_ID_BYTES} bytes")
     if not ID_PATTERN.match(value):
         raise ValueError(
-            "must be lowercase letters, digits, '-' or '_', starting and ending with a letter or digit"
+            "must be lowercase letters, digits, '-' or '_', "
+            "starting and ending with a letter or digit"
         )
     if value in RESERVED_IDS:
         raise ValueError(f"{value!r} is reserved by the API")
@@ -90,7 +108,9 @@ def get_app(session: Session, app_id: str) -> SmallApp:
     return app
 
 
-def get_app_for(session: Session, identity: Identity, app_id: str, wanted: AppPrivilege) -> SmallApp:
+def get_app_for(
+    session: Session, identity: Identity, app_id: str, wanted: AppPrivilege
+) -> SmallApp:
     """The app, when `identity` holds `wanted` on it.
 
     An app the caller may not even view answers 404, so its existence is not revealed.

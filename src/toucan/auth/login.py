@@ -45,7 +45,9 @@ def verify_credentials(session: Session, username: str, password: str) -> User |
     return user if ok and user is not None else None
 
 
-def login(db: Database, username: str, password: str, token_ttl: timedelta, max_failures: int) -> LoginResult:
+def login(
+    db: Database, username: str, password: str, token_ttl: timedelta, max_failures: int
+) -> LoginResult:
     """Check the rate limit and the password, then issue a token.
 
     A failure is committed before the error is raised, so it counts even though the

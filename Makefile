@@ -1,0 +1,63 @@
+# Toucan stack — everything a person does often.
+#   make run    the embedded stack at http://127.0.0.1:8000 (SQLite, nothing else to install)
+#   make test   lint, type-check and the whole suite (SQLite, then PostgreSQL when reachable)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+UV_VERSION := 0.13.9
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+FRONTEND_SOURCES := $(shell find frontend -path frontend/node_modules -prune -o -path frontend/dist -prune -o -type f -print 2>/dev/null)
+
+.PHONY: install run frontend test lint typecheck test-sqlite test-postgres test-frontend docs bench clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
+	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+# The built frontend (served at / by the embedded stack); rebuilt when its sources change.
+frontend/dist/index.html: $(FRONTEND_SOURCES)
+	@if [ -f frontend/package.json ]; then \
+		cd frontend && npm ci --no-audit --no-fund && npm run build; \
+	else echo "no frontend/ yet: the API alone is served"; fi
+
+frontend: frontend/dist/index.html
+
+run: install frontend
+	$(BIN)/toucan-ctl serve
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/python -m toucan.settings_doc --check
+
+typecheck: install
+	$(BIN)/mypy
+
+test-sqlite: install frontend
+	$(BIN)/pytest -q
+
+test-postgres: install frontend
+	TOUCAN_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "not browser"
+
+test-frontend:
+	@if [ -f frontend/package.json ]; then \
+		cd frontend && npm ci --no-audit --no-fund && npm run typecheck && npm run test:unit; fi
+
+test: lint typecheck test-frontend test-sqlite test-postgres
+
+docs: install
+	$(BIN)/python -m toucan.settings_doc
+
+bench: install
+	$(BIN)/python bench/startup.py
+
+clean:
+	rm -rf $(VENV) frontend/node_modules frontend/dist .mypy_cache .ruff_cache .pytest_cache

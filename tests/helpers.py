@@ -1,0 +1,72 @@
+"""Helpers for tests that run the real server as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+TOUCAN_CTL = [sys.executable, "-m", "toucan.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCAN_")}
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def running_server(
+    env: dict[str, str],
+    args: tuple[str, ...] = (),
+    ready_path: str = "/_api/ready",
+    timeout: float = 60,
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """Start `toucan-ctl serve` and wait until `ready_path` answers 200."""
+    port = free_port()
+    env = {**env, "TOUCAN_PORT": str(port), "TOUCAN_HOST": "127.0.0.1", "COLUMNS": "200"}
+    proc = subprocess.Popen(
+        [*TOUCAN_CTL, "serve", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
+            try:
+                if httpx.get(base + ready_path, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("server not ready in time")
+            time.sleep(0.05)
+        yield base, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

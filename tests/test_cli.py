@@ -1,0 +1,136 @@
+"""`toucan-ctl`: serve (embedded and production), create-user, set-password, frontend-params."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers import TOUCAN_CTL, clean_env, running_server
+
+
+def _read_banner(proc: subprocess.Popen[str]) -> str:
+    lines = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+        if "/_api/me" in line:
+            break
+    return "".join(lines)
+
+
+def test_serve_creates_the_super_admin_prints_the_login_and_serves_the_api(
+    tmp_path: Path, database_url: str
+) -> None:
+    env = clean_env(TOUCAN_DATA_DIR=str(tmp_path))
+    if not database_url.startswith("sqlite"):
+        env["TOUCAN_DATABASE_URL"] = database_url
+        # A shared test database: use another username so the generated password path runs.
+    env["TOUCAN_SUPER_ADMIN_USERNAME"] = "root-" + tmp_path.name[-6:].lower()
+    with running_server(env) as (base, proc):
+        banner = _read_banner(proc)
+        match = re.search(r"Log in as (\S+) with password (\S+)", banner)
+        assert match, banner
+        username, password = match.groups()
+        assert username == env["TOUCAN_SUPER_ADMIN_USERNAME"]
+        root = httpx.get(base + "/_api/").json()
+        assert root["version"] and root["api_version"]
+        token = httpx.post(
+            base + "/_api/login", json={"username": username, "password": password}
+        ).json()["token"]
+        me = httpx.get(base + "/_api/me", headers={"Authorization": f"Bearer {token}"}).json()
+        assert me["role"] == "SUPER_ADMIN"
+        assert httpx.get(base + "/_api/me", auth=(username, password)).status_code == 200
+        assert httpx.get(base + "/_api", follow_redirects=False).status_code == 307
+    # Second start: the password is not printed again.
+    with running_server(env) as (_base, proc):
+        banner = _read_banner(proc)
+        assert "with password" not in banner
+        assert "set-password" in banner
+
+
+def test_serve_refuses_mongodb_settings_with_the_replacement(tmp_path: Path) -> None:
+    env = clean_env(
+        TOUCAN_DATA_DIR=str(tmp_path), TOUCAN_MONGODB_HOST="mongodb://mongo:27017/api-toucan"
+    )
+    result = subprocess.run(
+        [*TOUCAN_CTL, "serve"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert "TOUCAN_DATABASE_URL" in result.stderr
+    assert not (tmp_path / "toucan.sqlite").exists()
+
+
+def test_serve_production_runs_gunicorn_workers_with_the_api_at_the_root(tmp_path: Path) -> None:
+    env = clean_env(
+        TOUCAN_DATA_DIR=str(tmp_path),
+        TOUCAN_GUNICORN_WORKERS="2",
+        TOUCAN_SUPER_ADMIN_PASSWORD="prod-password-1",
+    )
+    with running_server(env, args=("--production",), ready_path="/ready") as (base, proc):
+        assert httpx.get(base + "/").json()["api_version"]
+        assert httpx.get(base + "/me", auth=("admin", "prod-password-1")).status_code == 200
+        children = subprocess.run(
+            ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        assert len(children) == 2
+
+
+def test_create_user_and_set_password(tmp_path: Path) -> None:
+    env = clean_env(TOUCAN_DATA_DIR=str(tmp_path), TOUCAN_SUPER_ADMIN_PASSWORD="admin-password")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*TOUCAN_CTL, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+
+    created = run("create-user", "scripted", "--password", "scripted-pw-1", "--role", "ADMIN")
+    assert created.returncode == 0, created.stderr
+    assert run("create-user", "scripted", "--password", "scripted-pw-1").returncode == 1
+    bad = run("create-user", "other", "--password", "short")
+    assert bad.returncode == 2 and "password" in bad.stderr
+    assert run("set-password", "scripted", "--password", "changed-pw-2").returncode == 0
+    assert run("set-password", "ghost", "--password", "changed-pw-2").returncode == 1
+    with running_server(env) as (base, _proc):
+        assert (
+            httpx.get(base + "/_api/me", auth=("scripted", "changed-pw-2")).json()["role"]
+            == "ADMIN"
+        )
+
+
+def test_frontend_params_writes_the_runtime_files(tmp_path: Path) -> None:
+    (tmp_path / "embed-params.json").write_text('{"API_BASEROUTE": "old", "OTHER": 1}')
+    result = subprocess.run(
+        [
+            *TOUCAN_CTL,
+            "frontend-params",
+            "https://toucan.example.com/_api/",
+            "--directory",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    js = (tmp_path / "scripts" / "tc-params.js").read_text()
+    assert (
+        js.startswith("window.TC_PARAMS = ")
+        and '"API_BASEROUTE": "https://toucan.example.com/_api/"' in js
+    )
+    assert '"OTHER": 1' in (tmp_path / "embed-params.json").read_text()
+
+
+@pytest.mark.parametrize("command", ["toucan_backup", "toucan_restore"])
+def test_backup_names_are_reserved_and_say_so(command: str) -> None:
+    import shutil
+    import sys
+
+    exe = shutil.which(command, path=str(Path(sys.executable).parent))
+    assert exe, f"{command} console script missing"
+    result = subprocess.run([exe], capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 3 and "not implemented" in result.stderr
