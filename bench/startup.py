@@ -22,7 +22,7 @@ import httpx
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, write_result  # noqa: E402
+from _common import print_table, write_result
 
 
 def _port() -> int:
@@ -101,7 +101,7 @@ def main() -> None:
             }
         )
     print_table("toucan-ctl serve → /ready", rows)
-    path = write_result("startup", "python bench/startup.py --runs %d" % runs, rows)
+    path = write_result("startup", f"python bench/startup.py --runs {runs}", rows)
     print(f"wrote {path}")
 
 

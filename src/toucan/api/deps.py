@@ -67,7 +67,7 @@ def _basic_identity(ctx: Context, value: str) -> Identity:
             ratelimit.record_failure(session, username)
     if user is None:
         raise AuthenticationError("Wrong username or password.", code="invalid_credentials")
-    with ctx.db.readonly_session() as session:
+    with ctx.db.session() as session:
         user = session.merge(user)
         check_account_usable(user)
         return load_identity(session, user)
@@ -86,7 +86,8 @@ def current_identity(request: Request, ctx: ContextDep) -> Identity:
             "The Authorization header must be 'Bearer <token>' or 'Basic <credentials>'.",
             code="invalid_authorization",
         )
-    with ctx.db.readonly_session() as session:
+    # The primary, not the read replica: a token issued a moment ago must work at once.
+    with ctx.db.session() as session:
         user = user_for_token(session, value.strip())
         if user is None:
             raise AuthenticationError(
