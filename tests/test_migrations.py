@@ -21,7 +21,7 @@ def test_migrations_produce_exactly_the_models(migrated_db: Database) -> None:
     with migrated_db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
-    assert migrate.current_revision(migrated_db.engine) == migrate.head_revision()
+    assert migrate.current_revisions(migrated_db.engine) == migrate.head_revisions()
 
 
 def _fresh_url(database_url: str, tmp_path: Path) -> tuple[str, object]:

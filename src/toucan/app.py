@@ -14,17 +14,26 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from toucan import __version__
-from toucan.api import auth, configs, root, small_apps, users
+from toucan.api import auth, configs, data, root, small_apps, users
 from toucan.api.deps import Context
 from toucan.api.errors import install_error_handlers
 from toucan.api.middleware import BodyLimitMiddleware, ForwardedMiddleware
 from toucan.bootstrap import ensure_schema
+from toucan.data.service import build_data_service
 from toucan.db.engine import Database
 from toucan.frontend_files import frontend_app, no_frontend_response
 from toucan.settings import Settings
 
 API_PREFIX = "/_api"
 log = logging.getLogger("toucan")
+
+
+def is_upload(method: str, path: str) -> bool:
+    """File uploads stream to disk under their own limit (TOUCAN_UPLOAD_MAX_BYTES)."""
+    segments = path.rstrip("/").split("/")
+    return (method == "PUT" and len(segments) >= 3 and segments[-2] == "domain") or (
+        method == "POST" and path.rstrip("/").endswith("/data/sources")
+    )
 
 
 def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
@@ -35,6 +44,7 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        api.state.ctx.data.engine.close()
         if db is None:
             database.dispose()
 
@@ -45,9 +55,11 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
     )
-    api.state.ctx = Context(settings=settings, db=database)
+    api.state.ctx = Context(
+        settings=settings, db=database, data=build_data_service(settings, database)
+    )
     install_error_handlers(api)
-    for module in (root, auth, users, small_apps, configs):
+    for module in (root, auth, users, small_apps, configs, data):
         api.include_router(module.router)
     if settings.cors_origins:
         api.add_middleware(
@@ -57,9 +69,7 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
-    api.add_middleware(
-        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt_suffixes=("/data/sources",)
-    )
+    api.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt=is_upload)
     api.add_middleware(ForwardedMiddleware, trusted=settings.forwarded_allow_ips)
     return api
 

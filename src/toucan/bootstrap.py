@@ -25,7 +25,7 @@ class SuperAdmin:
 
 def ensure_schema(db: Database, settings: Settings) -> None:
     """Migrate to the latest schema (cheap when already there)."""
-    if migrate.current_revision(db.engine) != migrate.head_revision():
+    if migrate.current_revisions(db.engine) != migrate.head_revisions():
         migrate.upgrade(db.engine, settings.data_dir)
 
 

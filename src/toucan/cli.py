@@ -98,7 +98,8 @@ def migrate() -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database.from_settings(settings)
     before, after = migrations.upgrade(db.engine, settings.data_dir)
-    console.print(f"Database at revision {after} (was {before or 'empty'}).")
+    was = ", ".join(sorted(before)) or "empty"
+    console.print(f"Database at revision {', '.join(sorted(after))} (was {was}).")
 
 
 @app.command("create-user")

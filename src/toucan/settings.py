@@ -111,6 +111,39 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest JSON request body accepted, in bytes (uploads have their own limit).",
     )
+    query_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a data query may run before it is interrupted and answered 504.",
+    )
+    data_max_rows: int = Field(
+        default=100_000,
+        ge=1,
+        description="Most rows one data request returns; more are cut and flagged `truncated`.",
+    )
+    query_workers: int = Field(
+        default=4,
+        ge=1,
+        description="Data queries one backend process runs at once (off the event loop); "
+        "others wait their turn without blocking the process.",
+    )
+    cache_max_mb: int = Field(
+        default=256,
+        ge=0,
+        description="Size of the in-process result cache, in MB, when TOUCAN_REDIS_URL is "
+        "unset (0 turns it off).",
+    )
+    cache_ttl_seconds: int = Field(
+        default=24 * 3600,
+        ge=1,
+        description="Lifetime of a cached data result. New data gets new cache keys, so this "
+        "only bounds memory, never staleness.",
+    )
+    upload_max_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=1024,
+        description="Largest data file accepted by an upload, in bytes.",
+    )
     frontend_dir: Path | None = Field(
         default=None,
         description="Built frontend served at `/` by the embedded stack. Unset: "

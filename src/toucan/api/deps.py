@@ -14,6 +14,7 @@ from toucan.auth import ratelimit
 from toucan.auth.identity import Identity, load_identity
 from toucan.auth.login import check_account_usable, verify_credentials
 from toucan.auth.tokens import user_for_token
+from toucan.data.service import DataService
 from toucan.db.engine import Database
 from toucan.errors import AuthenticationError, PermissionDenied
 from toucan.settings import Settings
@@ -31,6 +32,7 @@ class Context:
 
     settings: Settings
     db: Database
+    data: DataService
 
     @property
     def token_ttl(self) -> timedelta:

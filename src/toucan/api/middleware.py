@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,16 +29,16 @@ async def _send_error(
 class BodyLimitMiddleware:
     """Refuse request bodies above `max_bytes` with 413, before they are read in full.
 
-    Paths under `exempt_prefixes` (uploads) enforce their own limits.
+    Requests for which `exempt(method, path)` is true (uploads) enforce their own limits.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, exempt_suffixes: tuple[str, ...] = ()) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, exempt: Callable[[str, str], bool]) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.exempt_suffixes = exempt_suffixes
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].endswith(self.exempt_suffixes):
+        if scope["type"] != "http" or self.exempt(scope["method"], scope["path"]):
             await self.app(scope, receive, send)
             return
         message = f"The request body is larger than {self.max_bytes} bytes (TOUCAN_MAX_BODY_BYTES)."

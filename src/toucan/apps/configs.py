@@ -10,6 +10,7 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from toucan.data.permissions import PermissionRule
 from toucan.db.models import AppConfig
 from toucan.errors import ValidationError
 from toucan.formats import raise_for_validation
@@ -105,6 +106,7 @@ class EtlConfig(BaseModel):
     DATA_SOURCES: list[DataSource] = Field(default_factory=list)
     DATA_PROVIDERS: list[DataProvider] = Field(default_factory=list)
     PIPELINE: list[PipelineEntry] = Field(default_factory=list)
+    DATA_PERMISSIONS: list[PermissionRule] = Field(default_factory=list)
 
 
 _MODELS: dict[ConfigKind, type[BaseModel]] = {

@@ -25,13 +25,14 @@ def alembic_config() -> Config:
     return config
 
 
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+def head_revisions() -> set[str]:
+    """The latest revisions (several while branches are not merged yet)."""
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revisions(engine: Engine) -> set[str]:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return set(MigrationContext.configure(conn).get_current_heads())
 
 
 @contextmanager
@@ -62,13 +63,13 @@ def _migration_lock(engine: Engine, lock_dir: Path) -> Iterator[Connection]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def upgrade(engine: Engine, lock_dir: Path) -> tuple[str | None, str | None]:
-    """Migrate to the latest revision; returns (revision before, revision after)."""
+def upgrade(engine: Engine, lock_dir: Path) -> tuple[set[str], set[str]]:
+    """Migrate to the latest revisions; returns (revisions before, revisions after)."""
     with _migration_lock(engine, lock_dir) as conn:
-        before = MigrationContext.configure(conn).get_current_revision()
+        before = set(MigrationContext.configure(conn).get_current_heads())
         config = alembic_config()
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
         conn.commit()
-        after = MigrationContext.configure(conn).get_current_revision()
+        after = set(MigrationContext.configure(conn).get_current_heads())
     return before, after

@@ -1,0 +1,190 @@
+"""The data routes: `/data`, `/query/preview`, `/metadata`, domain download and upload, release."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from starlette.background import BackgroundTask
+from starlette.responses import FileResponse
+
+from toucan.api.deps import ContextDep, IdentityDep
+from toucan.apps.configs import Stage
+from toucan.apps.small_apps import get_app_for
+from toucan.auth.roles import AppPrivilege
+from toucan.data.ingest import UploadFormat, format_from_content_type, ingest_file
+from toucan.data.service import (
+    PREVIEW_ROWS,
+    DataRequest,
+    DownloadFormat,
+    export_domain,
+    stage_read_privilege,
+)
+from toucan.errors import PayloadTooLarge, ValidationError
+
+router = APIRouter(tags=["data"])
+
+JSON = "application/json"
+
+
+def _check(ctx: ContextDep, identity: IdentityDep, app: str, privilege: AppPrivilege) -> None:
+    with ctx.db.readonly_session() as session:
+        get_app_for(session, identity, app, privilege)
+
+
+@router.post(
+    "/{app}/data", summary="Run a data request (pipeline or Mongo-style) on a stage's domains"
+)
+async def data(
+    app: str,
+    body: DataRequest,
+    ctx: ContextDep,
+    identity: IdentityDep,
+    stage: Stage = Stage.PRODUCTION,
+) -> Response:
+    await run_in_threadpool(_check, ctx, identity, app, stage_read_privilege(stage))
+    payload = await ctx.data.query(app, stage, identity, body)
+    return Response(payload, media_type=JSON)
+
+
+@router.post("/{app}/query/preview", summary="Preview a data request on staging (contributors)")
+async def preview(
+    app: str,
+    body: DataRequest,
+    ctx: ContextDep,
+    identity: IdentityDep,
+    stage: Stage = Stage.STAGING,
+) -> Response:
+    await run_in_threadpool(_check, ctx, identity, app, AppPrivilege.CONTRIBUTE)
+    payload = await ctx.data.query(app, stage, identity, body, default_limit=PREVIEW_ROWS)
+    return Response(payload, media_type=JSON)
+
+
+@router.get("/{app}/metadata", summary="Domains of a stage: rows, columns and types")
+def metadata(
+    app: str, ctx: ContextDep, identity: IdentityDep, stage: Stage = Stage.PRODUCTION
+) -> dict[str, Any]:
+    _check(ctx, identity, app, stage_read_privilege(stage))
+    snapshot = ctx.data.store.snapshot(app, stage)
+    return {
+        "stage": stage.value,
+        "version": snapshot.version_id,
+        "domains": [
+            {"name": d.name, "rows": d.rows, "columns": d.columns}
+            for d in snapshot.domains.values()
+        ],
+    }
+
+
+@router.get(
+    "/{app}/domain/{domain}", summary="Download a domain as CSV, JSON or Parquet (contributors)"
+)
+async def download(
+    app: str,
+    domain: str,
+    ctx: ContextDep,
+    identity: IdentityDep,
+    stage: Stage = Stage.STAGING,
+    format: DownloadFormat = DownloadFormat.CSV,
+) -> FileResponse:
+    await run_in_threadpool(_check, ctx, identity, app, AppPrivilege.CONTRIBUTE)
+    path = await export_domain(ctx.data, app, stage, identity, domain, format)
+    media = {
+        DownloadFormat.CSV: "text/csv",
+        DownloadFormat.JSON: JSON,
+        DownloadFormat.PARQUET: "application/vnd.apache.parquet",
+    }[format]
+    return FileResponse(
+        path,
+        media_type=media,
+        filename=f"{domain}.{format.value}",
+        background=BackgroundTask(path.unlink, missing_ok=True),
+    )
+
+
+async def _receive_to_file(request: Request, limit: int) -> Path:
+    fd, name = tempfile.mkstemp(prefix="toucan-upload-")
+    path = Path(name)
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(
+                        f"The file is larger than {limit} bytes (TOUCAN_UPLOAD_MAX_BYTES).",
+                        details={"limit": limit},
+                    )
+                handle.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    if size == 0:
+        path.unlink(missing_ok=True)
+        raise ValidationError(
+            "The request body is empty: send the CSV or Parquet file as the body."
+        )
+    return path
+
+
+@router.put(
+    "/{app}/domain/{domain}",
+    summary="Replace a staging domain with a CSV or Parquet body (contributors)",
+)
+async def upload(
+    app: str,
+    domain: str,
+    request: Request,
+    ctx: ContextDep,
+    identity: IdentityDep,
+    stage: Stage = Stage.STAGING,
+    format: UploadFormat | None = None,
+) -> dict[str, Any]:
+    await run_in_threadpool(_check, ctx, identity, app, AppPrivilege.CONTRIBUTE)
+    if stage is not Stage.STAGING:
+        raise ValidationError(
+            "Domains are written to staging, then released.", details={"stage": stage.value}
+        )
+    fmt = format or format_from_content_type(request.headers.get("content-type"))
+    if fmt is None:
+        raise ValidationError(
+            "Say what the body is: Content-Type text/csv or application/vnd.apache.parquet, "
+            "or ?format=csv|parquet.",
+            details={"content_type": request.headers.get("content-type")},
+        )
+    source = await _receive_to_file(request, ctx.settings.upload_max_bytes)
+    try:
+        staged = await run_in_threadpool(ingest_file, ctx.data.store, app, source, fmt)
+    finally:
+        source.unlink(missing_ok=True)
+    snapshot = await run_in_threadpool(
+        ctx.data.store.commit,
+        app,
+        stage,
+        {domain: staged},
+        replace_all=False,
+        author=identity.username,
+    )
+    info = snapshot.get(domain)
+    return {
+        "domain": domain,
+        "stage": stage.value,
+        "version": snapshot.version_id,
+        "rows": info.rows,
+        "columns": info.columns,
+    }
+
+
+@router.post("/{app}/data/release", summary="Make staging's domains production's (no data copied)")
+def release(app: str, ctx: ContextDep, identity: IdentityDep) -> dict[str, Any]:
+    _check(ctx, identity, app, AppPrivilege.CONTRIBUTE)
+    snapshot = ctx.data.store.release(app)
+    return {
+        "stage": "production",
+        "version": snapshot.version_id,
+        "domains": sorted(snapshot.domains),
+    }

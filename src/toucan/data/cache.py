@@ -1,0 +1,102 @@
+"""Result cache: Redis when configured, else an in-process LRU bounded in bytes.
+
+Keys include the domain version, so new data means new keys and a stale read is
+impossible. A failing cache is skipped (logged), never an error for the request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections import OrderedDict
+from typing import Any, Protocol
+
+log = logging.getLogger("toucan.cache")
+
+
+def cache_key(*parts: Any) -> str:
+    raw = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return "toucan:data:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ResultCache(Protocol):
+    def get(self, key: str) -> bytes | None: ...
+
+    def set(self, key: str, value: bytes) -> None: ...
+
+
+class NoCache:
+    def get(self, key: str) -> bytes | None:
+        return None
+
+    def set(self, key: str, value: bytes) -> None:
+        return None
+
+
+class MemoryCache:
+    """A thread-safe LRU of byte strings, at most `max_bytes` in total."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def set(self, key: str, value: bytes) -> None:
+        if len(value) > self.max_bytes // 4:  # one huge result must not flush everything
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._size -= len(old)
+            self._items[key] = value
+            self._size += len(value)
+            while self._size > self.max_bytes and self._items:
+                _, evicted = self._items.popitem(last=False)
+                self._size -= len(evicted)
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+
+class RedisCache:
+    def __init__(self, url: str, ttl_seconds: int, max_value_bytes: int = 64 * 1024 * 1024) -> None:
+        import redis
+
+        self._client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        self.ttl = ttl_seconds
+        self.max_value_bytes = max_value_bytes
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            value = self._client.get(key)
+        except Exception as exc:
+            log.warning("cache read skipped: %s", type(exc).__name__)
+            return None
+        return value if isinstance(value, bytes) else None
+
+    def set(self, key: str, value: bytes) -> None:
+        if len(value) > self.max_value_bytes:
+            return
+        try:
+            self._client.set(key, value, ex=self.ttl)
+        except Exception as exc:
+            log.warning("cache write skipped: %s", type(exc).__name__)
+
+
+def make_cache(redis_url: str | None, max_mb: int, ttl_seconds: int) -> ResultCache:
+    if redis_url:
+        return RedisCache(redis_url, ttl_seconds)
+    if max_mb <= 0:
+        return NoCache()
+    return MemoryCache(max_mb * 1024 * 1024)

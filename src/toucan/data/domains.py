@@ -1,0 +1,299 @@
+"""Versioned domain storage: Parquet files under the data dir, switched by manifest rows.
+
+A load writes new Parquet files first, then creates a version and moves the stage's head
+in one transaction (retried when another writer moved it meanwhile). Readers take a
+snapshot of a head and read its files; a version left by every head is deleted after a
+grace period longer than any query may run, then files no version lists are removed.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from toucan.apps.configs import Stage
+from toucan.data.engine import simple_type
+from toucan.db.domain_models import DomainTable, DomainVersion, StageHead
+from toucan.db.engine import Database
+from toucan.errors import Conflict, NotFound, ValidationError
+
+MAX_DOMAIN_NAME = 255
+
+
+def check_domain_name(name: str) -> str:
+    if not name or len(name) > MAX_DOMAIN_NAME or any(ord(c) < 32 for c in name):
+        raise ValidationError(
+            f"Invalid domain name {name!r}: 1 to {MAX_DOMAIN_NAME} printable characters.",
+            details={"domain": name},
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class DomainInfo:
+    name: str
+    path: Path
+    rows: int
+    columns: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The domains of one app and stage at one version (immutable)."""
+
+    app_id: str
+    stage: Stage
+    version_id: str | None
+    domains: Mapping[str, DomainInfo]
+
+    def get(self, name: str) -> DomainInfo:
+        try:
+            return self.domains[name]
+        except KeyError:
+            raise NotFound(
+                f"Domain {name!r} does not exist in {self.stage.value} of {self.app_id!r}.",
+                details={"domain": name, "stage": self.stage.value, "known": sorted(self.domains)},
+            ) from None
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A Parquet file written into the store, not yet part of any version."""
+
+    file: str
+    rows: int
+    columns: list[dict[str, str]]
+
+
+class DomainStore:
+    def __init__(self, db: Database, data_dir: Path, grace: timedelta) -> None:
+        self.db = db
+        self.root = data_dir / "domains"
+        self.grace = grace
+
+    # --- paths ---------------------------------------------------------------------------
+
+    def app_dir(self, app_id: str) -> Path:
+        return self.root / app_id
+
+    def path(self, app_id: str, file: str) -> Path:
+        return self.app_dir(app_id) / file
+
+    # --- reading -------------------------------------------------------------------------
+
+    def snapshot(self, app_id: str, stage: Stage) -> Snapshot:
+        with self.db.session() as session:
+            return self._snapshot(session, app_id, stage)
+
+    def _snapshot(self, session: Session, app_id: str, stage: Stage) -> Snapshot:
+        head = session.get(StageHead, (app_id, stage.value))
+        if head is None:
+            return Snapshot(app_id, stage, None, {})
+        tables = session.scalars(
+            select(DomainTable)
+            .where(DomainTable.version_id == head.version_id)
+            .order_by(DomainTable.domain)
+        )
+        domains = {
+            t.domain: DomainInfo(t.domain, self.path(app_id, t.file), t.rows, list(t.columns))
+            for t in tables
+        }
+        return Snapshot(app_id, stage, head.version_id, domains)
+
+    # --- writing -------------------------------------------------------------------------
+
+    def stage_file(
+        self, app_id: str, write: Callable[[duckdb.DuckDBPyConnection, Path], None]
+    ) -> StagedFile:
+        """Write a new Parquet file with `write(conn, path)`; it is renamed into place only
+        when complete, and described (rows, columns) from what was written."""
+        directory = self.app_dir(app_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        file = f"{uuid.uuid4().hex}.parquet"
+        tmp = directory / f".{file}.tmp"
+        conn = duckdb.connect(":memory:", config={"threads": 2})
+        try:
+            write(conn, tmp)
+            rows, columns = describe_parquet(conn, tmp)
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, directory / file)
+        finally:
+            conn.close()
+            tmp.unlink(missing_ok=True)
+        return StagedFile(file, rows, columns)
+
+    def commit(
+        self,
+        app_id: str,
+        stage: Stage,
+        files: Mapping[str, StagedFile],
+        *,
+        replace_all: bool,
+        author: str | None,
+        attempts: int = 5,
+    ) -> Snapshot:
+        """Make `files` the stage's domains, in one transaction.
+
+        `replace_all` drops the domains not in `files` (a full load); otherwise the other
+        domains of the current version are kept (replacing one domain).
+        """
+        for name in files:
+            check_domain_name(name)
+        for _ in range(attempts):
+            with self.db.session() as session:
+                head = session.get(StageHead, (app_id, stage.value))
+                current = head.version_id if head else None
+                entries: dict[str, tuple[str, int, list[Any]]] = {}
+                if current and not replace_all:
+                    for t in session.scalars(
+                        select(DomainTable).where(DomainTable.version_id == current)
+                    ):
+                        entries[t.domain] = (t.file, t.rows, t.columns)
+                for name, staged in files.items():
+                    entries[name] = (staged.file, staged.rows, staged.columns)
+                version = DomainVersion(id=str(uuid.uuid4()), app_id=app_id, created_by=author)
+                session.add(version)
+                session.flush()
+                for name, (file, rows, columns) in entries.items():
+                    session.add(
+                        DomainTable(
+                            version_id=version.id,
+                            domain=name,
+                            file=file,
+                            rows=rows,
+                            columns=columns,
+                        )
+                    )
+                if self._move_head(session, app_id, stage, current, version.id):
+                    session.flush()
+                    snapshot = self._snapshot(session, app_id, stage)
+                else:
+                    session.rollback()
+                    continue
+            self.collect_garbage(app_id)
+            return snapshot
+        raise Conflict("The domains changed while writing; try again.", details={"app": app_id})
+
+    def release(self, app_id: str) -> Snapshot:
+        """Point production at staging's version: no data is copied."""
+        with self.db.session() as session:
+            staging = session.get(StageHead, (app_id, Stage.STAGING.value))
+            if staging is None:
+                raise ValidationError(
+                    "Staging has no data to release yet.", details={"app": app_id}
+                )
+            production = session.get(StageHead, (app_id, Stage.PRODUCTION.value))
+            self._move_head(
+                session,
+                app_id,
+                Stage.PRODUCTION,
+                production.version_id if production else None,
+                staging.version_id,
+            )
+            session.flush()
+            snapshot = self._snapshot(session, app_id, Stage.PRODUCTION)
+        self.collect_garbage(app_id)
+        return snapshot
+
+    def _move_head(
+        self, session: Session, app_id: str, stage: Stage, expected: str | None, new: str
+    ) -> bool:
+        now = datetime.now(UTC)
+        if expected is None:
+            if session.get(StageHead, (app_id, stage.value)) is not None:
+                return False
+            session.add(StageHead(app_id=app_id, stage=stage.value, version_id=new, updated_at=now))
+        else:
+            moved = session.execute(
+                update(StageHead)
+                .where(
+                    StageHead.app_id == app_id,
+                    StageHead.stage == stage.value,
+                    StageHead.version_id == expected,
+                )
+                .values(version_id=new, updated_at=now)
+            )
+            if not getattr(moved, "rowcount", 0):
+                return False
+        session.execute(
+            update(DomainVersion).where(DomainVersion.id == new).values(superseded_at=None)
+        )
+        if expected is not None and expected != new:
+            still_used = session.scalar(
+                select(StageHead.app_id).where(StageHead.version_id == expected).limit(1)
+            )
+            if still_used is None:
+                session.execute(
+                    update(DomainVersion)
+                    .where(DomainVersion.id == expected)
+                    .values(superseded_at=now)
+                )
+        return True
+
+    # --- garbage collection --------------------------------------------------------------
+
+    def collect_garbage(self, app_id: str) -> int:
+        """Delete versions superseded longer ago than the grace period, then unlisted files.
+
+        Returns the number of files removed. Files younger than the grace period are kept:
+        they may belong to a load that has not committed yet.
+        """
+        cutoff = datetime.now(UTC) - self.grace
+        with self.db.session() as session:
+            session.execute(
+                delete(DomainVersion).where(
+                    DomainVersion.app_id == app_id,
+                    DomainVersion.superseded_at.is_not(None),
+                    DomainVersion.superseded_at < cutoff,
+                )
+            )
+            listed = set(
+                session.scalars(
+                    select(DomainTable.file)
+                    .join(DomainVersion)
+                    .where(DomainVersion.app_id == app_id)
+                )
+            )
+        directory = self.app_dir(app_id)
+        removed = 0
+        if not directory.is_dir():
+            return 0
+        for path in directory.iterdir():
+            name = path.name.removeprefix(".").removesuffix(".tmp")
+            if name in listed:
+                continue
+            try:
+                if datetime.fromtimestamp(path.stat().st_mtime, UTC) < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                pass
+        return removed
+
+
+def describe_parquet(
+    conn: duckdb.DuckDBPyConnection, path: Path
+) -> tuple[int, list[dict[str, str]]]:
+    """Row count and columns of a Parquet file."""
+    source = f"read_parquet({sql_string(str(path))})"
+    description = conn.execute(f"SELECT * FROM {source} LIMIT 0").description or []
+    rows = conn.execute(f"SELECT count(*) FROM {source}").fetchone()
+    columns = [
+        {"name": name, "type": simple_type(str(type_code))} for name, type_code, *_ in description
+    ]
+    return int(rows[0]) if rows else 0, columns
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal (single quotes doubled). Only for paths the store itself made."""
+    return "'" + value.replace("'", "''") + "'"

@@ -1,0 +1,169 @@
+"""DuckDB execution: one in-process database, queries in a bounded thread pool, timeouts.
+
+Queries run off the event loop so a slow one never blocks others; each gets its own
+cursor, which `interrupt()` stops when the timeout passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import duckdb
+import pyarrow as pa
+
+from toucan.errors import QueryTimeout, ValidationError
+
+T = TypeVar("T")
+
+_SIMPLE_TYPES = (
+    ("BOOL", "boolean"),
+    ("TINYINT", "integer"),
+    ("SMALLINT", "integer"),
+    ("INTEGER", "integer"),
+    ("BIGINT", "integer"),
+    ("HUGEINT", "integer"),
+    ("UTINYINT", "integer"),
+    ("USMALLINT", "integer"),
+    ("UINTEGER", "integer"),
+    ("UBIGINT", "integer"),
+    ("FLOAT", "float"),
+    ("DOUBLE", "float"),
+    ("DECIMAL", "float"),
+    ("TIMESTAMP", "datetime"),
+    ("DATE", "date"),
+    ("TIME", "time"),
+    ("VARCHAR", "string"),
+    ("UUID", "string"),
+    ("BLOB", "binary"),
+    ("INTERVAL", "interval"),
+)
+
+
+def simple_type(duckdb_type: str) -> str:
+    """A DuckDB type name as the API shows it: string, integer, float, boolean, date…"""
+    upper = duckdb_type.upper()
+    if upper.endswith("[]") or upper.startswith(("LIST", "STRUCT", "MAP")):
+        return "object"
+    for prefix, name in _SIMPLE_TYPES:
+        if upper.startswith(prefix):
+            return name
+    return "string"
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    table: pa.Table
+    columns: list[dict[str, str]]
+    total: int
+
+
+class QueryEngine:
+    """A process-wide DuckDB database with a bounded pool of query threads."""
+
+    def __init__(self, workers: int, timeout: float, memory_limit: str | None = None) -> None:
+        self.timeout = timeout
+        config: dict[str, Any] = {"threads": 2}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        self._db = duckdb.connect(":memory:", config=config)
+        self._db.execute("SET enable_object_cache = true")
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="toucan-query")
+        self._lock = threading.Lock()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:  # cursor() on the shared connection is not thread-safe
+            return self._db.cursor()
+
+    async def run(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """Run `work(cursor)` in the pool; interrupt it and raise QueryTimeout after the timeout."""
+        cursor = self.cursor()
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._pool, _guarded, work, cursor)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.timeout)
+        except TimeoutError:
+            cursor.interrupt()
+            raise QueryTimeout(
+                f"The query ran longer than {self.timeout:g} s (TOUCAN_QUERY_TIMEOUT) and was "
+                "stopped. Filter or aggregate earlier in the pipeline, or ask an operator to "
+                "raise the limit.",
+                details={"timeout_seconds": self.timeout},
+            ) from None
+        finally:
+            future.add_done_callback(lambda _f: cursor.close())
+
+    def run_sync(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """The same, from synchronous code (workers, CLI)."""
+        cursor = self.cursor()
+        timer = threading.Timer(self.timeout, cursor.interrupt)
+        timer.start()
+        try:
+            return _guarded(work, cursor)
+        except duckdb.InterruptException:
+            raise QueryTimeout(
+                f"The query ran longer than {self.timeout:g} s (TOUCAN_QUERY_TIMEOUT).",
+                details={"timeout_seconds": self.timeout},
+            ) from None
+        finally:
+            timer.cancel()
+            cursor.close()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._db.close()
+
+
+def _guarded(
+    work: Callable[[duckdb.DuckDBPyConnection], T], cursor: duckdb.DuckDBPyConnection
+) -> T:
+    try:
+        return work(cursor)
+    except duckdb.InterruptException:
+        raise
+    except (
+        duckdb.BinderException,
+        duckdb.ConversionException,
+        duckdb.InvalidInputException,
+        duckdb.ParserException,
+        duckdb.CatalogException,
+        duckdb.OutOfRangeException,
+        duckdb.TypeMismatchException,
+        duckdb.NotImplementedException,
+    ) as exc:
+        # Errors in what the request asked for (a missing column, a bad cast): the
+        # builder can fix them, so they are 400s with DuckDB's explanation.
+        raise ValidationError(
+            f"The query failed: {_first_line(exc)}",
+            details={"engine": type(exc).__name__},
+            code="query_error",
+        ) from None
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:500] if text else type(exc).__name__
+
+
+def fetch_page(
+    cursor: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any], limit: int, offset: int
+) -> QueryResult:
+    """One page of `sql`'s rows, its columns, and the total row count, in one pass."""
+    paged = f"SELECT *, count(*) OVER () AS __toucan_total FROM ({sql}) AS q LIMIT ? OFFSET ?"
+    relation = cursor.sql(paged, params=[*params, limit, offset])
+    table = relation.to_arrow_table()
+    columns = [
+        {"name": name, "type": simple_type(str(type_code))}
+        for name, type_code in zip(relation.columns, relation.types, strict=True)
+        if name != "__toucan_total"
+    ]
+    if table.num_rows:
+        total = int(table.column("__toucan_total")[0].as_py())
+    else:  # past the end: the window saw no row, count separately
+        row = cursor.execute(f"SELECT count(*) FROM ({sql}) AS q", list(params)).fetchone()
+        total = int(row[0]) if row else 0
+    return QueryResult(table.drop_columns(["__toucan_total"]), columns, total)

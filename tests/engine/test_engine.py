@@ -1,0 +1,111 @@
+"""The query engine: pages with totals, timeouts that interrupt, no starved queries."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from toucan.data.engine import QueryEngine, fetch_page, simple_type
+from toucan.errors import QueryTimeout, ValidationError
+
+SLOW = "SELECT count(*) AS n FROM range(100000000000) a"
+
+
+def test_fetch_page_returns_rows_columns_and_total() -> None:
+    engine = QueryEngine(workers=2, timeout=10)
+    try:
+        result = engine.run_sync(
+            lambda c: fetch_page(c, "SELECT range AS n, 'x' AS s FROM range(10)", [], 3, 8)
+        )
+        assert result.table.column("n").to_pylist() == [8, 9]
+        assert result.total == 10
+        assert result.columns == [{"name": "n", "type": "integer"}, {"name": "s", "type": "string"}]
+        past = engine.run_sync(
+            lambda c: fetch_page(c, "SELECT range AS n FROM range(10)", [], 3, 50)
+        )
+        assert past.table.num_rows == 0 and past.total == 10
+    finally:
+        engine.close()
+
+
+def test_query_errors_are_validation_errors() -> None:
+    engine = QueryEngine(workers=1, timeout=10)
+    try:
+        with pytest.raises(ValidationError) as info:
+            engine.run_sync(lambda c: fetch_page(c, "SELECT nope FROM range(3)", [], 10, 0))
+        assert "nope" in info.value.message
+    finally:
+        engine.close()
+
+
+def test_a_slow_query_is_interrupted_at_the_timeout() -> None:
+    engine = QueryEngine(workers=2, timeout=0.5)
+
+    async def main() -> None:
+        with pytest.raises(QueryTimeout):
+            await engine.run(lambda c: c.execute(SLOW).fetchall())
+
+    try:
+        asyncio.run(main())
+        # The interrupted query does not keep its worker: the next one runs.
+        assert asyncio.run(engine.run(lambda c: c.execute("SELECT 42").fetchone())) == (42,)
+    finally:
+        engine.close()
+
+
+def test_a_slow_query_does_not_delay_a_fast_one() -> None:
+    engine = QueryEngine(workers=2, timeout=3)
+    order: list[str] = []
+
+    async def slow() -> None:
+        try:
+            await engine.run(lambda c: c.execute(SLOW).fetchall())
+        except QueryTimeout:
+            order.append("slow timed out")
+
+    async def fast() -> None:
+        await asyncio.sleep(0.2)  # starts while the slow one runs
+        await engine.run(lambda c: c.execute("SELECT sum(range) FROM range(1000)").fetchall())
+        order.append("fast done")
+
+    async def main() -> None:
+        await asyncio.gather(slow(), fast())
+
+    try:
+        asyncio.run(main())
+    finally:
+        engine.close()
+    # Ordering, not timing: the fast query finished while the slow one was still running.
+    assert order == ["fast done", "slow timed out"]
+
+
+def test_sync_runs_time_out_too() -> None:
+    engine = QueryEngine(workers=1, timeout=0.3)
+    try:
+        start = time.monotonic()
+        with pytest.raises(QueryTimeout):
+            engine.run_sync(lambda c: c.execute(SLOW).fetchall())
+        assert time.monotonic() - start < 30  # interrupted, not run to the end
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize(
+    ("duck", "simple"),
+    [
+        ("INTEGER", "integer"),
+        ("BIGINT", "integer"),
+        ("DOUBLE", "float"),
+        ("DECIMAL(10,2)", "float"),
+        ("VARCHAR", "string"),
+        ("DATE", "date"),
+        ("TIMESTAMP WITH TIME ZONE", "datetime"),
+        ("BOOLEAN", "boolean"),
+        ("INTEGER[]", "object"),
+        ("STRUCT(a INTEGER)", "object"),
+    ],
+)
+def test_simple_types(duck: str, simple: str) -> None:
+    assert simple_type(duck) == simple
