@@ -25,9 +25,7 @@ def _compose() -> list[str] | None:
 def test_compose_file_is_valid() -> None:
     compose = _compose()
     if compose is None:
-        pytest.skip(
-            "no docker-compose nor docker compose plugin here (.ci/run installs it)"
-        )
+        pytest.skip("no docker-compose nor docker compose plugin here (.ci/run installs it)")
     env = {
         "POSTGRES_PASSWORD": "pw",
         "TOUCAN_SECRET_KEY": "key",
