@@ -198,6 +198,26 @@ def frontend_params(
 
 
 @app.command()
+def demo(
+    rows: Annotated[int, typer.Option(help="Rows of the synthetic sales dataset.")] = 5000,
+    users_password: Annotated[
+        str | None,
+        typer.Option(help="Also create demo-viewer and demo-builder with this password."),
+    ] = None,
+) -> None:
+    """Create or refresh the demo small app (sales data, a story per chart type)."""
+    from toucan.bootstrap import prepare
+    from toucan.demo_seed import seed_demo
+
+    settings = _settings()
+    db, _ = prepare(settings)
+    result = seed_demo(db, settings.data_dir, rows=rows, users_password=users_password)
+    console.print(f"Demo app [bold]{result.app_id}[/] ready with {result.rows} rows of sales.")
+    for username, privilege in result.created_users:
+        console.print(f"Created [bold]{username}[/] ({privilege} on {result.app_id}).")
+
+
+@app.command()
 def version() -> None:
     """Print the backend version."""
     from toucan.build_info import version_info
