@@ -36,9 +36,7 @@ def _check(ctx: ContextDep, identity: IdentityDep, app: str, privilege: AppPrivi
         get_app_for(session, identity, app, privilege)
 
 
-@router.post(
-    "/{app}/data", summary="Run a data request (pipeline or Mongo-style) on a stage's domains"
-)
+@router.post("/{app}/data", summary="Run a data request (pipeline or Mongo-style) on a stage's domains")
 async def data(
     app: str,
     body: DataRequest,
@@ -65,24 +63,17 @@ async def preview(
 
 
 @router.get("/{app}/metadata", summary="Domains of a stage: rows, columns and types")
-def metadata(
-    app: str, ctx: ContextDep, identity: IdentityDep, stage: Stage = Stage.PRODUCTION
-) -> dict[str, Any]:
+def metadata(app: str, ctx: ContextDep, identity: IdentityDep, stage: Stage = Stage.PRODUCTION) -> dict[str, Any]:
     _check(ctx, identity, app, stage_read_privilege(stage))
     snapshot = ctx.data.store.snapshot(app, stage)
     return {
         "stage": stage.value,
         "version": snapshot.version_id,
-        "domains": [
-            {"name": d.name, "rows": d.rows, "columns": d.columns}
-            for d in snapshot.domains.values()
-        ],
+        "domains": [{"name": d.name, "rows": d.rows, "columns": d.columns} for d in snapshot.domains.values()],
     }
 
 
-@router.get(
-    "/{app}/domain/{domain}", summary="Download a domain as CSV, JSON or Parquet (contributors)"
-)
+@router.get("/{app}/domain/{domain}", summary="Download a domain as CSV, JSON or Parquet (contributors)")
 async def download(
     app: str,
     domain: str,
@@ -125,9 +116,7 @@ async def _receive_to_file(request: Request, limit: int) -> Path:
         raise
     if size == 0:
         path.unlink(missing_ok=True)
-        raise ValidationError(
-            "The request body is empty: send the CSV or Parquet file as the body."
-        )
+        raise ValidationError("The request body is empty: send the CSV or Parquet file as the body.")
     return path
 
 
@@ -143,22 +132,20 @@ async def upload(
     identity: IdentityDep,
     stage: Stage = Stage.STAGING,
     format: UploadFormat | None = None,
+    delimiter: str = ",",
 ) -> dict[str, Any]:
     await run_in_threadpool(_check, ctx, identity, app, AppPrivilege.CONTRIBUTE)
     if stage is not Stage.STAGING:
-        raise ValidationError(
-            "Domains are written to staging, then released.", details={"stage": stage.value}
-        )
+        raise ValidationError("Domains are written to staging, then released.", details={"stage": stage.value})
     fmt = format or format_from_content_type(request.headers.get("content-type"))
     if fmt is None:
         raise ValidationError(
-            "Say what the body is: Content-Type text/csv or application/vnd.apache.parquet, "
-            "or ?format=csv|parquet.",
+            "Say what the body is: Content-Type text/csv or application/vnd.apache.parquet, or ?format=csv|parquet.",
             details={"content_type": request.headers.get("content-type")},
         )
     source = await _receive_to_file(request, ctx.settings.upload_max_bytes)
     try:
-        staged = await run_in_threadpool(ingest_file, ctx.data.store, app, source, fmt)
+        staged = await run_in_threadpool(ingest_file, ctx.data.store, app, source, fmt, delimiter)
     finally:
         source.unlink(missing_ok=True)
     snapshot = await run_in_threadpool(

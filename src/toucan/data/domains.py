@@ -99,21 +99,14 @@ class DomainStore:
         if head is None:
             return Snapshot(app_id, stage, None, {})
         tables = session.scalars(
-            select(DomainTable)
-            .where(DomainTable.version_id == head.version_id)
-            .order_by(DomainTable.domain)
+            select(DomainTable).where(DomainTable.version_id == head.version_id).order_by(DomainTable.domain)
         )
-        domains = {
-            t.domain: DomainInfo(t.domain, self.path(app_id, t.file), t.rows, list(t.columns))
-            for t in tables
-        }
+        domains = {t.domain: DomainInfo(t.domain, self.path(app_id, t.file), t.rows, list(t.columns)) for t in tables}
         return Snapshot(app_id, stage, head.version_id, domains)
 
     # --- writing -------------------------------------------------------------------------
 
-    def stage_file(
-        self, app_id: str, write: Callable[[duckdb.DuckDBPyConnection, Path], None]
-    ) -> StagedFile:
+    def stage_file(self, app_id: str, write: Callable[[duckdb.DuckDBPyConnection, Path], None]) -> StagedFile:
         """Write a new Parquet file with `write(conn, path)`; it is renamed into place only
         when complete, and described (rows, columns) from what was written."""
         directory = self.app_dir(app_id)
@@ -155,9 +148,7 @@ class DomainStore:
                 current = head.version_id if head else None
                 entries: dict[str, tuple[str, int, list[Any]]] = {}
                 if current and not replace_all:
-                    for t in session.scalars(
-                        select(DomainTable).where(DomainTable.version_id == current)
-                    ):
+                    for t in session.scalars(select(DomainTable).where(DomainTable.version_id == current)):
                         entries[t.domain] = (t.file, t.rows, t.columns)
                 for name, staged in files.items():
                     entries[name] = (staged.file, staged.rows, staged.columns)
@@ -189,9 +180,7 @@ class DomainStore:
         with self.db.session() as session:
             staging = session.get(StageHead, (app_id, Stage.STAGING.value))
             if staging is None:
-                raise ValidationError(
-                    "Staging has no data to release yet.", details={"app": app_id}
-                )
+                raise ValidationError("Staging has no data to release yet.", details={"app": app_id})
             production = session.get(StageHead, (app_id, Stage.PRODUCTION.value))
             self._move_head(
                 session,
@@ -205,9 +194,7 @@ class DomainStore:
         self.collect_garbage(app_id)
         return snapshot
 
-    def _move_head(
-        self, session: Session, app_id: str, stage: Stage, expected: str | None, new: str
-    ) -> bool:
+    def _move_head(self, session: Session, app_id: str, stage: Stage, expected: str | None, new: str) -> bool:
         now = datetime.now(UTC)
         if expected is None:
             if session.get(StageHead, (app_id, stage.value)) is not None:
@@ -225,19 +212,11 @@ class DomainStore:
             )
             if not getattr(moved, "rowcount", 0):
                 return False
-        session.execute(
-            update(DomainVersion).where(DomainVersion.id == new).values(superseded_at=None)
-        )
+        session.execute(update(DomainVersion).where(DomainVersion.id == new).values(superseded_at=None))
         if expected is not None and expected != new:
-            still_used = session.scalar(
-                select(StageHead.app_id).where(StageHead.version_id == expected).limit(1)
-            )
+            still_used = session.scalar(select(StageHead.app_id).where(StageHead.version_id == expected).limit(1))
             if still_used is None:
-                session.execute(
-                    update(DomainVersion)
-                    .where(DomainVersion.id == expected)
-                    .values(superseded_at=now)
-                )
+                session.execute(update(DomainVersion).where(DomainVersion.id == expected).values(superseded_at=now))
         return True
 
     # --- garbage collection --------------------------------------------------------------
@@ -258,11 +237,7 @@ class DomainStore:
                 )
             )
             listed = set(
-                session.scalars(
-                    select(DomainTable.file)
-                    .join(DomainVersion)
-                    .where(DomainVersion.app_id == app_id)
-                )
+                session.scalars(select(DomainTable.file).join(DomainVersion).where(DomainVersion.app_id == app_id))
             )
         directory = self.app_dir(app_id)
         removed = 0
@@ -281,16 +256,12 @@ class DomainStore:
         return removed
 
 
-def describe_parquet(
-    conn: duckdb.DuckDBPyConnection, path: Path
-) -> tuple[int, list[dict[str, str]]]:
+def describe_parquet(conn: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, list[dict[str, str]]]:
     """Row count and columns of a Parquet file."""
     source = f"read_parquet({sql_string(str(path))})"
     description = conn.execute(f"SELECT * FROM {source} LIMIT 0").description or []
     rows = conn.execute(f"SELECT count(*) FROM {source}").fetchone()
-    columns = [
-        {"name": name, "type": simple_type(str(type_code))} for name, type_code, *_ in description
-    ]
+    columns = [{"name": name, "type": simple_type(str(type_code))} for name, type_code, *_ in description]
     return int(rows[0]) if rows else 0, columns
 
 

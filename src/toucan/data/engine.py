@@ -118,9 +118,7 @@ class QueryEngine:
         self._db.close()
 
 
-def _guarded(
-    work: Callable[[duckdb.DuckDBPyConnection], T], cursor: duckdb.DuckDBPyConnection
-) -> T:
+def _guarded(work: Callable[[duckdb.DuckDBPyConnection], T], cursor: duckdb.DuckDBPyConnection) -> T:
     try:
         return work(cursor)
     except duckdb.InterruptException:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from enum import StrEnum
 from pathlib import Path
 
@@ -25,11 +26,25 @@ def format_from_content_type(content_type: str | None) -> UploadFormat | None:
     return None
 
 
-def ingest_file(store: DomainStore, app_id: str, source: Path, fmt: UploadFormat) -> StagedFile:
+def first_bad_csv_line(source: Path, delimiter: str) -> str | None:
+    """Where a CSV stops having the header's number of fields, for error messages."""
+    with open(source, newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        try:
+            header = next(reader)
+            for row in reader:
+                if row and len(row) != len(header):
+                    return f"line {reader.line_num}: expected {len(header)} fields like the header, found {len(row)}"
+        except csv.Error as exc:
+            return f"line {reader.line_num}: {exc}"
+    return None
+
+
+def ingest_file(store: DomainStore, app_id: str, source: Path, fmt: UploadFormat, delimiter: str = ",") -> StagedFile:
     """Convert `source` into a new Parquet file of the store; a parse error says where."""
     reader = {
-        UploadFormat.CSV: f"read_csv({sql_string(str(source))}, auto_detect = true, "
-        "header = true, sample_size = 20480)",
+        UploadFormat.CSV: f"read_csv({sql_string(str(source))}, delim = {sql_string(delimiter)}, "
+        "header = true, sample_size = 20480, strict_mode = true)",
         UploadFormat.PARQUET: f"read_parquet({sql_string(str(source))})",
     }[fmt]
 
@@ -40,12 +55,12 @@ def ingest_file(store: DomainStore, app_id: str, source: Path, fmt: UploadFormat
                 "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
             )
         except duckdb.Error as exc:
-            message = str(exc).strip()
-            # DuckDB's CSV errors name the line; keep the part that explains it, not our paths.
-            message = message.replace(str(source), "the uploaded file")
+            message = str(exc).strip().replace(str(source), "the uploaded file")
+            where = first_bad_csv_line(source, delimiter) if fmt is UploadFormat.CSV else None
+            if where:
+                message = f"{where}. {message}"
             raise ValidationError(
-                f"Could not read the uploaded {fmt.value.upper()} file: "
-                f"{message.splitlines()[0][:400]}",
+                f"Could not read the uploaded {fmt.value.upper()} file: {message.splitlines()[0][:400]}",
                 details={"format": fmt.value, "reason": "\n".join(message.splitlines()[:8])[:2000]},
                 code="invalid_file",
             ) from None

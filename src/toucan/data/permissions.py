@@ -102,8 +102,7 @@ def row_filter(rules: list[PermissionRule], domain: str, identity: Identity) -> 
     matching = [
         _effect(r)
         for r in mine
-        if r.scope is Scope.ALL_USERS
-        or (r.scope is Scope.USER_GROUP and r.group in identity.groups)
+        if r.scope is Scope.ALL_USERS or (r.scope is Scope.USER_GROUP and r.group in identity.groups)
     ]
     if matching:
         return _combine(matching)

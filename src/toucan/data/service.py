@@ -11,13 +11,10 @@ from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
-
-if TYPE_CHECKING:
-    from toucan.data.query import CompiledQuery
 
 from toucan.apps.configs import ConfigKind, Stage, read_config
 from toucan.auth.identity import Identity
@@ -26,6 +23,8 @@ from toucan.data import permissions
 from toucan.data.cache import ResultCache, cache_key, make_cache
 from toucan.data.domains import DomainStore, Snapshot, sql_string
 from toucan.data.engine import QueryEngine, fetch_page
+from toucan.data.query import CompiledQuery, compile_request
+from toucan.data.templating import render
 from toucan.db.engine import Database
 from toucan.errors import PermissionDenied
 from toucan.settings import Settings
@@ -60,9 +59,6 @@ class DataService:
         self, app_id: str, stage: Stage, identity: Identity, query: Any, variables: dict[str, Any]
     ) -> tuple[Snapshot, CompiledQuery, dict[str, permissions.RowFilter]]:
         """Template, check and compile a request against the stage's current domains."""
-        from toucan.data.query import compile_request
-        from toucan.data.templating import render
-
         snapshot = self.store.snapshot(app_id, stage)
         rules = self._rules(app_id, stage)
         user_vars = identity.template_variables()
@@ -100,9 +96,7 @@ class DataService:
         default_limit: int | None = None,
     ) -> bytes:
         """The JSON answer of `/data`: `{"data", "columns", "total", "truncated"}`."""
-        snapshot, compiled, filters = self.compile(
-            app_id, stage, identity, request.query, request.variables
-        )
+        snapshot, compiled, filters = self.compile(app_id, stage, identity, request.query, request.variables)
         wanted = request.limit if request.limit is not None else (default_limit or self.max_rows)
         limit = min(wanted, self.max_rows)
         key = cache_key(
@@ -163,9 +157,7 @@ async def export_domain(
     fmt: DownloadFormat,
 ) -> Path:
     """Write a domain, with the caller's data permissions applied, to a temporary file."""
-    _snapshot, compiled, _ = service.compile(
-        app_id, stage, identity, [{"name": "domain", "domain": domain}], {}
-    )
+    _snapshot, compiled, _ = service.compile(app_id, stage, identity, [{"name": "domain", "domain": domain}], {})
     out = Path(tempfile.mkstemp(prefix="toucan-export-", suffix=f".{fmt.value}")[1])
     options = {
         DownloadFormat.CSV: "FORMAT csv, HEADER true",

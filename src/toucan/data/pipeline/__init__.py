@@ -1,0 +1,1 @@
+"""The weaverbird pipeline language: typed steps and their compilation to DuckDB SQL."""

@@ -1,0 +1,110 @@
+"""Formulas (`"(revenue - cost) / [units sold] * 100"`) parsed into safe SQL.
+
+Tokens: numbers, column names (bare words or `[any name]`), quoted strings, + - * / %
+and parentheses. Anything else is refused: no SQL text from a formula reaches the query.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from toucan.data.pipeline.sql import Frag, ident, value
+from toucan.errors import ValidationError
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+)"
+    r"|\[(?P<bracket>[^\]]+)\]"
+    r"|'(?P<sq>(?:[^'\\]|\\.)*)'|\"(?P<dq>(?:[^\"\\]|\\.)*)\""
+    r"|(?P<name>[^\s\d+\-*/%()\[\]'\"][^\s+\-*/%()\[\]'\"]*)"
+    r"|(?P<op>[+\-*/%()]))"
+)
+
+
+def _tokens(text: str, where: dict[str, Any]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    pos = 0
+    text = text.rstrip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise ValidationError(
+                f"Cannot read the formula at {text[pos : pos + 20]!r}.",
+                details={**where, "position": pos},
+            )
+        kind = m.lastgroup or ""
+        tok = m.group(kind)
+        out.append((kind, tok))
+        pos = m.end()
+    return out
+
+
+class _Parser:
+    def __init__(self, tokens: list[tuple[str, str]], where: dict[str, Any]) -> None:
+        self.tokens = tokens
+        self.i = 0
+        self.where = where
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str]:
+        tok = self.peek()
+        if tok is None:
+            raise ValidationError("The formula ends too early.", details=self.where)
+        self.i += 1
+        return tok
+
+    def expr(self) -> Frag:
+        left = self.term()
+        while self.peek() in (("op", "+"), ("op", "-")):
+            op = self.take()[1]
+            left = "(" + left + f" {op} " + self.term() + ")"
+        return left
+
+    def term(self) -> Frag:
+        left = self.unary()
+        while self.peek() in (("op", "*"), ("op", "/"), ("op", "%")):
+            op = self.take()[1]
+            right = self.unary()
+            if op == "/":
+                # Division by zero gives NULL, as SQL backends of the language do.
+                left = "(CAST(" + left + " AS DOUBLE) / NULLIF(" + right + ", 0))"
+            else:
+                left = "(" + left + f" {op} " + right + ")"
+        return left
+
+    def unary(self) -> Frag:
+        if self.peek() == ("op", "-"):
+            self.take()
+            return "(-" + self.unary() + ")"
+        if self.peek() == ("op", "+"):
+            self.take()
+        return self.atom()
+
+    def atom(self) -> Frag:
+        kind, tok = self.take()
+        if kind == "num":
+            return Frag(tok if re.fullmatch(r"[\d.eE+-]+", tok) else "NULL")
+        if kind in ("bracket", "name"):
+            return Frag(ident(tok))
+        if kind in ("sq", "dq"):
+            return value(tok.replace("\\'", "'").replace('\\"', '"'))
+        if tok == "(":
+            inner = self.expr()
+            if self.take() != ("op", ")"):
+                raise ValidationError("Unbalanced parentheses in the formula.", details=self.where)
+            return "(" + inner + ")"
+        raise ValidationError(f"Unexpected {tok!r} in the formula.", details=self.where)
+
+
+def formula_sql(formula: str | int | float, where: dict[str, Any]) -> Frag:
+    if isinstance(formula, bool):
+        return value(formula)
+    if isinstance(formula, int | float):
+        return Frag(repr(formula))
+    parser = _Parser(_tokens(str(formula), where), where)
+    out = parser.expr()
+    if parser.peek() is not None:
+        raise ValidationError(f"Unexpected {parser.peek()[1]!r} in the formula.", details=where)  # type: ignore[index]
+    return out

@@ -1,0 +1,124 @@
+"""Units of the data request compiler: templating, formulas, Mongo operators, errors, safety."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pytest
+
+from toucan.data.pipeline.sql import ident
+from toucan.data.query import compile_request
+from toucan.data.templating import render
+from toucan.errors import NotSupported, ValidationError
+
+
+def _run(query: Any, rows: str = "VALUES ('FR', 10, 2), ('ES', 20, 5), ('FR', 5, 1)") -> list[tuple[Any, ...]]:
+    conn = duckdb.connect()
+    conn.execute(f"CREATE TABLE t AS SELECT * FROM ({rows}) v(country, revenue, cost)")
+    compiled = compile_request(
+        query, resolve_domain=lambda d: ident("t") if d == "sales" else _missing(d), row_filters={}
+    )
+    return conn.execute(compiled.sql, compiled.params).fetchall()
+
+
+def _missing(domain: str) -> str:
+    raise ValidationError(f"unknown {domain}")
+
+
+def test_a_lone_placeholder_keeps_its_type_and_text_interpolates() -> None:
+    assert render(
+        {"v": "{{ year }}", "w": "<%= years %>", "t": "Year {{ year }}"}, {"year": 2024, "years": [1, 2]}
+    ) == {
+        "v": 2024,
+        "w": [1, 2],
+        "t": "Year 2024",
+    }
+    assert render("{{ user.attributes.country }}", {"user": {"attributes": {"country": "FR"}}}) == "FR"
+
+
+def test_a_missing_variable_is_named() -> None:
+    with pytest.raises(ValidationError) as info:
+        render(["{{ here }}", "{{ nope }}"], {"here": 1})
+    assert "nope" in info.value.message
+
+
+def test_placeholders_cannot_hold_code() -> None:
+    with pytest.raises(ValidationError):
+        render("{{ __import__('os') }}", {})
+
+
+def test_formulas_and_division_by_zero() -> None:
+    rows = _run(
+        [
+            {"name": "domain", "domain": "sales"},
+            {"name": "formula", "new_column": "ratio", "formula": "(revenue - cost) / (cost - cost)"},
+            {"name": "formula", "new_column": "m", "formula": "[revenue] * 2 + 1"},
+            {"name": "sort", "columns": [{"column": "revenue", "order": "asc"}]},
+        ]
+    )
+    assert [(r[3], r[4]) for r in rows] == [(None, 11), (None, 21), (None, 41)]
+
+
+@pytest.mark.parametrize("formula", ["revenue; DROP TABLE t", "revenue) FROM t --", "1 + ", "sum(revenue)"])
+def test_formulas_refuse_anything_but_arithmetic(formula: str) -> None:
+    with pytest.raises(ValidationError):
+        _run([{"name": "domain", "domain": "sales"}, {"name": "formula", "new_column": "x", "formula": formula}])
+
+
+def test_mongo_match_group_sort_limit() -> None:
+    rows = _run(
+        [
+            {"$match": {"domain": "sales", "revenue": {"$gte": 5}, "country": {"$in": ["FR", "ES"]}}},
+            {"$group": {"_id": "$country", "total": {"$sum": "$revenue"}, "n": {"$sum": 1}}},
+            {"$sort": {"total": -1}},
+            {"$limit": 1},
+        ]
+    )
+    assert rows == [("ES", 20, 1)]
+    assert _run({"domain": "sales", "$or": [{"country": "ES"}, {"revenue": {"$lt": 6}}]}) == [
+        ("ES", 20, 5),
+        ("FR", 5, 1),
+    ]
+
+
+def test_mongo_expressions() -> None:
+    rows = _run(
+        [
+            {"$match": {"domain": "sales", "country": "ES"}},
+            {
+                "$project": {
+                    "label": {"$concat": ["$country", "-", {"$toLower": "$country"}]},
+                    "m": {"$divide": ["$revenue", "$cost"]},
+                }
+            },
+        ]
+    )
+    assert rows == [("ES-es", 4.0)]
+
+
+def test_unknown_operators_and_steps_are_named() -> None:
+    with pytest.raises(ValidationError) as info:
+        _run([{"$match": {"domain": "sales"}}, {"$lookup": {}}])
+    assert "$lookup" in info.value.message and info.value.details["stage"] == 1
+    with pytest.raises(ValidationError) as info:
+        _run([{"name": "domain", "domain": "sales"}, {"name": "explode"}])
+    assert info.value.details == {"step": 1, "name": "explode", "field": "name"}
+    with pytest.raises(ValidationError) as info:
+        _run([{"name": "domain", "domain": "sales"}, {"name": "filter"}])
+    assert info.value.details["field"] == "condition"
+    with pytest.raises(NotSupported):
+        _run([{"name": "domain", "domain": "sales"}, {"name": "dissolve", "groups": []}])
+
+
+def test_values_are_parameters_and_names_are_quoted() -> None:
+    compiled = compile_request(
+        [
+            {"name": "domain", "domain": "sales"},
+            {"name": "filter", "condition": {"column": 'a"b', "operator": "eq", "value": "x' OR '1'='1"}},
+        ],
+        resolve_domain=lambda d: ident("t"),
+        row_filters={},
+    )
+    assert "x' OR" not in compiled.sql and compiled.params == ["x' OR '1'='1"]
+    assert '"a""b"' in compiled.sql
