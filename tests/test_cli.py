@@ -22,9 +22,7 @@ def _read_banner(proc: subprocess.Popen[str]) -> str:
     return "".join(lines)
 
 
-def test_serve_creates_the_super_admin_prints_the_login_and_serves_the_api(
-    tmp_path: Path, database_url: str
-) -> None:
+def test_serve_creates_the_super_admin_prints_the_login_and_serves_the_api(tmp_path: Path, database_url: str) -> None:
     env = clean_env(TOUCAN_DATA_DIR=str(tmp_path))
     if not database_url.startswith("sqlite"):
         env["TOUCAN_DATABASE_URL"] = database_url
@@ -38,9 +36,7 @@ def test_serve_creates_the_super_admin_prints_the_login_and_serves_the_api(
         assert username == env["TOUCAN_SUPER_ADMIN_USERNAME"]
         root = httpx.get(base + "/_api/").json()
         assert root["version"] and root["api_version"]
-        token = httpx.post(
-            base + "/_api/login", json={"username": username, "password": password}
-        ).json()["token"]
+        token = httpx.post(base + "/_api/login", json={"username": username, "password": password}).json()["token"]
         me = httpx.get(base + "/_api/me", headers={"Authorization": f"Bearer {token}"}).json()
         assert me["role"] == "SUPER_ADMIN"
         assert httpx.get(base + "/_api/me", auth=(username, password)).status_code == 200
@@ -53,12 +49,8 @@ def test_serve_creates_the_super_admin_prints_the_login_and_serves_the_api(
 
 
 def test_serve_refuses_mongodb_settings_with_the_replacement(tmp_path: Path) -> None:
-    env = clean_env(
-        TOUCAN_DATA_DIR=str(tmp_path), TOUCAN_MONGODB_HOST="mongodb://mongo:27017/api-toucan"
-    )
-    result = subprocess.run(
-        [*TOUCAN_CTL, "serve"], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
+    env = clean_env(TOUCAN_DATA_DIR=str(tmp_path), TOUCAN_MONGODB_HOST="mongodb://mongo:27017/api-toucan")
+    result = subprocess.run([*TOUCAN_CTL, "serve"], env=env, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert "TOUCAN_DATABASE_URL" in result.stderr
     assert not (tmp_path / "toucan.sqlite").exists()
@@ -83,9 +75,7 @@ def test_create_user_and_set_password(tmp_path: Path) -> None:
     env = clean_env(TOUCAN_DATA_DIR=str(tmp_path), TOUCAN_SUPER_ADMIN_PASSWORD="admin-password")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*TOUCAN_CTL, *args], env=env, capture_output=True, text=True, timeout=60, check=False
-        )
+        return subprocess.run([*TOUCAN_CTL, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
 
     created = run("create-user", "scripted", "--password", "scripted-pw-1", "--role", "ADMIN")
     assert created.returncode == 0, created.stderr
@@ -95,10 +85,7 @@ def test_create_user_and_set_password(tmp_path: Path) -> None:
     assert run("set-password", "scripted", "--password", "changed-pw-2").returncode == 0
     assert run("set-password", "ghost", "--password", "changed-pw-2").returncode == 1
     with running_server(env) as (base, _proc):
-        assert (
-            httpx.get(base + "/_api/me", auth=("scripted", "changed-pw-2")).json()["role"]
-            == "ADMIN"
-        )
+        assert httpx.get(base + "/_api/me", auth=("scripted", "changed-pw-2")).json()["role"] == "ADMIN"
 
 
 def test_frontend_params_writes_the_runtime_files(tmp_path: Path) -> None:
@@ -118,10 +105,7 @@ def test_frontend_params_writes_the_runtime_files(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     js = (tmp_path / "scripts" / "tc-params.js").read_text()
-    assert (
-        js.startswith("window.TC_PARAMS = ")
-        and '"API_BASEROUTE": "https://toucan.example.com/_api/"' in js
-    )
+    assert js.startswith("window.TC_PARAMS = ") and '"API_BASEROUTE": "https://toucan.example.com/_api/"' in js
     assert '"OTHER": 1' in (tmp_path / "embed-params.json").read_text()
 
 

@@ -11,9 +11,7 @@ PIPELINES: dict[str, list[dict[str, Any]]] = {
         {
             "name": "aggregate",
             "on": ["country"],
-            "aggregations": [
-                {"columns": ["revenue"], "aggfunction": "sum", "newcolumns": ["revenue"]}
-            ],
+            "aggregations": [{"columns": ["revenue"], "aggfunction": "sum", "newcolumns": ["revenue"]}],
         },
         {"name": "sort", "columns": [{"column": "revenue", "order": "desc"}]},
     ],
@@ -37,9 +35,7 @@ PIPELINES: dict[str, list[dict[str, Any]]] = {
         {
             "name": "aggregate",
             "on": ["date"],
-            "aggregations": [
-                {"columns": ["revenue"], "aggfunction": "sum", "newcolumns": ["revenue"]}
-            ],
+            "aggregations": [{"columns": ["revenue"], "aggfunction": "sum", "newcolumns": ["revenue"]}],
         },
         {"name": "cumsum", "toCumSum": [["revenue", "revenue_cumsum"]], "referenceColumn": "date"},
     ],
@@ -48,9 +44,7 @@ PIPELINES: dict[str, list[dict[str, Any]]] = {
         {
             "name": "aggregate",
             "on": ["country"],
-            "aggregations": [
-                {"columns": ["revenue"], "aggfunction": "sum", "newcolumns": ["revenue"]}
-            ],
+            "aggregations": [{"columns": ["revenue"], "aggfunction": "sum", "newcolumns": ["revenue"]}],
         },
         {
             "name": "join",
@@ -65,9 +59,7 @@ PIPELINES: dict[str, list[dict[str, Any]]] = {
         {
             "name": "aggregate",
             "on": ["region", "country"],
-            "aggregations": [
-                {"columns": ["margin"], "aggfunction": "sum", "newcolumns": ["margin"]}
-            ],
+            "aggregations": [{"columns": ["margin"], "aggfunction": "sum", "newcolumns": ["margin"]}],
         },
         {
             "name": "percentage",

@@ -39,9 +39,9 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 from _common import print_table, write_result  # noqa: E402
 from pipelines import GENERATE_SALES, GENERATE_TARGETS, PIPELINES  # noqa: E402
-from toucan.data.query import compile_request  # noqa: E402
 
 from toucan.data.domains import sql_string  # noqa: E402
+from toucan.data.query import compile_request  # noqa: E402
 
 PASSWORD = "bench-password-1"
 
@@ -126,9 +126,7 @@ def time_http(
     samples = []
     for _ in range(n):
         start = time.perf_counter()
-        response = client.post(
-            f"{base}/bench/data", json={"query": pipeline, "limit": 1000}, headers=headers
-        )
+        response = client.post(f"{base}/bench/data", json={"query": pipeline, "limit": 1000}, headers=headers)
         samples.append(time.perf_counter() - start)
         response.raise_for_status()
     return samples
@@ -152,15 +150,11 @@ def time_duckdb(sales: Path, targets: Path, pipeline: list[dict[str, Any]], n: i
     return samples
 
 
-def wrk_throughput(
-    base: str, headers: dict[str, str], pipeline: list[dict[str, Any]]
-) -> float | None:
+def wrk_throughput(base: str, headers: dict[str, str], pipeline: list[dict[str, Any]]) -> float | None:
     if not shutil.which("wrk"):
         return None
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        body = (
-            json.dumps({"query": pipeline, "limit": 1000}).replace("\\", "\\\\").replace('"', '\\"')
-        )
+        body = json.dumps({"query": pipeline, "limit": 1000}).replace("\\", "\\\\").replace('"', '\\"')
         script.write(
             f'wrk.method = "POST"\nwrk.body = "{body}"\n'
             f'wrk.headers["Content-Type"] = "application/json"\n'
@@ -181,9 +175,7 @@ def wrk_throughput(
 
 def run(rows: int, requests: int, workdir: Path) -> list[dict[str, Any]]:
     sales, targets = make_data(workdir, rows)
-    results: dict[str, dict[str, Any]] = {
-        name: {"rows": rows, "pipeline": name} for name in PIPELINES
-    }
+    results: dict[str, dict[str, Any]] = {name: {"rows": rows, "pipeline": name} for name in PIPELINES}
     peak = 0.0
     for cache_mb in (0, 256):
         with (
@@ -193,9 +185,7 @@ def run(rows: int, requests: int, workdir: Path) -> list[dict[str, Any]]:
             sampler = RssSampler(proc.pid)
             sampler.start()
             with httpx.Client(timeout=120) as client:
-                token = client.post(
-                    f"{base}/login", json={"username": "admin", "password": PASSWORD}
-                ).json()["token"]
+                token = client.post(f"{base}/login", json={"username": "admin", "password": PASSWORD}).json()["token"]
                 headers = {"Authorization": f"Bearer {token}"}
                 client.post(
                     f"{base}/small-apps", json={"id": "bench", "name": "Bench"}, headers=headers
@@ -216,9 +206,7 @@ def run(rows: int, requests: int, workdir: Path) -> list[dict[str, Any]]:
                     results[name][f"{key} p95 ms"] = round(p95, 1)
                 if cache_mb:
                     rps = wrk_throughput(base, headers, PIPELINES["filter+aggregate+sort"])
-                    results["filter+aggregate+sort"]["cached req/s (wrk)"] = (
-                        round(rps) if rps else "wrk missing"
-                    )
+                    results["filter+aggregate+sort"]["cached req/s (wrk)"] = round(rps) if rps else "wrk missing"
             sampler.stop.set()
             sampler.join()
             peak = max(peak, sampler.peak)
@@ -226,9 +214,7 @@ def run(rows: int, requests: int, workdir: Path) -> list[dict[str, Any]]:
         p50, p95 = _percentiles(time_duckdb(sales, targets, pipeline, requests))
         results[name]["duckdb p50 ms"] = round(p50, 1)
         results[name]["duckdb p95 ms"] = round(p95, 1)
-        results[name]["uncached / duckdb"] = round(
-            results[name]["uncached p50 ms"] / max(p50, 0.001), 2
-        )
+        results[name]["uncached / duckdb"] = round(results[name]["uncached p50 ms"] / max(p50, 0.001), 2)
         results[name]["peak worker RSS MiB"] = round(peak, 1)
     return list(results.values())
 
@@ -245,11 +231,7 @@ def main() -> None:
     for rows in rows_list:
         all_rows.extend(run(rows, args.requests, workdir))
     print_table("POST /data vs DuckDB (ms)", all_rows)
-    command = (
-        "python bench/data/run.py "
-        + " ".join(f"--rows {r}" for r in rows_list)
-        + f" --requests {args.requests}"
-    )
+    command = "python bench/data/run.py " + " ".join(f"--rows {r}" for r in rows_list) + f" --requests {args.requests}"
     print(f"wrote {write_result('data', command, all_rows)}")
 
 

@@ -55,9 +55,7 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
     )
-    api.state.ctx = Context(
-        settings=settings, db=database, data=build_data_service(settings, database)
-    )
+    api.state.ctx = Context(settings=settings, db=database, data=build_data_service(settings, database))
     install_error_handlers(api)
     for module in (root, auth, users, small_apps, configs, data):
         api.include_router(module.router)

@@ -40,11 +40,7 @@ def ensure_super_admin(db: Database, settings: Settings) -> SuperAdmin:
     assert password is not None
     try:
         with db.session() as session:
-            session.add(
-                User(
-                    username=username, password_hash=hash_password(password), role=Role.SUPER_ADMIN
-                )
-            )
+            session.add(User(username=username, password_hash=hash_password(password), role=Role.SUPER_ADMIN))
     except IntegrityError:  # another process created it at the same moment
         return SuperAdmin(username, created=False, generated_password=None)
     return SuperAdmin(username, created=True, generated_password=generated)

@@ -35,23 +35,16 @@ def _settings(**overrides: Any) -> Settings:
         raise typer.Exit(2) from None
 
 
-def _login_banner(
-    settings: Settings, url: str, username: str, created: bool, password: str | None
-) -> str:
+def _login_banner(settings: Settings, url: str, username: str, created: bool, password: str | None) -> str:
     lines = [f"Toucan stack {__version__} is starting at [bold]{url}[/]"]
     if password:
         lines.append(f"Log in as [bold]{username}[/] with password [bold]{password}[/]")
-        lines.append(
-            "This generated password is shown once: keep it, or set TOUCAN_SUPER_ADMIN_PASSWORD."
-        )
+        lines.append("This generated password is shown once: keep it, or set TOUCAN_SUPER_ADMIN_PASSWORD.")
     elif created:
-        lines.append(
-            f"Log in as [bold]{username}[/] with the password in TOUCAN_SUPER_ADMIN_PASSWORD."
-        )
+        lines.append(f"Log in as [bold]{username}[/] with the password in TOUCAN_SUPER_ADMIN_PASSWORD.")
     else:
         lines.append(
-            f"Log in as [bold]{username}[/] (super admin). Forgot the password? "
-            f"`toucan-ctl set-password {username}`"
+            f"Log in as [bold]{username}[/] (super admin). Forgot the password? `toucan-ctl set-password {username}`"
         )
     lines.append(f"API: {url}/_api/   ·   from a script: curl -u {username}:PASSWORD {url}/_api/me")
     return "\n".join(lines)
@@ -61,9 +54,7 @@ def _login_banner(
 def serve(
     production: Annotated[
         bool,
-        typer.Option(
-            "--production", help="gunicorn with TOUCAN_GUNICORN_WORKERS workers, API at /"
-        ),
+        typer.Option("--production", help="gunicorn with TOUCAN_GUNICORN_WORKERS workers, API at /"),
     ] = False,
     host: Annotated[str | None, typer.Option(help="Overrides TOUCAN_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Overrides TOUCAN_PORT.")] = None,
@@ -105,14 +96,10 @@ def migrate() -> None:
 @app.command("create-user")
 def create_user(
     username: str,
-    password: Annotated[
-        str | None, typer.Option(help="Prompted for when omitted and interactive.")
-    ] = None,
+    password: Annotated[str | None, typer.Option(help="Prompted for when omitted and interactive.")] = None,
     role: Annotated[str, typer.Option(help="USER, ADMIN or SUPER_ADMIN")] = "USER",
     group: Annotated[list[str] | None, typer.Option(help="Group name (repeatable).")] = None,
-    privilege: Annotated[
-        list[str] | None, typer.Option(help="APP=PRIV[,PRIV] (repeatable), e.g. sales=view")
-    ] = None,
+    privilege: Annotated[list[str] | None, typer.Option(help="APP=PRIV[,PRIV] (repeatable), e.g. sales=view")] = None,
 ) -> None:
     """Create a local user (for scripts)."""
     from toucan.auth.users import UserCreate
@@ -180,13 +167,9 @@ def set_password(
 def frontend_params(
     api_baseroute: Annotated[
         str,
-        typer.Argument(
-            help="Backend URL as browsers reach it, e.g. https://toucan.example.com/_api"
-        ),
+        typer.Argument(help="Backend URL as browsers reach it, e.g. https://toucan.example.com/_api"),
     ],
-    directory: Annotated[Path, typer.Option(help="The frontend's docroot.")] = Path(
-        "frontend/dist"
-    ),
+    directory: Annotated[Path, typer.Option(help="The frontend's docroot.")] = Path("frontend/dist"),
     mixpanel_id: Annotated[str, typer.Option(help="MIXPANEL_ANALYTICS_ID")] = "",
 ) -> None:
     """Write scripts/tc-params.js and embed-params.json for a given backend URL."""

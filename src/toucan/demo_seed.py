@@ -46,9 +46,7 @@ def demo_rows(n: int) -> list[dict[str, Any]]:
     return sales_rows(n)
 
 
-def seed_demo(
-    db: Database, data_dir: Path, *, rows: int = 5000, users_password: str | None = None
-) -> DemoResult:
+def seed_demo(db: Database, data_dir: Path, *, rows: int = 5000, users_password: str | None = None) -> DemoResult:
     """Create (or refresh) the demo app: data in both stages, stories released."""
     from datetime import timedelta
 
@@ -65,9 +63,7 @@ def seed_demo(
                     description="Sales stories: every chart type, with filters.",
                 ),
             )
-        configs.write_config(
-            session, DEMO_APP, Stage.STAGING, ConfigKind.FRONT, front, author="demo"
-        )
+        configs.write_config(session, DEMO_APP, Stage.STAGING, ConfigKind.FRONT, front, author="demo")
         configs.write_config(
             session,
             DEMO_APP,

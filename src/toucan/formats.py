@@ -51,13 +51,10 @@ def error_path(loc: tuple[int | str, ...]) -> str:
     return path or "(root)"
 
 
-def validation_errors(
-    exc: PydanticValidationError, prefix: tuple[int | str, ...] = ()
-) -> list[dict[str, str]]:
+def validation_errors(exc: PydanticValidationError, prefix: tuple[int | str, ...] = ()) -> list[dict[str, str]]:
     """Pydantic errors as `[{"path": "slides[2].id", "message": "..."}]`."""
     return [
-        {"path": error_path(prefix + tuple(err["loc"])), "message": err["msg"]}
-        for err in exc.errors(include_url=False)
+        {"path": error_path(prefix + tuple(err["loc"])), "message": err["msg"]} for err in exc.errors(include_url=False)
     ]
 
 

@@ -10,9 +10,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 # Operators edit these at run time (FAQ): browsers must always re-read them.
-RUNTIME_CONFIG_FILES = frozenset(
-    {"scripts/tc-params.js", "embed-params.json", "tucana-version.txt", "index.html"}
-)
+RUNTIME_CONFIG_FILES = frozenset({"scripts/tc-params.js", "embed-params.json", "tucana-version.txt", "index.html"})
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 

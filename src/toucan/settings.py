@@ -76,8 +76,7 @@ class Settings(BaseSettings):
     gunicorn_workers: int = Field(
         default=5,
         ge=1,
-        description="Number of gunicorn workers of `toucan-ctl serve --production` "
-        "(recommended: 2 x CPU + 1).",
+        description="Number of gunicorn workers of `toucan-ctl serve --production` (recommended: 2 x CPU + 1).",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -94,17 +93,13 @@ class Settings(BaseSettings):
     )
     super_admin_password: str | None = Field(
         default=None,
-        description="Password of the super admin created at first start. Unset: one is "
-        "generated and printed once.",
+        description="Password of the super admin created at first start. Unset: one is generated and printed once.",
     )
-    token_ttl_hours: int = Field(
-        default=24 * 7, ge=1, description="Lifetime of a login token, in hours."
-    )
+    token_ttl_hours: int = Field(default=24 * 7, ge=1, description="Lifetime of a login token, in hours.")
     login_max_failures: int = Field(
         default=5,
         ge=1,
-        description="Failed logins for one username within a minute before further "
-        "attempts answer 429.",
+        description="Failed logins for one username within a minute before further attempts answer 429.",
     )
     max_body_bytes: int = Field(
         default=10 * 1024 * 1024,
@@ -130,8 +125,7 @@ class Settings(BaseSettings):
     cache_max_mb: int = Field(
         default=256,
         ge=0,
-        description="Size of the in-process result cache, in MB, when TOUCAN_REDIS_URL is "
-        "unset (0 turns it off).",
+        description="Size of the in-process result cache, in MB, when TOUCAN_REDIS_URL is unset (0 turns it off).",
     )
     cache_ttl_seconds: int = Field(
         default=24 * 3600,
@@ -157,8 +151,7 @@ class Settings(BaseSettings):
     )
     mongodb_readonly_host: str | None = Field(
         default=None,
-        description="Not used: setting it stops start-up with a message naming "
-        "TOUCAN_DATABASE_READONLY_URL.",
+        description="Not used: setting it stops start-up with a message naming TOUCAN_DATABASE_READONLY_URL.",
     )
 
     @field_validator("cors_origins", mode="before")

@@ -24,15 +24,11 @@ def test_wrong_types_name_the_field(client: TestClient, admin_headers: dict[str,
     )
     assert error["details"]["errors"][0]["path"] == "name"
     assert "name" in error["message"]
-    error = assert_error(
-        client.post("/small-apps", json={"name": "x", "colour": "red"}, headers=admin_headers), 400
-    )
+    error = assert_error(client.post("/small-apps", json={"name": "x", "colour": "red"}, headers=admin_headers), 400)
     assert error["details"]["errors"][0]["path"] == "colour"
 
 
-def test_oversized_bodies_are_413(
-    client: TestClient, admin_headers: dict[str, str], settings
-) -> None:  # type: ignore[no-untyped-def]
+def test_oversized_bodies_are_413(client: TestClient, admin_headers: dict[str, str], settings) -> None:  # type: ignore[no-untyped-def]
     big = b'{"name": "' + b"x" * (settings.max_body_bytes + 1) + b'"}'
     error = assert_error(
         client.post(
@@ -57,9 +53,7 @@ def test_oversized_bodies_are_413(
     assert_error(streamed, 413, "payload_too_large")
 
 
-def test_unknown_routes_methods_apps_and_users_are_json_4xx(
-    client: TestClient, admin_headers: dict[str, str]
-) -> None:
+def test_unknown_routes_methods_apps_and_users_are_json_4xx(client: TestClient, admin_headers: dict[str, str]) -> None:
     assert_error(client.get("/no/such/route"), 404, "not_found")
     assert_error(client.delete("/login"), 405, "method_not_allowed")
     assert_error(client.get("/small-apps/ghost", headers=admin_headers), 404)

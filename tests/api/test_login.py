@@ -36,13 +36,9 @@ def test_missing_authorization_header_names_the_header_and_the_proxy(client: Tes
 
 
 def test_malformed_and_invalid_tokens_are_refused(client: TestClient) -> None:
-    assert_error(
-        client.get("/me", headers={"Authorization": "Token abc"}), 401, "invalid_authorization"
-    )
+    assert_error(client.get("/me", headers={"Authorization": "Token abc"}), 401, "invalid_authorization")
     assert_error(client.get("/me", headers=bearer("tct_forged")), 401, "invalid_token")
-    assert_error(
-        client.get("/me", headers={"Authorization": "Basic !!!"}), 401, "invalid_credentials"
-    )
+    assert_error(client.get("/me", headers={"Authorization": "Basic !!!"}), 401, "invalid_credentials")
 
 
 def test_http_basic_works_for_scripts(client: TestClient) -> None:
@@ -72,12 +68,7 @@ def test_rate_limit_forgets_failures_older_than_a_minute(client: TestClient, db)
     old = datetime.now(UTC) - timedelta(seconds=61)
     with db.session() as session:
         session.add_all(LoginFailure(username="admin", at=old) for _ in range(10))
-    assert (
-        client.post(
-            "/login", json={"username": "admin", "password": SUPER_ADMIN_PASSWORD}
-        ).status_code
-        == 200
-    )
+    assert client.post("/login", json={"username": "admin", "password": SUPER_ADMIN_PASSWORD}).status_code == 200
 
 
 def test_logout_revokes_the_token(client: TestClient) -> None:
@@ -99,9 +90,7 @@ def test_expired_token_is_refused(client: TestClient, db) -> None:  # type: igno
     assert_error(client.get("/me", headers=bearer(token)), 401, "invalid_token")
 
 
-def test_disabled_and_expired_accounts_cannot_log_in(
-    client: TestClient, make_user, admin_headers
-) -> None:  # type: ignore[no-untyped-def]
+def test_disabled_and_expired_accounts_cannot_log_in(client: TestClient, make_user, admin_headers) -> None:  # type: ignore[no-untyped-def]
     headers = make_user("carol")
     client.patch("/users/carol", json={"disabled": True}, headers=admin_headers).raise_for_status()
     assert_error(client.get("/me", headers=headers), 401)  # tokens revoked on disable
@@ -112,26 +101,18 @@ def test_disabled_and_expired_accounts_cannot_log_in(
     )
     client.patch("/users/carol", json={"disabled": False}, headers=admin_headers).raise_for_status()
     past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-    client.patch(
-        "/users/carol", json={"expirationDate": past}, headers=admin_headers
-    ).raise_for_status()
+    client.patch("/users/carol", json={"expirationDate": past}, headers=admin_headers).raise_for_status()
     assert_error(
         client.post("/login", json={"username": "carol", "password": PASSWORD}),
         401,
         "account_expired",
     )
     future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    client.patch(
-        "/users/carol", json={"expirationDate": future}, headers=admin_headers
-    ).raise_for_status()
-    assert (
-        client.post("/login", json={"username": "carol", "password": PASSWORD}).status_code == 200
-    )
+    client.patch("/users/carol", json={"expirationDate": future}, headers=admin_headers).raise_for_status()
+    assert client.post("/login", json={"username": "carol", "password": PASSWORD}).status_code == 200
 
 
 def test_login_body_is_validated(client: TestClient) -> None:
     error = assert_error(client.post("/login", json={"username": "admin"}), 400, "validation_error")
     assert error["details"]["errors"][0]["path"] == "password"
-    assert_error(
-        client.post("/login", json={"username": 3, "password": ["x"]}), 400, "validation_error"
-    )
+    assert_error(client.post("/login", json={"username": 3, "password": ["x"]}), 400, "validation_error")

@@ -30,20 +30,12 @@ def test_embedded_stack_serves_api_and_frontend_with_cache_headers(
     app = create_embedded_app(settings.model_copy(update={"frontend_dir": _frontend(tmp_path)}), db)
     with TestClient(app) as c:
         assert c.get("/_api/").json()["api_version"]
-        assert (
-            c.post(
-                "/_api/login", json={"username": "admin", "password": SUPER_ADMIN_PASSWORD}
-            ).status_code
-            == 200
-        )
+        assert c.post("/_api/login", json={"username": "admin", "password": SUPER_ADMIN_PASSWORD}).status_code == 200
         assert c.get("/_api/nope").json()["error"]["code"] == "not_found"
         index = c.get("/")
         assert "app" in index.text and index.headers["cache-control"] == "no-cache"
         assert c.get("/stories/some/deep/link").text == index.text  # client-side routes
-        assert (
-            c.get("/assets/index-abc123.js").headers["cache-control"]
-            == "public, max-age=31536000, immutable"
-        )
+        assert c.get("/assets/index-abc123.js").headers["cache-control"] == "public, max-age=31536000, immutable"
         for name in ("scripts/tc-params.js", "tucana-version.txt", "embed-params.json"):
             assert c.get(f"/{name}").headers["cache-control"] == "no-cache", name
         assert c.get("/assets/missing.js").status_code == 404
@@ -59,9 +51,7 @@ def test_without_a_built_frontend_the_root_says_how_to_build_it(
         assert c.get("/_api/health").json() == {"status": "ok"}
 
 
-def test_urls_follow_forwarded_headers_from_a_trusted_proxy(
-    settings: Settings, db: Database
-) -> None:
+def test_urls_follow_forwarded_headers_from_a_trusted_proxy(settings: Settings, db: Database) -> None:
     app = create_api(settings.model_copy(update={"forwarded_allow_ips": "testclient"}), db)
     headers = {
         "X-Forwarded-Proto": "https",
@@ -75,9 +65,7 @@ def test_urls_follow_forwarded_headers_from_a_trusted_proxy(
         assert c.get("/auth/providers").json()[0]["login_url"] == "http://testserver/login"
 
 
-def test_forwarded_headers_from_untrusted_peers_are_ignored(
-    settings: Settings, db: Database
-) -> None:
+def test_forwarded_headers_from_untrusted_peers_are_ignored(settings: Settings, db: Database) -> None:
     app = create_api(settings.model_copy(update={"forwarded_allow_ips": "10.9.9.9"}), db)
     with TestClient(app) as c:
         providers = c.get(

@@ -27,21 +27,14 @@ def test_id_is_derived_from_the_name_as_a_slug_of_at_most_30_bytes(
         headers=admin_headers,
     )
     assert second.json()["id"] == "ventes-ile-de-france-synthes-2"
-    assert (
-        client.post("/small-apps", json={"name": "Users"}, headers=admin_headers).json()["id"]
-        == "users-app"
-    )
+    assert client.post("/small-apps", json={"name": "Users"}, headers=admin_headers).json()["id"] == "users-app"
 
 
 def test_explicit_ids_are_validated(client: TestClient, admin_headers: dict[str, str]) -> None:
     for bad in ("Has Caps", "x" * 31, "-dash", "users", "a/b", "é"):
-        error = assert_error(
-            client.post("/small-apps", json={"id": bad, "name": "n"}, headers=admin_headers), 400
-        )
+        error = assert_error(client.post("/small-apps", json={"id": bad, "name": "n"}, headers=admin_headers), 400)
         assert error["details"]["errors"][0]["path"] == "id"
-    client.post(
-        "/small-apps", json={"id": "sales", "name": "Sales"}, headers=admin_headers
-    ).raise_for_status()
+    client.post("/small-apps", json={"id": "sales", "name": "Sales"}, headers=admin_headers).raise_for_status()
     assert_error(
         client.post("/small-apps", json={"id": "sales", "name": "Again"}, headers=admin_headers),
         409,
@@ -53,9 +46,7 @@ def test_list_shows_only_apps_the_caller_may_see(
     client: TestClient, admin_headers: dict[str, str], make_user: Any
 ) -> None:
     for app_id in ("sales", "hr", "ops"):
-        client.post(
-            "/small-apps", json={"id": app_id, "name": app_id}, headers=admin_headers
-        ).raise_for_status()
+        client.post("/small-apps", json={"id": app_id, "name": app_id}, headers=admin_headers).raise_for_status()
     viewer = make_user("vic", privileges={"sales": ["view"]})
     nobody = make_user("nat")
     assert [a["id"] for a in client.get("/small-apps", headers=viewer).json()] == ["sales"]
@@ -69,18 +60,13 @@ def test_list_shows_only_apps_the_caller_may_see(
 def test_only_admins_create_and_delete_and_contributors_rename(
     client: TestClient, admin_headers: dict[str, str], make_user: Any
 ) -> None:
-    client.post(
-        "/small-apps", json={"id": "sales", "name": "Sales"}, headers=admin_headers
-    ).raise_for_status()
+    client.post("/small-apps", json={"id": "sales", "name": "Sales"}, headers=admin_headers).raise_for_status()
     viewer = make_user("vic", privileges={"sales": ["view"]})
     builder = make_user("bea", privileges={"sales": ["contribute"]})
     assert_error(client.post("/small-apps", json={"name": "Mine"}, headers=builder), 403)
     assert_error(client.patch("/small-apps/sales", json={"name": "X"}, headers=viewer), 403)
     assert (
-        client.patch("/small-apps/sales", json={"name": "Sales 2026"}, headers=builder).json()[
-            "name"
-        ]
-        == "Sales 2026"
+        client.patch("/small-apps/sales", json={"name": "Sales 2026"}, headers=builder).json()["name"] == "Sales 2026"
     )
     assert_error(client.delete("/small-apps/sales", headers=builder), 403)
     assert client.delete("/small-apps/sales", headers=admin_headers).status_code == 204

@@ -29,9 +29,7 @@ def test_ready_reports_each_check(client: TestClient) -> None:
     assert "redis" not in checks  # not configured: embedded fallbacks
 
 
-def test_ready_is_503_when_storage_is_not_writable(
-    settings: Settings, db: Database, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+def test_ready_is_503_when_storage_is_not_writable(settings: Settings, db: Database, tmp_path) -> None:  # type: ignore[no-untyped-def]
     blocked = tmp_path / "not-a-dir"
     blocked.write_text("a file where the data dir should be")
     broken = settings.model_copy(update={"data_dir": blocked})

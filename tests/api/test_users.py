@@ -10,14 +10,10 @@ from tests.conftest import PASSWORD, assert_error, login
 
 
 def _app(client: TestClient, headers: dict[str, str], app_id: str = "sales") -> None:
-    client.post(
-        "/small-apps", json={"id": app_id, "name": app_id.title()}, headers=headers
-    ).raise_for_status()
+    client.post("/small-apps", json={"id": app_id, "name": app_id.title()}, headers=headers).raise_for_status()
 
 
-def test_admin_creates_lists_updates_and_deletes_a_user(
-    client: TestClient, admin_headers: dict[str, str]
-) -> None:
+def test_admin_creates_lists_updates_and_deletes_a_user(client: TestClient, admin_headers: dict[str, str]) -> None:
     _app(client, admin_headers)
     created = client.post(
         "/users",
@@ -44,17 +40,13 @@ def test_admin_creates_lists_updates_and_deletes_a_user(
     assert_error(client.get("/users/dave", headers=admin_headers), 404, "not_found")
 
 
-def test_user_validation_errors_name_the_field(
-    client: TestClient, admin_headers: dict[str, str]
-) -> None:
+def test_user_validation_errors_name_the_field(client: TestClient, admin_headers: dict[str, str]) -> None:
     error = assert_error(
         client.post("/users", json={"username": "x", "password": "short"}, headers=admin_headers),
         400,
     )
     assert error["details"]["errors"][0]["path"] == "password"
-    error = assert_error(
-        client.post("/users", json={"username": "x", "role": "KING"}, headers=admin_headers), 400
-    )
+    error = assert_error(client.post("/users", json={"username": "x", "role": "KING"}, headers=admin_headers), 400)
     assert error["details"]["errors"][0]["path"] == "role"
     error = assert_error(
         client.post(
@@ -66,16 +58,12 @@ def test_user_validation_errors_name_the_field(
     )
     assert error["details"]["field"] == "privileges.nope"
     error = assert_error(
-        client.post(
-            "/users", json={"username": "x", "privileges": {"nope": ["fly"]}}, headers=admin_headers
-        ),
+        client.post("/users", json={"username": "x", "privileges": {"nope": ["fly"]}}, headers=admin_headers),
         400,
     )
     assert error["details"]["errors"][0]["path"] == "privileges.nope[0]"
     client.post("/users", json={"username": "x"}, headers=admin_headers).raise_for_status()
-    assert_error(
-        client.post("/users", json={"username": "x"}, headers=admin_headers), 409, "conflict"
-    )
+    assert_error(client.post("/users", json={"username": "x"}, headers=admin_headers), 409, "conflict")
 
 
 def test_a_plain_user_cannot_manage_users_or_groups(client: TestClient, make_user: Any) -> None:
@@ -98,41 +86,28 @@ def test_an_admin_cannot_become_or_make_a_super_admin(
     make_user("bob")
     assert_error(client.patch("/users/bob", json={"role": "SUPER_ADMIN"}, headers=headers), 403)
     # ... nor touch a super admin's account.
-    assert_error(
-        client.patch("/users/admin", json={"password": "new-password-1"}, headers=headers), 403
-    )
+    assert_error(client.patch("/users/admin", json={"password": "new-password-1"}, headers=headers), 403)
     assert_error(client.delete("/users/admin", headers=headers), 403)
     assert client.get("/me", headers=headers).json()["role"] == "ADMIN"
     # An admin can still manage plain users.
     assert client.patch("/users/bob", json={"role": "ADMIN"}, headers=headers).status_code == 200
     # A super admin can promote.
-    assert (
-        client.patch(
-            "/users/alice", json={"role": "SUPER_ADMIN"}, headers=admin_headers
-        ).status_code
-        == 200
-    )
+    assert client.patch("/users/alice", json={"role": "SUPER_ADMIN"}, headers=admin_headers).status_code == 200
 
 
 def test_the_last_super_admin_cannot_be_demoted_or_deleted(
     client: TestClient, make_user: Any, admin_headers: dict[str, str]
 ) -> None:
-    assert_error(
-        client.patch("/users/admin", json={"role": "USER"}, headers=admin_headers), 403
-    )  # own role
+    assert_error(client.patch("/users/admin", json={"role": "USER"}, headers=admin_headers), 403)  # own role
     other = make_user("root2", role="SUPER_ADMIN")
     assert client.patch("/users/admin", json={"role": "ADMIN"}, headers=other).status_code == 200
     assert_error(client.patch("/users/root2", json={"role": "ADMIN"}, headers=other), 403)
     assert_error(client.delete("/users/root2", headers=other), 403)
 
 
-def test_password_change_logs_the_user_out(
-    client: TestClient, make_user: Any, admin_headers: dict[str, str]
-) -> None:
+def test_password_change_logs_the_user_out(client: TestClient, make_user: Any, admin_headers: dict[str, str]) -> None:
     headers = make_user("frank")
-    client.patch(
-        "/users/frank", json={"password": "another password"}, headers=admin_headers
-    ).raise_for_status()
+    client.patch("/users/frank", json={"password": "another password"}, headers=admin_headers).raise_for_status()
     assert_error(client.get("/me", headers=headers), 401, "invalid_token")
     assert_error(client.post("/login", json={"username": "frank", "password": PASSWORD}), 401)
     assert login(client, "frank", "another password")
@@ -154,13 +129,9 @@ def test_groups_grant_privileges_to_their_members(
     assert me["groups"] == ["analysts"]
     assert me["privileges"] == {"hr": ["view"], "sales": ["view", "validate", "contribute"]}
     assert client.get("/groups/analysts", headers=admin_headers).json()["members"] == ["gina"]
-    client.patch(
-        "/groups/analysts", json={"privileges": {}}, headers=admin_headers
-    ).raise_for_status()
+    client.patch("/groups/analysts", json={"privileges": {}}, headers=admin_headers).raise_for_status()
     assert client.get("/me", headers=headers).json()["privileges"] == {"hr": ["view"]}
-    client.patch(
-        "/groups/analysts", json={"name": "data"}, headers=admin_headers
-    ).raise_for_status()
+    client.patch("/groups/analysts", json={"name": "data"}, headers=admin_headers).raise_for_status()
     assert client.get("/me", headers=headers).json()["groups"] == ["data"]
     assert client.delete("/groups/data", headers=admin_headers).status_code == 204
     assert client.get("/me", headers=headers).json()["groups"] == []

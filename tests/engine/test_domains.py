@@ -26,51 +26,33 @@ def store(db: Database, tmp_path: Path) -> DomainStore:
 def _rows(store: DomainStore, values: list[int]) -> StagedFile:
     def write(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
         literal = ", ".join(f"({v})" for v in values)
-        conn.execute(
-            f"COPY (SELECT * FROM (VALUES {literal}) AS t(n)) "
-            f"TO {sql_string(str(path))} (FORMAT parquet)"
-        )
+        conn.execute(f"COPY (SELECT * FROM (VALUES {literal}) AS t(n)) TO {sql_string(str(path))} (FORMAT parquet)")
 
     return store.stage_file("sales", write)
 
 
 def _read(path: Path) -> list[int]:
-    return [
-        r[0]
-        for r in duckdb.sql(
-            f"SELECT n FROM read_parquet({sql_string(str(path))}) ORDER BY n"
-        ).fetchall()
-    ]
+    return [r[0] for r in duckdb.sql(f"SELECT n FROM read_parquet({sql_string(str(path))}) ORDER BY n").fetchall()]
 
 
 def test_a_load_switches_the_stage_to_a_new_version(store: DomainStore) -> None:
     assert store.snapshot("sales", Stage.STAGING).domains == {}
-    first = store.commit(
-        "sales", Stage.STAGING, {"a": _rows(store, [1, 2])}, replace_all=True, author="t"
-    )
+    first = store.commit("sales", Stage.STAGING, {"a": _rows(store, [1, 2])}, replace_all=True, author="t")
     assert first.get("a").rows == 2
     assert first.get("a").columns == [{"name": "n", "type": "integer"}]
-    second = store.commit(
-        "sales", Stage.STAGING, {"b": _rows(store, [3])}, replace_all=False, author="t"
-    )
+    second = store.commit("sales", Stage.STAGING, {"b": _rows(store, [3])}, replace_all=False, author="t")
     assert set(second.domains) == {"a", "b"} and second.version_id != first.version_id
-    full = store.commit(
-        "sales", Stage.STAGING, {"c": _rows(store, [4])}, replace_all=True, author="t"
-    )
+    full = store.commit("sales", Stage.STAGING, {"c": _rows(store, [4])}, replace_all=True, author="t")
     assert set(full.domains) == {"c"}
     with pytest.raises(NotFound):
         full.get("a")
 
 
-def test_a_snapshot_keeps_reading_its_version_while_a_new_one_lands(
-    db: Database, tmp_path: Path
-) -> None:
+def test_a_snapshot_keeps_reading_its_version_while_a_new_one_lands(db: Database, tmp_path: Path) -> None:
     with db.session() as session:
         create_app(session, None, AppCreate(id="sales", name="Sales"))
     store = DomainStore(db, tmp_path, grace=timedelta(hours=1))
-    old = store.commit(
-        "sales", Stage.STAGING, {"a": _rows(store, [1])}, replace_all=True, author="t"
-    )
+    old = store.commit("sales", Stage.STAGING, {"a": _rows(store, [1])}, replace_all=True, author="t")
     store.commit("sales", Stage.STAGING, {"a": _rows(store, [2])}, replace_all=True, author="t")
     # Within the grace period the old files are still there for readers that started on them.
     assert _read(old.get("a").path) == [1]
@@ -80,9 +62,7 @@ def test_a_snapshot_keeps_reading_its_version_while_a_new_one_lands(
 def test_release_points_production_at_stagings_files(store: DomainStore) -> None:
     with pytest.raises(ValidationError):
         store.release("sales")
-    staged = store.commit(
-        "sales", Stage.STAGING, {"a": _rows(store, [1, 2, 3])}, replace_all=True, author="t"
-    )
+    staged = store.commit("sales", Stage.STAGING, {"a": _rows(store, [1, 2, 3])}, replace_all=True, author="t")
     released = store.release("sales")
     assert released.version_id == staged.version_id
     assert released.get("a").path == staged.get("a").path  # the same file: nothing copied
@@ -96,9 +76,7 @@ def test_release_points_production_at_stagings_files(store: DomainStore) -> None
 
 
 def test_superseded_versions_and_their_files_are_collected(store: DomainStore) -> None:
-    first = store.commit(
-        "sales", Stage.STAGING, {"a": _rows(store, [1])}, replace_all=True, author="t"
-    )
+    first = store.commit("sales", Stage.STAGING, {"a": _rows(store, [1])}, replace_all=True, author="t")
     old_file = first.get("a").path
     store.commit("sales", Stage.STAGING, {"a": _rows(store, [2])}, replace_all=True, author="t")
     assert not old_file.exists()
@@ -149,6 +127,4 @@ def test_concurrent_writers_both_land(store: DomainStore) -> None:
 
 def test_domain_names_are_checked(store: DomainStore) -> None:
     with pytest.raises(ValidationError):
-        store.commit(
-            "sales", Stage.STAGING, {"bad\nname": _rows(store, [1])}, replace_all=True, author="t"
-        )
+        store.commit("sales", Stage.STAGING, {"bad\nname": _rows(store, [1])}, replace_all=True, author="t")

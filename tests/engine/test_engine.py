@@ -16,15 +16,11 @@ SLOW = "SELECT count(*) AS n FROM range(100000000000) a"
 def test_fetch_page_returns_rows_columns_and_total() -> None:
     engine = QueryEngine(workers=2, timeout=10)
     try:
-        result = engine.run_sync(
-            lambda c: fetch_page(c, "SELECT range AS n, 'x' AS s FROM range(10)", [], 3, 8)
-        )
+        result = engine.run_sync(lambda c: fetch_page(c, "SELECT range AS n, 'x' AS s FROM range(10)", [], 3, 8))
         assert result.table.column("n").to_pylist() == [8, 9]
         assert result.total == 10
         assert result.columns == [{"name": "n", "type": "integer"}, {"name": "s", "type": "string"}]
-        past = engine.run_sync(
-            lambda c: fetch_page(c, "SELECT range AS n FROM range(10)", [], 3, 50)
-        )
+        past = engine.run_sync(lambda c: fetch_page(c, "SELECT range AS n FROM range(10)", [], 3, 50))
         assert past.table.num_rows == 0 and past.total == 10
     finally:
         engine.close()

@@ -44,9 +44,7 @@ def me_dict(ctx: ContextDep, identity: Identity) -> dict[str, Any]:
 
 @router.post("/login", summary="Log in with a username and password; returns a bearer token")
 def login(body: LoginBody, ctx: ContextDep) -> dict[str, Any]:
-    result = do_login(
-        ctx.db, body.username, body.password, ctx.token_ttl, ctx.settings.login_max_failures
-    )
+    result = do_login(ctx.db, body.username, body.password, ctx.token_ttl, ctx.settings.login_max_failures)
     return {"token": result.token, "user": me_dict(ctx, result.identity)}
 
 

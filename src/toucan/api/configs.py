@@ -38,9 +38,7 @@ def _render(document: dict[str, Any], fmt: Format) -> Response:
     return Response(json.dumps(document, ensure_ascii=False), media_type="application/json")
 
 
-def _get(
-    ctx: ContextDep, identity: IdentityDep, app: str, stage: Stage, kind: ConfigKind, fmt: Format
-) -> Response:
+def _get(ctx: ContextDep, identity: IdentityDep, app: str, stage: Stage, kind: ConfigKind, fmt: Format) -> Response:
     with ctx.db.readonly_session() as session:
         get_app_for(session, identity, app, _read_privilege(stage, kind))
         return _render(domain.read_config(session, app, stage, kind), fmt)
@@ -88,9 +86,7 @@ def get_front_config(
     return _get(ctx, identity, app, stage, ConfigKind.FRONT, format)
 
 
-@router.put(
-    "/{app}/config", summary="Replace the staging front config (JSON, or CSON with format=cson)"
-)
+@router.put("/{app}/config", summary="Replace the staging front config (JSON, or CSON with format=cson)")
 async def put_front_config(
     app: str,
     request: Request,
@@ -136,9 +132,7 @@ class OperationsBody(BaseModel):
 
 
 @router.post("/{app}/config/operations", summary="Run operations on an app (release_design, …)")
-def run_operations(
-    app: str, body: OperationsBody, ctx: ContextDep, identity: IdentityDep
-) -> dict[str, Any]:
+def run_operations(app: str, body: OperationsBody, ctx: ContextDep, identity: IdentityDep) -> dict[str, Any]:
     results: dict[str, Any] = {}
     with ctx.db.session() as session:
         get_app_for(session, identity, app, AppPrivilege.CONTRIBUTE)

@@ -57,9 +57,7 @@ def _basic_identity(ctx: Context, value: str) -> Identity:
     try:
         username, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
-        raise AuthenticationError(
-            "Malformed Basic credentials.", code="invalid_credentials"
-        ) from None
+        raise AuthenticationError("Malformed Basic credentials.", code="invalid_credentials") from None
     if not sep:
         raise AuthenticationError("Malformed Basic credentials.", code="invalid_credentials")
     with ctx.db.session() as session:
@@ -92,9 +90,7 @@ def current_identity(request: Request, ctx: ContextDep) -> Identity:
     with ctx.db.session() as session:
         user = user_for_token(session, value.strip())
         if user is None:
-            raise AuthenticationError(
-                "This token is invalid, expired or revoked. Log in again.", code="invalid_token"
-            )
+            raise AuthenticationError("This token is invalid, expired or revoked. Log in again.", code="invalid_token")
         check_account_usable(user)
         return load_identity(session, user)
 

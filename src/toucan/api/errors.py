@@ -82,9 +82,7 @@ def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # Logged with the trace for operators; the client only gets a reference.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(
-        500, "internal_error", "Something went wrong on the server; the error is in its logs."
-    )
+    return error_response(500, "internal_error", "Something went wrong on the server; the error is in its logs.")
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -9,9 +9,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-async def _send_error(
-    send: Send, status: int, code: str, message: str, details: Any = None
-) -> None:
+async def _send_error(send: Send, status: int, code: str, message: str, details: Any = None) -> None:
     body = json.dumps({"error": {"code": code, "message": message, "details": details}}).encode()
     await send(
         {
@@ -50,9 +48,7 @@ class BodyLimitMiddleware:
                     await _send_error(send, 400, "bad_request", "Invalid Content-Length header.")
                     return
                 if too_big:
-                    await _send_error(
-                        send, 413, "payload_too_large", message, {"limit": self.max_bytes}
-                    )
+                    await _send_error(send, 413, "payload_too_large", message, {"limit": self.max_bytes})
                     return
         received = 0
         response_started = False
@@ -76,9 +72,7 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except _BodyTooLarge:
             if not response_started:
-                await _send_error(
-                    send, 413, "payload_too_large", message, {"limit": self.max_bytes}
-                )
+                await _send_error(send, 413, "payload_too_large", message, {"limit": self.max_bytes})
 
 
 class _BodyTooLarge(Exception):
@@ -103,9 +97,7 @@ class ForwardedMiddleware:
             return
         client = scope.get("client")
         if self.trust_all or (client and client[0] in self.trusted):
-            headers = {
-                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
-            }
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
             scope = dict(scope)
             proto = headers.get("x-forwarded-proto", "").split(",")[0].strip()
             if proto in ("http", "https"):

@@ -28,6 +28,4 @@ def health() -> dict[str, str]:
 @router.get("/ready", summary="Database, Redis and storage each checked; 503 when one fails")
 async def ready(ctx: ContextDep) -> JSONResponse:
     ok, checks = await run_in_threadpool(readiness, ctx.settings, ctx.db)
-    return JSONResponse(
-        {"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
-    )
+    return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503)

@@ -33,16 +33,12 @@ def get_app(app_id: str, ctx: ContextDep, identity: IdentityDep) -> dict[str, An
 
 
 @router.patch("/small-apps/{app_id}", summary="Rename or describe a small app (contributors)")
-def update_app(
-    app_id: str, body: AppUpdate, ctx: ContextDep, identity: IdentityDep
-) -> dict[str, Any]:
+def update_app(app_id: str, body: AppUpdate, ctx: ContextDep, identity: IdentityDep) -> dict[str, Any]:
     with ctx.db.session() as session:
         return domain.app_to_dict(domain.update_app(session, identity, app_id, body))
 
 
-@router.delete(
-    "/small-apps/{app_id}", status_code=204, summary="Delete a small app (administrators)"
-)
+@router.delete("/small-apps/{app_id}", status_code=204, summary="Delete a small app (administrators)")
 def delete_app(app_id: str, ctx: ContextDep, identity: IdentityDep) -> Response:
     with ctx.db.session() as session:
         domain.delete_app(session, identity, app_id)

@@ -32,9 +32,7 @@ def get_user(username: str, ctx: ContextDep, _admin: AdminDep) -> dict[str, Any]
 
 
 @router.patch("/users/{username}", summary="Update, disable or expire a user")
-def update_user(
-    username: str, body: UserUpdate, ctx: ContextDep, admin: AdminDep
-) -> dict[str, Any]:
+def update_user(username: str, body: UserUpdate, ctx: ContextDep, admin: AdminDep) -> dict[str, Any]:
     with ctx.db.session() as session:
         return domain.user_to_dict(session, domain.update_user(session, admin, username, body))
 

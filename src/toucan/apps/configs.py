@@ -55,9 +55,7 @@ class FrontConfig(BaseModel):
             seen.add(slide.id)
         for index, slide in enumerate(self.slides):
             if slide.parent_id is not None and slide.parent_id not in seen:
-                raise ValueError(
-                    f"slides[{index}].parent_id: no slide has the id {slide.parent_id!r}"
-                )
+                raise ValueError(f"slides[{index}].parent_id: no slide has the id {slide.parent_id!r}")
         return self
 
 
@@ -157,9 +155,7 @@ def write_config(
     content = validate_config(kind, document)
     row = get_config(session, app_id, stage, kind)
     if row is None:
-        row = AppConfig(
-            app_id=app_id, stage=stage.value, kind=kind.value, content=content, version=1
-        )
+        row = AppConfig(app_id=app_id, stage=stage.value, kind=kind.value, content=content, version=1)
         session.add(row)
     else:
         row.content = content
@@ -174,7 +170,5 @@ def release_design(session: Session, app_id: str, *, author: str | None) -> dict
     versions = {}
     for kind in ConfigKind:
         staged = read_config(session, app_id, Stage.STAGING, kind)
-        versions[kind.value] = write_config(
-            session, app_id, Stage.PRODUCTION, kind, staged, author=author
-        ).version
+        versions[kind.value] = write_config(session, app_id, Stage.PRODUCTION, kind, staged, author=author).version
     return versions

@@ -53,10 +53,7 @@ def validate_app_id(value: str) -> str:
     if len(value.encode()) > MAX_ID_BYTES:
         raise ValueError(f"must be at most {MAX_ID_BYTES} bytes")
     if not ID_PATTERN.match(value):
-        raise ValueError(
-            "must be lowercase letters, digits, '-' or '_', "
-            "starting and ending with a letter or digit"
-        )
+        raise ValueError("must be lowercase letters, digits, '-' or '_', starting and ending with a letter or digit")
     if value in RESERVED_IDS:
         raise ValueError(f"{value!r} is reserved by the API")
     return value
@@ -108,9 +105,7 @@ def get_app(session: Session, app_id: str) -> SmallApp:
     return app
 
 
-def get_app_for(
-    session: Session, identity: Identity, app_id: str, wanted: AppPrivilege
-) -> SmallApp:
+def get_app_for(session: Session, identity: Identity, app_id: str, wanted: AppPrivilege) -> SmallApp:
     """The app, when `identity` holds `wanted` on it.
 
     An app the caller may not even view answers 404, so its existence is not revealed.

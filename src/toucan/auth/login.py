@@ -32,8 +32,7 @@ def check_account_usable(user: User) -> None:
         )
     if user.expiration_date is not None and user.expiration_date <= datetime.now(UTC):
         raise AuthenticationError(
-            "This account expired on "
-            f"{user.expiration_date.isoformat()}. Ask an administrator to extend it.",
+            f"This account expired on {user.expiration_date.isoformat()}. Ask an administrator to extend it.",
             code="account_expired",
         )
 
@@ -45,9 +44,7 @@ def verify_credentials(session: Session, username: str, password: str) -> User |
     return user if ok and user is not None else None
 
 
-def login(
-    db: Database, username: str, password: str, token_ttl: timedelta, max_failures: int
-) -> LoginResult:
+def login(db: Database, username: str, password: str, token_ttl: timedelta, max_failures: int) -> LoginResult:
     """Check the rate limit and the password, then issue a token.
 
     A failure is committed before the error is raised, so it counts even though the

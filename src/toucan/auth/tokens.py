@@ -22,9 +22,7 @@ def issue_token(session: Session, user: User, ttl: timedelta) -> str:
     """Create a token for `user`; the raw value is returned once and never stored."""
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = datetime.now(UTC)
-    session.add(
-        Token(token_hash=_digest(raw), user_id=user.id, created_at=now, expires_at=now + ttl)
-    )
+    session.add(Token(token_hash=_digest(raw), user_id=user.id, created_at=now, expires_at=now + ttl))
     # Expired tokens are useless; drop this user's while we are here.
     session.execute(delete(Token).where(Token.user_id == user.id, Token.expires_at < now))
     return raw
@@ -39,9 +37,7 @@ def user_for_token(session: Session, raw: str) -> User | None:
 
 
 def revoke_token(session: Session, raw: str) -> bool:
-    result = session.execute(
-        update(Token).where(Token.token_hash == _digest(raw)).values(revoked=True)
-    )
+    result = session.execute(update(Token).where(Token.token_hash == _digest(raw)).values(revoked=True))
     return bool(getattr(result, "rowcount", 0))
 
 

@@ -70,9 +70,7 @@ class GroupUpdate(BaseModel):
 # --- serialisation -------------------------------------------------------------------
 
 
-def _grants(
-    session: Session, *, user_id: int | None = None, group_id: int | None = None
-) -> dict[str, list[str]]:
+def _grants(session: Session, *, user_id: int | None = None, group_id: int | None = None) -> dict[str, list[str]]:
     column = Privilege.user_id if user_id is not None else Privilege.group_id
     owner = user_id if user_id is not None else group_id
     grants: dict[str, list[str]] = {}
@@ -135,9 +133,7 @@ def _resolve_groups(session: Session, names: list[str]) -> list[Group]:
     for name in dict.fromkeys(names):
         group = session.scalar(select(Group).where(Group.name == name))
         if group is None:
-            raise NotFound(
-                f"Group {name!r} does not exist.", details={"field": "groups", "group": name}
-            )
+            raise NotFound(f"Group {name!r} does not exist.", details={"field": "groups", "group": name})
         groups.append(group)
     return groups
 
@@ -160,18 +156,11 @@ def _set_grants(
     session.execute(delete(Privilege).where(column == owner))
     for app_id, wanted in privileges.items():
         for privilege in dict.fromkeys(wanted):
-            session.add(
-                Privilege(
-                    user_id=user_id, group_id=group_id, app_id=app_id, privilege=privilege.value
-                )
-            )
+            session.add(Privilege(user_id=user_id, group_id=group_id, app_id=app_id, privilege=privilege.value))
 
 
 def _super_admin_count(session: Session) -> int:
-    return (
-        session.scalar(select(func.count()).select_from(User).where(User.role == Role.SUPER_ADMIN))
-        or 0
-    )
+    return session.scalar(select(func.count()).select_from(User).where(User.role == Role.SUPER_ADMIN)) or 0
 
 
 # --- users -------------------------------------------------------------------------------
@@ -188,15 +177,11 @@ def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.username)))
 
 
-def create_user(
-    session: Session, actor: Identity | None, data: UserCreate, *, provider: str = "local"
-) -> User:
+def create_user(session: Session, actor: Identity | None, data: UserCreate, *, provider: str = "local") -> User:
     """Create a user; `actor` None means the command line (operator authority)."""
     _check_may_manage(actor, data.role)
     if session.scalar(select(User.id).where(User.username == data.username)) is not None:
-        raise Conflict(
-            f"User {data.username!r} already exists.", details={"username": data.username}
-        )
+        raise Conflict(f"User {data.username!r} already exists.", details={"username": data.username})
     user = User(
         username=data.username,
         password_hash=hash_password(data.password) if data.password else None,

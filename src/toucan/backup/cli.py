@@ -6,9 +6,7 @@ import sys
 
 
 def _not_yet(name: str) -> None:
-    sys.stderr.write(
-        f"{name}: small app backup and restore are not implemented in this version yet.\n"
-    )
+    sys.stderr.write(f"{name}: small app backup and restore are not implemented in this version yet.\n")
     raise SystemExit(3)
 
 

@@ -31,9 +31,7 @@ class DomainVersion(Base):
 class DomainTable(Base):
     __tablename__ = "domain_tables"
 
-    version_id: Mapped[str] = mapped_column(
-        ForeignKey("domain_versions.id", ondelete="CASCADE"), primary_key=True
-    )
+    version_id: Mapped[str] = mapped_column(ForeignKey("domain_versions.id", ondelete="CASCADE"), primary_key=True)
     domain: Mapped[str] = mapped_column(String(255), primary_key=True)
     file: Mapped[str] = mapped_column(String(255))
     rows: Mapped[int] = mapped_column(BigInteger)
@@ -43,9 +41,7 @@ class DomainTable(Base):
 class StageHead(Base):
     __tablename__ = "stage_heads"
 
-    app_id: Mapped[str] = mapped_column(
-        ForeignKey("small_apps.id", ondelete="CASCADE"), primary_key=True
-    )
+    app_id: Mapped[str] = mapped_column(ForeignKey("small_apps.id", ondelete="CASCADE"), primary_key=True)
     stage: Mapped[str] = mapped_column(String(20), primary_key=True)
     version_id: Mapped[str] = mapped_column(ForeignKey("domain_versions.id"))
     updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)

@@ -59,9 +59,7 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, onupdate=utcnow)
 
-    groups: Mapped[list[Group]] = relationship(
-        secondary="user_groups", back_populates="users", order_by="Group.name"
-    )
+    groups: Mapped[list[Group]] = relationship(secondary="user_groups", back_populates="users", order_by="Group.name")
 
 
 class Group(Base):
@@ -77,12 +75,8 @@ class Group(Base):
 class UserGroup(Base):
     __tablename__ = "user_groups"
 
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
-    group_id: Mapped[int] = mapped_column(
-        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
-    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
 
 
 class Privilege(Base):
