@@ -55,8 +55,9 @@ def write_result(name: str, command: str, rows: list[dict[str, Any]]) -> Path:
 
 def print_table(title: str, rows: list[dict[str, Any]]) -> None:
     table = Table(title=title)
-    for key in rows[0]:
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    for key in keys:
         table.add_column(key)
     for row in rows:
-        table.add_row(*(str(v) for v in row.values()))
+        table.add_row(*(str(row.get(k, "")) for k in keys))
     Console().print(table)

@@ -128,7 +128,8 @@ def time_http(
         start = time.perf_counter()
         response = client.post(f"{base}/bench/data", json={"query": pipeline, "limit": 1000}, headers=headers)
         samples.append(time.perf_counter() - start)
-        response.raise_for_status()
+        if response.status_code != 200:
+            raise SystemExit(f"POST /data failed: {response.status_code} {response.text[:500]}")
     return samples
 
 

@@ -122,3 +122,21 @@ def test_values_are_parameters_and_names_are_quoted() -> None:
     )
     assert "x' OR" not in compiled.sql and compiled.params == ["x' OR '1'='1"]
     assert '"a""b"' in compiled.sql
+
+
+def test_pivot_works_with_bound_values_and_quotes() -> None:
+    rows = _run(
+        [
+            {"name": "domain", "domain": "sales"},
+            {"name": "filter", "condition": {"column": "country", "operator": "ne", "value": "it's"}},
+            {
+                "name": "pivot",
+                "index": ["cost"],
+                "column_to_pivot": "country",
+                "value_column": "revenue",
+                "agg_function": "sum",
+            },
+            {"name": "sort", "columns": [{"column": "cost", "order": "asc"}]},
+        ]
+    )
+    assert rows == [(1, None, 5), (2, None, 10), (5, 20, None)]

@@ -151,8 +151,10 @@ def fetch_page(
     cursor: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any], limit: int, offset: int
 ) -> QueryResult:
     """One page of `sql`'s rows, its columns, and the total row count, in one pass."""
-    paged = f"SELECT *, count(*) OVER () AS __toucan_total FROM ({sql}) AS q LIMIT ? OFFSET ?"
-    relation = cursor.sql(paged, params=[*params, limit, offset])
+    # limit and offset are ints (checked by the API): inlined, so queries that cannot take
+    # parameters (PIVOT) page too.
+    paged = f"SELECT *, count(*) OVER () AS __toucan_total FROM ({sql}) AS q LIMIT {int(limit)} OFFSET {int(offset)}"
+    relation = cursor.sql(paged, params=list(params) or None)
     table = relation.to_arrow_table()
     columns = [
         {"name": name, "type": simple_type(str(type_code))}

@@ -90,9 +90,7 @@ class MongoCompiler(PipelineCompiler):
                 )
             current, order = getattr(self, "_" + op[1:].lower())(spec, current, order, index)
         final = Frag(f"SELECT * FROM {current}") + ((" ORDER BY " + order) if order is not None else "")
-        with_clause = join([Frag(f"{name} AS (") + body + ")" for name, body in self.ctes])
-        sql = "WITH " + with_clause + " " + final
-        return Compiled(sql.sql, sql.params, self.domains, False)
+        return self._finish(final)
 
     # --- $match -------------------------------------------------------------------------
 

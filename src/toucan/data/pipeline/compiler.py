@@ -13,7 +13,7 @@ from typing import Any
 
 from toucan.data.pipeline.conditions import condition_sql
 from toucan.data.pipeline.formula import formula_sql
-from toucan.data.pipeline.sql import Frag, ident, join, value
+from toucan.data.pipeline.sql import Frag, ident, join, render_sql, value
 from toucan.errors import NotSupported, ValidationError
 
 DomainResolver = Callable[[str], str]
@@ -120,6 +120,8 @@ class PipelineCompiler:
         self.domains: set[str] = set()
         self.uses_raw_sql = False
         self._domain_ctes: dict[str, str] = {}
+        # DuckDB cannot prepare a PIVOT (it expands into several statements): inline values.
+        self.needs_inline = False
 
     # --- public -----------------------------------------------------------------------
 
@@ -128,9 +130,12 @@ class PipelineCompiler:
         final = Frag(f"SELECT * FROM {current}")
         if order is not None:
             final = final + " ORDER BY " + order
+        return self._finish(final)
+
+    def _finish(self, final: Frag) -> Compiled:
         with_clause = join([Frag(f"{name} AS (") + body + ")" for name, body in self.ctes])
-        sql = ("WITH " + with_clause + " " + final) if self.ctes else final
-        return Compiled(sql.sql, sql.params, self.domains, self.uses_raw_sql)
+        sql, params = render_sql("WITH " + with_clause + " " + final, inline=self.needs_inline)
+        return Compiled(sql, params, self.domains, self.uses_raw_sql)
 
     # --- plumbing ---------------------------------------------------------------------
 
@@ -192,7 +197,7 @@ class PipelineCompiler:
                     f"The {name!r} step needs the field {exc.args[0]!r}.",
                     details={**where, "field": exc.args[0]},
                 ) from None
-            except (TypeError, AttributeError) as exc:
+            except (TypeError, AttributeError, ValueError) as exc:
                 raise ValidationError(f"Invalid {name!r} step: {exc}.", details=where) from None
         return current, order
 
@@ -677,6 +682,7 @@ class PipelineCompiler:
         if fn not in ("sum", "avg", "count", "min", "max", "first", "last"):
             raise ValidationError(f"Unknown pivot aggregation {fn!r}.", details={**where, "field": "agg_function"})
         source = self._add(Frag(f"SELECT {index}, CAST({col} AS VARCHAR) AS {col}, {val} FROM {current}"))
+        self.needs_inline = True
         return self._add(Frag(f"PIVOT {source} ON {col} USING {fn}({val}) GROUP BY {index}")), None
 
     def _step_unpivot(

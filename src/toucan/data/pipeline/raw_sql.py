@@ -45,6 +45,8 @@ def rewrite_custom_sql(query: Any, previous: str, domain_source: Callable[[str],
     """The safe SQL of a customsql step, with tables mapped to the pipeline's CTEs."""
     if not isinstance(query, str) or not query.strip():
         raise _refuse("the query is empty.", where)
+    if "\x00" in query or "\x01" in query:
+        raise _refuse("control characters are not allowed.", where)
     text = query.strip().rstrip(";").replace(PLACEHOLDER, _PLACEHOLDER_NAME)
     try:
         statements = sqlglot.parse(text, read="duckdb")
