@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-
 # Where a bound value goes. A control character, so that no identifier or SQL text of
 # ours contains it: the final SQL gets `?` there, or the value as a literal.
 PARAM = "\x01"
