@@ -1,0 +1,4 @@
+window.TC_PARAMS = {
+  "API_BASEROUTE": "/_api",
+  "MIXPANEL_ANALYTICS_ID": ""
+};

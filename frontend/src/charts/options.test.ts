@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import type { DataResult } from "../api";
+import { buildOption, kpi } from "./options";
+import { formatNumber } from "./format";
+import { majorsDiffer } from "../version";
+
+const result: DataResult = {
+  data: [
+    { country: "France", channel: "web", revenue: 10 },
+    { country: "France", channel: "store", revenue: 5 },
+    { country: "Spain", channel: "web", revenue: 7 },
+  ],
+  columns: [
+    { name: "country", type: "string" },
+    { name: "channel", type: "string" },
+    { name: "revenue", type: "integer" },
+  ],
+  total: 3,
+  truncated: false,
+};
+
+describe("buildOption", () => {
+  it("makes a grouped bar chart with one series per value of the series column", () => {
+    const option = buildOption({ type: "bar", x: "country", y: ["revenue"], series: "channel" }, result) as any;
+    expect(option.xAxis.data).toEqual(["France", "Spain"]);
+    expect(option.series.map((s: any) => s.name)).toEqual(["web", "store"]);
+    expect(option.series[0].data).toEqual([10, 7]);
+    expect(option.series[1].data).toEqual([5, null]);
+    expect(option.series[0].stack).toBeUndefined();
+  });
+
+  it("stacks, turns horizontal and fills areas", () => {
+    const stacked = buildOption({ type: "bar", x: "country", y: ["revenue"], stacked: true, horizontal: true }, result) as any;
+    expect(stacked.series[0].stack).toBe("total");
+    expect(stacked.yAxis.type).toBe("category");
+    const area = buildOption({ type: "area", x: "country", y: ["revenue"] }, result) as any;
+    expect(area.series[0].type).toBe("line");
+    expect(area.series[0].areaStyle).toBeDefined();
+  });
+
+  it("makes pies and donuts from label and value", () => {
+    const donut = buildOption({ type: "donut", label: "channel", value: "revenue" }, result) as any;
+    expect(donut.series[0].radius).toEqual(["45%", "70%"]);
+    expect(donut.series[0].data[0]).toEqual({ name: "web", value: 10 });
+  });
+
+  it("computes waterfall offsets", () => {
+    const wf = buildOption(
+      { type: "waterfall", x: "step", y: ["delta"] },
+      { ...result, data: [{ step: "a", delta: 10 }, { step: "b", delta: -4 }, { step: "c", delta: 3 }] },
+    ) as any;
+    expect(wf.series[0].data).toEqual([0, 6, 6]);
+    expect(wf.series[1].data).toEqual([10, "-", 3]);
+    expect(wf.series[2].data).toEqual(["-", 4, "-"]);
+  });
+
+  it("sorts leaderboards", () => {
+    const lb = buildOption({ type: "leaderboard", x: "country", y: ["revenue"] }, result) as any;
+    expect(lb.yAxis.data).toEqual(["France", "Spain", "France"]);
+    expect(lb.series[0].data).toEqual([5, 7, 10]);
+  });
+});
+
+describe("kpi and formats", () => {
+  it("gives the value and the trend", () => {
+    const k = kpi({ type: "kpi", value: "now", trend: "before" }, { ...result, data: [{ now: 120, before: 100 }] });
+    expect(k.value).toBe(120);
+    expect(k.trend).toBeCloseTo(0.2);
+  });
+
+  it("formats numbers with units, prefixes and percents", () => {
+    expect(formatNumber(1234.5, { decimals: 1, unit: "€" })).toBe("1,234.5 €");
+    expect(formatNumber(0.25, { percent: true, decimals: 0 })).toBe("25 %");
+    expect(formatNumber(null)).toBe("–");
+  });
+
+  it("warns only when major versions differ", () => {
+    expect(majorsDiffer("0.1.0", "v0.3.2")).toBe(false);
+    expect(majorsDiffer("1.0.0", "2.0.0")).toBe(true);
+  });
+});

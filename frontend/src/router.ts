@@ -1,0 +1,20 @@
+import { createRouter, createWebHistory } from "vue-router";
+import { useSession } from "./session";
+
+export const router = createRouter({
+  history: createWebHistory(),
+  routes: [
+    { path: "/login", name: "login", component: () => import("./views/LoginView.vue") },
+    { path: "/", name: "store", component: () => import("./views/StoreView.vue") },
+    { path: "/apps/:app", name: "app", component: () => import("./views/AppView.vue"), props: true },
+    { path: "/apps/:app/stories/:story", name: "story", component: () => import("./views/AppView.vue"), props: true },
+    { path: "/:pathMatch(.*)*", redirect: "/" },
+  ],
+});
+
+router.beforeEach(async (to) => {
+  if (to.name === "login") return true;
+  const session = useSession();
+  if (!session.me && !(await session.restore())) return { name: "login", query: { next: to.fullPath } };
+  return true;
+});

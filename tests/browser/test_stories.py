@@ -1,0 +1,112 @@
+"""What a person does in the web app: log in, browse stories, filter, edit and release."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import ADMIN_PASSWORD, DEMO_PASSWORD, shot
+
+pytestmark = pytest.mark.browser
+READY = "body[data-render-complete='true']"
+
+
+def login(page: Any, base: str, username: str, password: str) -> None:
+    page.goto(base + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/")
+
+
+def test_login_page_shows_both_versions_and_rejects_bad_passwords(stack: str, page: Any) -> None:
+    page.goto(stack + "/login")
+    versions = page.locator("[data-testid=versions]")
+    versions.get_by_text("backend v0.1.0").wait_for()
+    assert "frontend v0.1.0" in versions.inner_text()
+    assert page.locator(".version-warning").count() == 0
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", "wrong")
+    page.click("button[type=submit]")
+    assert "Wrong username or password" in page.locator("[role=alert]").inner_text()
+    shot(page, "login")
+    assert [e for e in page.console_errors if "401" not in e] == []
+
+
+def test_viewer_browses_a_story_and_filters_it(stack: str, page: Any) -> None:
+    login(page, stack, "demo-viewer", DEMO_PASSWORD)
+    page.get_by_text("Demo — Sales").wait_for()
+    shot(page, "store")
+    page.click("text=Demo — Sales")
+    page.wait_for_selector(READY)
+    assert page.locator(".kpi-value").count() == 3
+    shot(page, "app-home")
+    with page.expect_response(lambda r: "/data" in r.url and r.request.method == "POST") as first:
+        page.click(".story-link:has-text('Revenue by product')")
+    page.wait_for_selector(".tc-story .tc-slide__content canvas")
+    page.wait_for_selector(READY)
+    france = first.value.json()["data"]
+    assert json.loads(first.value.request.post_data)["variables"] == {"country": "France"}
+    shot(page, "story-france")
+    with page.expect_response(lambda r: "/data" in r.url and r.request.method == "POST") as second:
+        page.select_option("select[data-requester=country]", "Spain")
+    page.wait_for_selector(READY)
+    spain = second.value.json()["data"]
+    assert json.loads(second.value.request.post_data)["variables"] == {"country": "Spain"}
+    assert spain != france and spain
+    shot(page, "story-spain")
+    # The viewer sees no staging switch and no editor.
+    assert page.locator(".stage-switch").count() == 0
+    assert page.console_errors == []
+
+
+@pytest.mark.parametrize(
+    "story",
+    [
+        "channels-by-year",
+        "regions-area",
+        "channel-mix",
+        "revenue-kpi",
+        "sales-table",
+        "top-countries",
+        "margin-waterfall",
+        "heatmap",
+        "scatter",
+        "margin-gauge",
+        "monthly-revenue",
+        "category-share",
+    ],
+)
+def test_each_chart_type_renders(stack: str, page: Any, story: str) -> None:
+    login(page, stack, "demo-viewer", DEMO_PASSWORD)
+    page.goto(f"{stack}/apps/demo-sales/stories/{story}")
+    page.wait_for_selector(READY)
+    assert page.locator(".chart[data-state=ready]").count() == 1, page.locator(".chart").get_attribute("data-state")
+    shot(page, f"chart-{story}")
+    assert page.console_errors == []
+
+
+def test_builder_edits_a_chart_and_releases_it(stack: str, page: Any) -> None:
+    login(page, stack, "admin", ADMIN_PASSWORD)
+    page.goto(f"{stack}/apps/demo-sales/stories/category-share")
+    page.wait_for_selector(READY)
+    page.click(".stage-switch button:has-text('Staging')")
+    page.wait_for_selector(READY)
+    page.click("button:has-text('Edit')")
+    spec = json.loads(page.input_value("textarea[name=chart-spec]"))
+    assert spec["type"] == "pie"
+    spec["type"] = "bar"
+    spec["x"], spec["y"] = "category", ["revenue"]
+    page.fill("textarea[name=chart-spec]", json.dumps(spec))
+    page.click("button:has-text('Preview')")
+    page.wait_for_selector(".editor .table")
+    shot(page, "builder-editor")
+    page.click("[data-action=release]")
+    page.wait_for_selector(".chart[data-chart-type=bar]")
+    page.click(".stage-switch button:has-text('Production')")
+    page.wait_for_selector(READY)
+    page.wait_for_selector(".chart[data-chart-type=bar][data-state=ready]")
+    shot(page, "builder-released")
+    assert page.console_errors == []

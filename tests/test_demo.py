@@ -1,0 +1,59 @@
+"""`toucan-ctl demo`: the demo app loads, and every story's data request answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from toucan.data.service import DataService
+from toucan.db.engine import Database
+from toucan.demo.sales import sales_rows
+from toucan.demo_seed import DEMO_APP, demo_front_config, seed_demo
+from toucan.settings import Settings
+
+
+def test_sales_rows_are_deterministic() -> None:
+    assert sales_rows(50, seed=1) == sales_rows(50, seed=1)
+    assert sales_rows(50, seed=1) != sales_rows(50, seed=2)
+
+
+def test_every_demo_story_and_requester_answers(
+    client: TestClient, db: Database, settings: Settings, admin_headers: dict[str, str]
+) -> None:
+    data: DataService = client.app.state.ctx.data  # type: ignore[attr-defined]
+    result = seed_demo(db, data.store.root.parent, rows=800, users_password="demo-password-1")
+    assert result.rows == 800 and {u for u, _ in result.created_users} == {"demo-viewer", "demo-builder"}
+    config = client.get(f"/{DEMO_APP}/config", headers=admin_headers).json()
+    assert config == demo_front_config()
+    types = set()
+    queries: list[tuple[str, Any]] = [(s["id"], s["query"]) for s in config["slides"] if "query" in s]
+    queries += [(k["title"], k["query"]) for k in config["home"]["kpis"]]
+    queries += [(r["id"], r["query"]) for r in config["requesters"]]
+    for name, query in queries:
+        response = client.post(
+            f"/{DEMO_APP}/data", json={"query": query, "variables": {"country": "Spain"}}, headers=admin_headers
+        )
+        assert response.status_code == 200, (name, response.text)
+        assert response.json()["data"], name
+    for slide in config["slides"]:
+        if "chart" in slide:
+            types.add(slide["chart"]["type"])
+    assert {
+        "bar",
+        "line",
+        "area",
+        "pie",
+        "donut",
+        "kpi",
+        "table",
+        "leaderboard",
+        "waterfall",
+        "heatmap",
+        "scatter",
+        "gauge",
+    } <= types
+    # The viewer sees the app and its production data.
+    login = client.post("/login", json={"username": "demo-viewer", "password": "demo-password-1"}).json()
+    viewer = {"Authorization": f"Bearer {login['token']}"}
+    assert [a["id"] for a in client.get("/small-apps", headers=viewer).json()] == [DEMO_APP]
