@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -11,6 +13,12 @@ from toucan.data.engine import QueryEngine, fetch_page, simple_type
 from toucan.errors import QueryTimeout, ValidationError
 
 SLOW = "SELECT count(*) AS n FROM range(100000000000) a"
+
+
+def run_async(coro: Any) -> Any:
+    """asyncio.run in a thread of its own: other tools (Playwright's sync API) may own this one's loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def test_fetch_page_returns_rows_columns_and_total() -> None:
@@ -44,9 +52,9 @@ def test_a_slow_query_is_interrupted_at_the_timeout() -> None:
             await engine.run(lambda c: c.execute(SLOW).fetchall())
 
     try:
-        asyncio.run(main())
+        run_async(main())
         # The interrupted query does not keep its worker: the next one runs.
-        assert asyncio.run(engine.run(lambda c: c.execute("SELECT 42").fetchone())) == (42,)
+        assert run_async(engine.run(lambda c: c.execute("SELECT 42").fetchone())) == (42,)
     finally:
         engine.close()
 
@@ -70,7 +78,7 @@ def test_a_slow_query_does_not_delay_a_fast_one() -> None:
         await asyncio.gather(slow(), fast())
 
     try:
-        asyncio.run(main())
+        run_async(main())
     finally:
         engine.close()
     # Ordering, not timing: the fast query finished while the slow one was still running.
