@@ -143,3 +143,34 @@ class AppConfig(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class InstanceSettingsVersion(Base):
+    """One saved `instance_settings.cson`; the newest row is in force, older ones are history."""
+
+    __tablename__ = "instance_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class SSOPendingLogin(Base):
+    """A login sent to an identity provider and not answered yet (SAML request id or OIDC state)."""
+
+    __tablename__ = "sso_pending_logins"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(String(100))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    expires_at: Mapped[datetime] = mapped_column(TZDateTime(), index=True)
+
+
+class SSOSeenMessage(Base):
+    """IDs of SAML responses and assertions already used, so a replayed response is refused."""
+
+    __tablename__ = "sso_seen_messages"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(TZDateTime(), index=True)
