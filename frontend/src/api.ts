@@ -107,6 +107,21 @@ function safeJson(text: string): unknown {
   }
 }
 
+export interface UserRecord {
+  username: string;
+  role: string;
+  groups: string[];
+  privileges: Record<string, string[]>;
+  disabled: boolean;
+  expirationDate: string | null;
+}
+
+export interface GroupRecord {
+  name: string;
+  privileges: Record<string, string[]>;
+  members: string[];
+}
+
 export const api = {
   version: () => request<{ version: string; api_version: string }>("GET", "/", undefined, false),
   providers: () => request<Provider[]>("GET", "/auth/providers", undefined, false),
@@ -125,6 +140,16 @@ export const api = {
     request<unknown>("POST", `/${encodeURIComponent(id)}/config/operations`, { operations: ["release_design"] }),
   data: (id: string, stage: Stage, query: unknown, variables: Record<string, unknown>, limit?: number) =>
     request<DataResult>("POST", `/${encodeURIComponent(id)}/data?stage=${stage}`, { query, variables, limit }),
+  users: () => request<UserRecord[]>("GET", "/users"),
+  createUser: (user: Partial<UserRecord> & { username: string; password?: string }) =>
+    request<UserRecord>("POST", "/users", user),
+  updateUser: (username: string, patch: Partial<UserRecord> & { password?: string }) =>
+    request<UserRecord>("PATCH", `/users/${encodeURIComponent(username)}`, patch),
+  deleteUser: (username: string) => request<null>("DELETE", `/users/${encodeURIComponent(username)}`),
+  groups: () => request<GroupRecord[]>("GET", "/groups"),
+  createGroup: (name: string, privileges: Record<string, string[]>) =>
+    request<GroupRecord>("POST", "/groups", { name, privileges }),
+  deleteGroup: (name: string) => request<null>("DELETE", `/groups/${encodeURIComponent(name)}`),
   preview: (id: string, query: unknown, variables: Record<string, unknown>) =>
     request<DataResult>("POST", `/${encodeURIComponent(id)}/query/preview`, { query, variables }),
 };

@@ -29,6 +29,18 @@ const en: Dict = {
   "chart.error": "This chart could not load: {m}",
   "nav.logout": "Sign out",
   "nav.store": "Apps",
+  "nav.settings": "Settings",
+  "settings.users": "Users",
+  "settings.groups": "Groups",
+  "settings.username": "Username",
+  "settings.password": "Password",
+  "settings.role": "Role",
+  "settings.privileges": "Privileges (app=privilege, …)",
+  "settings.add": "Add",
+  "settings.delete": "Delete",
+  "settings.disable": "Disable",
+  "settings.enable": "Enable",
+  "settings.groupName": "Group name",
 };
 
 const fr: Dict = {
@@ -57,6 +69,18 @@ const fr: Dict = {
   "chart.error": "Ce graphique n'a pas pu se charger : {m}",
   "nav.logout": "Se déconnecter",
   "nav.store": "Applications",
+  "nav.settings": "Paramètres",
+  "settings.users": "Utilisateurs",
+  "settings.groups": "Groupes",
+  "settings.username": "Identifiant",
+  "settings.password": "Mot de passe",
+  "settings.role": "Rôle",
+  "settings.privileges": "Privilèges (app=privilège, …)",
+  "settings.add": "Ajouter",
+  "settings.delete": "Supprimer",
+  "settings.disable": "Désactiver",
+  "settings.enable": "Activer",
+  "settings.groupName": "Nom du groupe",
 };
 
 const dictionaries: Record<string, Dict> = { en, fr };

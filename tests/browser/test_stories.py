@@ -41,7 +41,7 @@ def test_viewer_browses_a_story_and_filters_it(stack: str, page: Any) -> None:
     shot(page, "store")
     page.click("text=Demo — Sales")
     page.wait_for_selector(READY)
-    assert page.locator(".kpi-value").count() == 3
+    assert page.locator(".kpi-value").count() == 4
     shot(page, "app-home")
     with page.expect_response(lambda r: "/data" in r.url and r.request.method == "POST") as first:
         page.click(".story-link:has-text('Revenue by product')")
@@ -109,4 +109,31 @@ def test_builder_edits_a_chart_and_releases_it(stack: str, page: Any) -> None:
     page.wait_for_selector(READY)
     page.wait_for_selector(".chart[data-chart-type=bar][data-state=ready]")
     shot(page, "builder-released")
+    assert page.console_errors == []
+
+
+def test_admin_manages_users_and_groups_in_settings(stack: str, page: Any) -> None:
+    login(page, stack, "admin", ADMIN_PASSWORD)
+    page.click("a:has-text('Settings')")
+    page.wait_for_selector("[data-user=demo-viewer]")
+    page.fill("input[name=new-username]", "carla")
+    page.fill("input[name=new-password]", "carla-password-1")
+    page.fill("input[name=new-privileges]", "demo-sales=view")
+    page.click("[data-form=user] button[type=submit]")
+    row = page.locator("[data-user=carla]")
+    row.wait_for()
+    assert "demo-sales=view" in row.inner_text()
+    page.fill("input[name=new-privileges]", "nope")
+    page.fill("input[name=new-username]", "dan")
+    page.click("[data-form=user] button[type=submit]")
+    assert "app=privilege" in page.locator("[role=alert]").inner_text()
+    page.fill("input[name=new-group]", "analysts")
+    page.fill("input[name=new-group-privileges]", "demo-sales=contribute")
+    page.click("[data-form=group] button[type=submit]")
+    page.locator("[data-group=analysts]").wait_for()
+    shot(page, "settings")
+    # The new user can log in and sees the app.
+    page.click("button:has-text('Sign out')")
+    login(page, stack, "carla", "carla-password-1")
+    page.get_by_text("Demo — Sales").wait_for()
     assert page.console_errors == []
