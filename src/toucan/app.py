@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from toucan import __version__
-from toucan.api import auth, configs, data, root, small_apps, users
+from toucan.api import auth, configs, data, root, small_apps, sso, users
 from toucan.api.deps import Context
 from toucan.api.errors import install_error_handlers
 from toucan.api.middleware import BodyLimitMiddleware, ForwardedMiddleware
@@ -57,7 +57,7 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
     )
     api.state.ctx = Context(settings=settings, db=database, data=build_data_service(settings, database))
     install_error_handlers(api)
-    for module in (root, auth, users, small_apps, configs, data):
+    for module in (root, auth, users, small_apps, configs, data, sso):
         api.include_router(module.router)
     if settings.cors_origins:
         api.add_middleware(

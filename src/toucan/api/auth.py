@@ -9,11 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from toucan.api.deps import ContextDep, IdentityDep, bearer_token
+from toucan.api.sso import list_providers, local_login_enabled
 from toucan.apps.small_apps import list_apps
 from toucan.auth.identity import Identity
 from toucan.auth.login import login as do_login
 from toucan.auth.tokens import revoke_token
 from toucan.db.models import SmallApp
+from toucan.errors import PermissionDenied
 
 router = APIRouter(tags=["auth"])
 
@@ -44,6 +46,12 @@ def me_dict(ctx: ContextDep, identity: Identity) -> dict[str, Any]:
 
 @router.post("/login", summary="Log in with a username and password; returns a bearer token")
 def login(body: LoginBody, ctx: ContextDep) -> dict[str, Any]:
+    if not local_login_enabled(ctx):
+        raise PermissionDenied(
+            "Logging in with a username and password is turned off on this instance (no provider of type "
+            "'local' in the instance settings): use the single sign-on buttons of the login page.",
+            code="local_login_disabled",
+        )
     result = do_login(ctx.db, body.username, body.password, ctx.token_ttl, ctx.settings.login_max_failures)
     return {"token": result.token, "user": me_dict(ctx, result.identity)}
 
@@ -64,14 +72,5 @@ def me(identity: IdentityDep, ctx: ContextDep) -> dict[str, Any]:
 
 
 @router.get("/auth/providers", summary="Identity providers the login page offers")
-def providers(request: Request) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": "local",
-            "type": "local",
-            "name": "Username and password",
-            "icon": "user",
-            "discrete": False,
-            "login_url": str(request.url_for("login")),
-        }
-    ]
+def providers(request: Request, ctx: ContextDep) -> list[dict[str, Any]]:
+    return list_providers(request, ctx)
