@@ -233,7 +233,8 @@ def main() -> None:
         all_rows.extend(run(rows, args.requests, workdir))
     print_table("POST /data vs DuckDB (ms)", all_rows)
     command = "python bench/data/run.py " + " ".join(f"--rows {r}" for r in rows_list) + f" --requests {args.requests}"
-    print(f"wrote {write_result('data', command, all_rows)}")
+    name = "data" if rows_list == [1_000_000] else "data_" + "_".join(str(r) for r in rows_list)
+    print(f"wrote {write_result(name, command, all_rows)}")
 
 
 if __name__ == "__main__":

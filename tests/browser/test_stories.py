@@ -137,3 +137,24 @@ def test_admin_manages_users_and_groups_in_settings(stack: str, page: Any) -> No
     login(page, stack, "carla", "carla-password-1")
     page.get_by_text("Demo — Sales").wait_for()
     assert page.console_errors == []
+
+
+def test_story_is_readable_at_tablet_width_and_usable_with_the_keyboard(stack: str, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 768, "height": 1024})
+    page = context.new_page()
+    try:
+        page.goto(stack + "/login")
+        page.keyboard.type("demo-viewer")  # the username field has the focus
+        page.keyboard.press("Tab")
+        page.keyboard.type(DEMO_PASSWORD)
+        page.keyboard.press("Enter")
+        page.wait_for_url(stack + "/")
+        page.goto(f"{stack}/apps/demo-sales/stories/monthly-revenue")
+        page.wait_for_selector(READY)
+        box = page.locator(".tc-story").bounding_box()
+        assert box is not None and box["width"] <= 768
+        # No horizontal scrolling at tablet width.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 768
+        shot(page, "tablet-story")
+    finally:
+        context.close()

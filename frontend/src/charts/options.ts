@@ -158,7 +158,7 @@ export function buildOption(spec: ChartSpec, result: DataResult): Option {
   for (const s of series) {
     if (spec.stacked) s.stack = "total";
     if (kind === "area") s.areaStyle = { opacity: 0.25 };
-    if (type === "line") s.smooth = true;
+    if (type === "line") s.showSymbol = xs.length <= 36;
   }
   // Every label when they fit; rotated when there are many.
   const category = { type: "category", data: xs, axisLabel: { interval: 0, hideOverlap: true, rotate: xs.length > 8 ? 35 : 0 } };
