@@ -231,7 +231,7 @@ class PipelineCompiler:
         rank_on = ident(_get(step, "rank_on"))
         direction = "DESC" if _get(step, "sort", default="desc") == "desc" else "ASC"
         limit = int(_get(step, "limit"))
-        partition = f"PARTITION BY {', '.join(ident(g) for g in groups)} " if groups else ""
+        partition = partition_by(groups, trailing=" ")
         body = Frag(
             f"SELECT * EXCLUDE (__rn) FROM (SELECT *, "
             f"row_number() OVER ({partition}ORDER BY {rank_on} {direction} NULLS LAST) AS __rn "
@@ -250,7 +250,7 @@ class PipelineCompiler:
     ) -> tuple[str, Frag | None]:
         col = ident(_get(step, "column"))
         groups = _get(step, "groups", default=[]) or []
-        partition = f"PARTITION BY {', '.join(ident(g) for g in groups)}" if groups else ""
+        partition = partition_by(groups)
         body = Frag(
             f"SELECT * EXCLUDE (__best) FROM (SELECT *, {fn}({col}) OVER ({partition}) AS __best FROM {current}) "
             f"WHERE {col} = __best"
@@ -544,7 +544,7 @@ class PipelineCompiler:
                     _get(step, "newColumn", "new_column", default=""),
                 ]
             ]
-        partition = f"PARTITION BY {', '.join(ident(g) for g in groups)} " if groups else ""
+        partition = partition_by(groups, trailing=" ")
         for col, new in pairs:
             expr = Frag(
                 f"sum({ident(col)}) OVER ({partition}ORDER BY {ref} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
@@ -557,7 +557,7 @@ class PipelineCompiler:
     ) -> tuple[str, Frag | None]:
         col = _get(step, "column")
         groups = _get(step, "group", "groups", default=[]) or []
-        partition = f"PARTITION BY {', '.join(ident(g) for g in groups)}" if groups else ""
+        partition = partition_by(groups)
         expr = Frag(f"(CAST({ident(col)} AS DOUBLE) / NULLIF(sum({ident(col)}) OVER ({partition}), 0))")
         return self._with_column(
             current,
@@ -572,7 +572,7 @@ class PipelineCompiler:
         direction = "DESC" if _get(step, "order", default="asc") == "desc" else "ASC"
         fn = "dense_rank" if _get(step, "method", default="standard") == "dense" else "rank"
         groups = _get(step, "groupby", "groups", default=[]) or []
-        partition = f"PARTITION BY {', '.join(ident(g) for g in groups)} " if groups else ""
+        partition = partition_by(groups, trailing=" ")
         expr = Frag(f"{fn}() OVER ({partition}ORDER BY {ident(col)} {direction})")
         new = _get(step, "new_column_name", "newColumnName", default=None) or f"{col}_RANK"
         current = self._with_column(current, new, expr)
@@ -585,7 +585,7 @@ class PipelineCompiler:
         sort = ident(_get(step, "columnToSort", "column_to_sort"))
         window = int(_get(step, "movingWindow", "moving_window"))
         groups = _get(step, "groups", default=[]) or []
-        partition = f"PARTITION BY {', '.join(ident(g) for g in groups)} " if groups else ""
+        partition = partition_by(groups, trailing=" ")
         frame = f"OVER ({partition}ORDER BY {sort} ROWS BETWEEN {window - 1} PRECEDING AND CURRENT ROW)"
         expr = Frag(f"CASE WHEN count(*) {frame} < {window} THEN NULL ELSE avg({col}) {frame} END")
         new = (
@@ -631,7 +631,7 @@ class PipelineCompiler:
         on = _get(step, "on", default=[]) or []
         aggregations = _get(step, "aggregations")
         if _get(step, "keepOriginalGranularity", "keep_original_granularity", default=False):
-            partition = f"PARTITION BY {', '.join(ident(c) for c in on)}" if on else ""
+            partition = partition_by(on)
             exprs = self._agg_exprs(aggregations, where, window=partition)
             names = [new for agg in aggregations for new in self._new_names(agg)]
             keep = ", ".join(sql_text(n) for n in names)
@@ -879,6 +879,11 @@ class PipelineCompiler:
         self.uses_raw_sql = True
         sql = rewrite_custom_sql(_get(step, "query"), current, self.domain_source, where)
         return self._add(Frag(sql)), None
+
+
+def partition_by(columns: list[str], trailing: str = "") -> str:
+    """`PARTITION BY "a", "b"` for a window, or nothing without columns."""
+    return f"PARTITION BY {', '.join(ident(c) for c in columns)}{trailing}" if columns else ""
 
 
 def sql_text(text: str) -> str:
