@@ -122,6 +122,12 @@ class Settings(BaseSettings):
         description="Data queries one backend process runs at once (off the event loop); "
         "others wait their turn without blocking the process.",
     )
+    duckdb_memory_mb: int = Field(
+        default=256,
+        ge=64,
+        description="Memory one backend process lets DuckDB use for queries and for loading data, "
+        "in MB; bigger work spills to `<data dir>/tmp`.",
+    )
     cache_max_mb: int = Field(
         default=256,
         ge=0,

@@ -21,7 +21,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from toucan.apps.configs import Stage
-from toucan.data.engine import simple_type
+from toucan.data.engine import duckdb_config, simple_type
 from toucan.db.domain_models import DomainTable, DomainVersion, StageHead
 from toucan.db.engine import Database
 from toucan.errors import Conflict, NotFound, ValidationError
@@ -75,10 +75,12 @@ class StagedFile:
 
 
 class DomainStore:
-    def __init__(self, db: Database, data_dir: Path, grace: timedelta) -> None:
+    def __init__(self, db: Database, data_dir: Path, grace: timedelta, memory_mb: int | None = None) -> None:
         self.db = db
         self.root = data_dir / "domains"
         self.grace = grace
+        self.memory_mb = memory_mb
+        self.temp_dir = data_dir / "tmp" / "duckdb"
 
     # --- paths ---------------------------------------------------------------------------
 
@@ -113,7 +115,7 @@ class DomainStore:
         directory.mkdir(parents=True, exist_ok=True)
         file = f"{uuid.uuid4().hex}.parquet"
         tmp = directory / f".{file}.tmp"
-        conn = duckdb.connect(":memory:", config={"threads": 2})
+        conn = duckdb.connect(":memory:", config=duckdb_config(self.memory_mb, self.temp_dir))
         try:
             write(conn, tmp)
             rows, columns = describe_parquet(conn, tmp)

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
@@ -44,6 +45,17 @@ _SIMPLE_TYPES = (
 )
 
 
+def duckdb_config(memory_mb: int | None, temp_dir: Path | None) -> dict[str, Any]:
+    """DuckDB settings of every connection the stack opens: bounded memory, spilling to disk."""
+    config: dict[str, Any] = {"threads": 2}
+    if memory_mb:
+        config["memory_limit"] = f"{memory_mb}MB"
+    if temp_dir is not None:
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        config["temp_directory"] = str(temp_dir)
+    return config
+
+
 def simple_type(duckdb_type: str) -> str:
     """A DuckDB type name as the API shows it: string, integer, float, boolean, date…"""
     upper = duckdb_type.upper()
@@ -65,11 +77,11 @@ class QueryResult:
 class QueryEngine:
     """A process-wide DuckDB database with a bounded pool of query threads."""
 
-    def __init__(self, workers: int, timeout: float, memory_limit: str | None = None) -> None:
+    def __init__(
+        self, workers: int, timeout: float, memory_mb: int | None = None, temp_dir: Path | None = None
+    ) -> None:
         self.timeout = timeout
-        config: dict[str, Any] = {"threads": 2}
-        if memory_limit:
-            config["memory_limit"] = memory_limit
+        config: dict[str, Any] = duckdb_config(memory_mb, temp_dir)
         self._db = duckdb.connect(":memory:", config=config)
         self._db.execute("SET enable_object_cache = true")
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="toucan-query")

@@ -135,8 +135,13 @@ def build_data_service(settings: Settings, db: Database) -> DataService:
     grace = timedelta(seconds=max(60.0, settings.query_timeout * 4))
     return DataService(
         db=db,
-        store=DomainStore(db, settings.data_dir, grace),
-        engine=QueryEngine(settings.query_workers, settings.query_timeout),
+        store=DomainStore(db, settings.data_dir, grace, memory_mb=settings.duckdb_memory_mb),
+        engine=QueryEngine(
+            settings.query_workers,
+            settings.query_timeout,
+            settings.duckdb_memory_mb,
+            settings.data_dir / "tmp" / "duckdb",
+        ),
         cache=make_cache(settings.redis_url, settings.cache_max_mb, settings.cache_ttl_seconds),
         max_rows=settings.data_max_rows,
     )
