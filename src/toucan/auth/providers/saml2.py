@@ -120,7 +120,9 @@ class Saml2Config(SSOConfig):
         if not idp.get("certFingerprint"):
             idp.pop("certFingerprint", None)
             idp.pop("certFingerprintAlgorithm", None)
-        return {"strict": True, "debug": False, "sp": sp, "idp": idp, "security": dict(self.security)}
+        # Intranet hosts (`http://toucan/`) are fine unless the operator says otherwise.
+        security = {"allowSingleLabelDomains": True, **self.security}
+        return {"strict": True, "debug": False, "sp": sp, "idp": idp, "security": security}
 
 
 _SETTINGS_ERRORS = {
@@ -129,8 +131,9 @@ _SETTINGS_ERRORS = {
     "idp_cert_or_fingerprint_not_found_and_required": "idp.x509cert is required",
     "idp_cert_not_found_and_required": "idp.x509cert is required (security.nameIdEncrypted)",
     "sp_acs_not_found": "sp.assertionConsumerService.url is missing",
-    "idp_sso_url_invalid": "idp.singleSignOnService.url is not a valid URL",
+    "sp_acs_url_invalid": "sp.assertionConsumerService.url is not a valid URL",
     "sp_entityId_not_found": "sp.entityId is missing",
+    "idp_sso_url_invalid": "idp.singleSignOnService.url is not a valid URL",
     "idp_entityId_not_found": "idp.entityId is missing",
 }
 
@@ -208,7 +211,32 @@ def _clock_error(response: OneLogin_Saml2_Response) -> AuthenticationError | Non
     return None
 
 
-def _explain(exc: OneLogin_Saml2_ValidationError, response: OneLogin_Saml2_Response, acs_url: str) -> Exception:
+def _signature_error(response: OneLogin_Saml2_Response, configured: list[str]) -> AuthenticationError:
+    """A bad signature: the certificate is wrong when the response names another one, else it was altered."""
+    embedded = {
+        "".join((node.text or "").split())
+        for node in response.document.iter("{http://www.w3.org/2000/09/xmldsig#}X509Certificate")
+    }
+    known = {
+        "".join(c.replace("-----BEGIN CERTIFICATE-----", "").replace("-----END CERTIFICATE-----", "").split())
+        for c in configured
+    }
+    if embedded and not embedded & known:
+        return sso_error(
+            "wrong_certificate",
+            "The identity provider signed its answer with another certificate than idp.x509cert. Copy the "
+            "signing certificate from the identity provider's metadata into idp.x509cert (it may have rotated).",
+        )
+    return sso_error(
+        "tampered_response",
+        "The signature of the SAML response does not match its content: it was altered after the identity "
+        "provider signed it, and was refused. If this repeats, check idp.x509cert.",
+    )
+
+
+def _explain(
+    exc: OneLogin_Saml2_ValidationError, response: OneLogin_Saml2_Response, acs_url: str, settings_certs: list[str]
+) -> Exception:
     code = exc.code
     E = OneLogin_Saml2_ValidationError
     if code in (E.ASSERTION_EXPIRED, E.ASSERTION_TOO_EARLY, E.RESPONSE_EXPIRED, E.SESSION_EXPIRED) or (
@@ -232,11 +260,7 @@ def _explain(exc: OneLogin_Saml2_ValidationError, response: OneLogin_Saml2_Respo
     if code == E.WRONG_ISSUER:
         return sso_error("wrong_issuer", f"{exc} Set idp.entityId to the identity provider's entity ID.")
     if code == E.INVALID_SIGNATURE:
-        return sso_error(
-            "wrong_certificate",
-            "The signature of the identity provider's answer does not match idp.x509cert. Copy the signing "
-            "certificate from the identity provider's metadata into idp.x509cert (it may have rotated).",
-        )
+        return _signature_error(response, settings_certs)
     if code in (E.NO_SIGNATURE_FOUND, E.NO_SIGNED_ASSERTION, E.NO_SIGNED_MESSAGE):
         return sso_error("unsigned_response", f"{exc} Make the identity provider sign its responses or assertions.")
     if code == E.WRONG_INRESPONSETO:
@@ -278,10 +302,14 @@ def complete_login(
     settings = OneLogin_Saml2_Settings(provider.config.toolkit_settings(acs_url))
     try:
         response = OneLogin_Saml2_Response(settings, post_data["SAMLResponse"])
+    except Exception as exc:
+        raise sso_error("invalid_response", f"The SAML response could not be read: {exc}") from None
+    try:
         message_ids = [response.get_id() or "", response.get_assertion_id() or ""]
         in_response_to = response.get_in_response_to()
     except Exception as exc:
-        raise sso_error("invalid_response", f"The SAML response could not be read: {exc}") from None
+        # Several assertions, or none where one is signed: the shape signature wrapping takes.
+        raise sso_error("tampered_response", f"The SAML response was altered or is malformed: {exc}") from None
     message_ids = [f"{provider.id}:{m}" for m in message_ids if m]
     if any(sso.was_seen(session, m) for m in message_ids):
         raise sso_error(
@@ -295,7 +323,8 @@ def complete_login(
     try:
         response.is_valid(request_data(acs_url, post_data), in_response_to, raise_exceptions=True)
     except OneLogin_Saml2_ValidationError as exc:
-        raise _explain(exc, response, acs_url) from None
+        certs = [provider.config.idp.x509cert, *((provider.config.idp.x509certMulti or {}).get("signing", []))]
+        raise _explain(exc, response, acs_url, certs) from None
     except Exception as exc:
         raise sso_error("invalid_response", f"The SAML response was refused: {exc}") from None
     not_after = response.get_assertion_not_on_or_after() or 0
