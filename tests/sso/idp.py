@@ -304,8 +304,10 @@ def ensure_node_modules() -> None:
 
 
 @contextmanager
-def run_oidc_provider(directory: Path, clients: list[dict[str, Any]]) -> Iterator[OidcOP]:
-    """oidc-provider on 127.0.0.1 with these clients and the USERS accounts."""
+def run_oidc_provider(
+    directory: Path, clients: list[dict[str, Any]], clock_offset_seconds: int = 0
+) -> Iterator[OidcOP]:
+    """oidc-provider on 127.0.0.1 with these clients and the USERS accounts (its clock shifted if asked)."""
     if shutil.which("node") is None:
         raise AssertionError("node is missing: apt-get install nodejs npm")
     ensure_node_modules()
@@ -322,7 +324,13 @@ def run_oidc_provider(directory: Path, clients: list[dict[str, Any]]) -> Iterato
     }
     for account in accounts.values():
         account["claims"].setdefault("email_verified", True)
-    config = {"port": port, "issuer": issuer, "clients": clients, "accounts": accounts}
+    config = {
+        "port": port,
+        "issuer": issuer,
+        "clients": clients,
+        "accounts": accounts,
+        "clockOffsetSeconds": clock_offset_seconds,
+    }
     config_path = directory / "oidc-config.json"
     config_path.write_text(json.dumps(config))
     proc = subprocess.Popen(
@@ -340,20 +348,23 @@ def run_oidc_provider(directory: Path, clients: list[dict[str, Any]]) -> Iterato
 
 
 def oidc_idp_login(client: httpx.Client, authorize_url: str, username: str, password: str) -> httpx.URL:
-    """Log in at oidc-provider's interaction pages; returns the callback URL it redirects to."""
+    """Log in at oidc-provider's form; returns the URL it finally redirects to (the callback).
+
+    Raises AssertionError with the IdP's page when it shows an error instead.
+    """
+    origin = httpx.URL(authorize_url).copy_with(path="/", query=None, fragment=None)
     response = client.get(authorize_url, follow_redirects=False)
     for _ in range(10):
         location = response.headers.get("location")
         if response.status_code in (302, 303) and location:
-            target = httpx.URL(str(response.url)).join(location)
-            if "/interaction/" not in str(target) and "/auth" not in target.path:
+            target = response.url.join(location)
+            if (target.host, target.port) != (origin.host, origin.port):
                 return target
             response = client.get(target, follow_redirects=False)
             continue
         assert response.status_code == 200, response.text[:2000]
         form = _form(response.text)
-        fields = dict(form["fields"])
-        if "password" in fields:
-            fields |= {"login": username, "password": password}
+        assert "password" in form["fields"], response.text[:2000]
+        fields = {**form["fields"], "login": username, "password": password}
         response = client.post(_absolute(str(response.url), form["action"]), data=fields, follow_redirects=False)
     raise AssertionError("oidc-provider did not redirect back")

@@ -212,8 +212,6 @@ def _fetch_token(provider: OidcProvider, code: str, pending: dict[str, Any]) -> 
         "redirect_uri": pending["redirect_uri"],
         "code_verifier": pending["verifier"],
     }
-    if config.auth_method != "client_secret_basic":
-        form["client_id"] = config.appCredentials.client_id
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
     uri, headers, body = auth.prepare("POST", endpoint, headers, urlencode(form))
     try:
