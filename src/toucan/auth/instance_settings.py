@@ -20,7 +20,14 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from toucan.auth.providers import DEFAULT_LOCAL, ExternalProvider, LocalProvider, Provider, normalise_type
+from toucan.auth.providers import (
+    DEFAULT_LOCAL,
+    ExternalProvider,
+    LocalProvider,
+    Provider,
+    Saml2Provider,
+    normalise_type,
+)
 from toucan.db.models import InstanceSettingsVersion
 from toucan.errors import NotFound, ValidationError
 from toucan.formats import dump_cson, error_path, parse_cson, parse_json, validation_errors
@@ -278,7 +285,7 @@ def save(session: Session, text: str, fmt: Format, actor: str | None) -> tuple[I
     row = InstanceSettingsVersion(content=document, created_by=actor)
     session.add(row)
     session.flush()
-    warnings = []
+    warnings = [w for p in settings.auth.providers if isinstance(p, Saml2Provider) for w in p.warnings()]
     if not settings.local_login_enabled:
         warnings.append(
             "No provider of type 'local': logging in with a username and password (POST /login) is now off."

@@ -147,6 +147,44 @@ class Saml2Provider(ProviderBase):
     type: Literal["SAML2"]
     config: Saml2Config
 
+    def warnings(self) -> list[str]:
+        """Settings python3-saml would silently ignore."""
+        unknown = sorted(set(self.config.security) - SECURITY_KEYS)
+        hints = {"signedMetaData": "signMetadata (which needs sp.x509cert and sp.privateKey)"}
+        return [
+            f"Provider {self.id!r}: security.{key} is not a python3-saml setting and is ignored"
+            + (f"; did you mean {hints[key]}?" if key in hints else ".")
+            for key in unknown
+        ]
+
+
+# python3-saml's security settings (see https://github.com/SAML-Toolkits/python3-saml#settings).
+SECURITY_KEYS = frozenset(
+    {
+        "nameIdEncrypted",
+        "authnRequestsSigned",
+        "logoutRequestSigned",
+        "logoutResponseSigned",
+        "signMetadata",
+        "wantMessagesSigned",
+        "wantAssertionsSigned",
+        "wantAssertionsEncrypted",
+        "wantNameId",
+        "wantNameIdEncrypted",
+        "wantAttributeStatement",
+        "requestedAuthnContext",
+        "requestedAuthnContextComparison",
+        "failOnAuthnContextMismatch",
+        "metadataValidUntil",
+        "metadataCacheDuration",
+        "allowSingleLabelDomains",
+        "signatureAlgorithm",
+        "digestAlgorithm",
+        "rejectDeprecatedAlgorithm",
+        "allowRepeatAttributeName",
+    }
+)
+
 
 # --- the flow ------------------------------------------------------------------------------------
 
