@@ -64,6 +64,7 @@ DATE_PARTS = {
     "firstDayOfWeek": "CAST(date_trunc('day', {c}) - to_days(CAST(strftime({c}, '%w') AS INTEGER)) AS TIMESTAMP)",
     "firstDayOfQuarter": "CAST(date_trunc('quarter', {c}) AS TIMESTAMP)",
     "firstDayOfIsoWeek": "CAST(date_trunc('week', {c}) AS TIMESTAMP)",
+    "currentDay": "CAST(date_trunc('day', {c}) AS TIMESTAMP)",
     "previousDay": "CAST(date_trunc('day', {c}) - INTERVAL 1 DAY AS TIMESTAMP)",
     "firstDayOfPreviousYear": "CAST(date_trunc('year', {c}) - INTERVAL 1 YEAR AS TIMESTAMP)",
     "firstDayOfPreviousMonth": "CAST(date_trunc('month', {c}) - INTERVAL 1 MONTH AS TIMESTAMP)",
@@ -836,7 +837,61 @@ class PipelineCompiler:
     def _step_waterfall(
         self, step: Mapping[str, Any], current: str, order: Frag | None, where: dict[str, Any]
     ) -> tuple[str, Frag | None]:
-        raise NotSupported("The 'waterfall' step is not available yet in this stack.", details=where)
+        value_col = _get(step, "valueColumn", "value_column")
+        milestones = ident(_get(step, "milestonesColumn", "milestones_column"))
+        labels = ident(_get(step, "labelsColumn", "labels_column"))
+        parents_name = _get(step, "parentsColumn", "parents_column", default=None)
+        groups = [ident(g) for g in _get(step, "groupby", "groups", default=[]) or []]
+        backfill = bool(_get(step, "backfill", default=True))
+        start, end = value(str(_get(step, "start"))), value(str(_get(step, "end")))
+        sort_by = _get(step, "sortBy", "sort_by", default="value")
+        direction = "DESC" if _get(step, "order", default="asc") == "desc" else "ASC"
+        val, label_out, type_out, group_out = (
+            ident(value_col),
+            ident("LABEL_waterfall"),
+            ident("TYPE_waterfall"),
+            ident("GROUP_waterfall"),
+        )
+        parent = ident(parents_name) if parents_name else None
+        keys = [*groups, labels, *([parent] if parent else [])]
+        g = "".join(f"{c}, " for c in groups)
+        # One row per label (and group): its value at the start and at the end milestone.
+        per_label = self._add(
+            Frag(f"SELECT {', '.join(keys)}, sum({val}) FILTER (WHERE CAST({milestones} AS VARCHAR) = ")
+            + start
+            + Frag(f") AS __s, sum({val}) FILTER (WHERE CAST({milestones} AS VARCHAR) = ")
+            + end
+            + Frag(f") AS __e FROM {current} GROUP BY {', '.join(keys)}")
+        )
+        both = "__s IS NOT NULL AND __e IS NOT NULL" if not backfill else "__s IS NOT NULL OR __e IS NOT NULL"
+        deltas = self._add(Frag(f"SELECT *, COALESCE(__e, 0) - COALESCE(__s, 0) AS __d FROM {per_label} WHERE {both}"))
+        group_by = f" GROUP BY {', '.join(groups)}" if groups else ""
+
+        def milestone(bound: Frag, column: str, rank: int) -> Frag:
+            label = Frag("CAST(") + bound + " AS VARCHAR)"
+            group = (Frag(", CAST(") + bound + Frag(f" AS VARCHAR) AS {group_out}")) if parent else Frag("")
+            total = f"sum(COALESCE({column}, 0)) AS {val}"
+            tail = f", CAST(NULL AS VARCHAR) AS {type_out}, {total}, {rank} AS __rank FROM {deltas}{group_by}"
+            return Frag(f"SELECT {g}") + label + Frag(f" AS {label_out}") + group + Frag(tail)
+
+        parts = [milestone(start, "__s", 0)]
+        label_text = f"CAST({labels} AS VARCHAR)"
+        if parent:
+            parent_text = f"CAST({parent} AS VARCHAR)"
+            child = f"{label_text} AS {label_out}, {parent_text} AS {group_out}, 'child' AS {type_out}"
+            parts.append(Frag(f"SELECT {g}{child}, __d AS {val}, 1 AS __rank FROM {deltas}"))
+            head = f"{parent_text} AS {label_out}, {parent_text} AS {group_out}, 'parent' AS {type_out}"
+            by = ", ".join([*groups, parent])
+            parts.append(Frag(f"SELECT {g}{head}, sum(__d) AS {val}, 2 AS __rank FROM {deltas} GROUP BY {by}"))
+        else:
+            row = f"{label_text} AS {label_out}, 'parent' AS {type_out}, __d AS {val}"
+            parts.append(Frag(f"SELECT {g}{row}, 1 AS __rank FROM {deltas}"))
+        parts.append(milestone(end, "__e", 3))
+        body = join(parts, " UNION ALL BY NAME ")
+        sort_key = val if sort_by == "value" else label_out
+        ordered = self._add(Frag("SELECT * FROM (") + body + ")")
+        out = self._add(Frag(f"SELECT * EXCLUDE (__rank) FROM {ordered} ORDER BY __rank, {sort_key} {direction}"))
+        return out, None
 
     # --- steps: combining -------------------------------------------------------------
 
