@@ -425,10 +425,14 @@ class PipelineCompiler:
             )
         for col in _get(step, "columns"):
             c = ident(col)
-            if target == "integer":
-                expr = f"CAST(trunc(TRY_CAST({c} AS DOUBLE)) AS BIGINT)"
+            text = f"CAST({c} AS VARCHAR)"
+            if target == "integer":  # numbers truncate; dates become epoch milliseconds
+                expr = (
+                    f"COALESCE(CAST(trunc(TRY_CAST({text} AS DOUBLE)) AS BIGINT), "
+                    f"epoch_ms(TRY_CAST({text} AS TIMESTAMP)))"
+                )
             elif target == "date":
-                expr = f"TRY_CAST({c} AS TIMESTAMP)"
+                expr = guess_timestamp(c)
             else:
                 expr = f"TRY_CAST({c} AS {CONVERT_TYPES[target]})"
             current = self._with_column(current, col, Frag(expr))
@@ -440,12 +444,7 @@ class PipelineCompiler:
         col = _get(step, "column")
         fmt = _get(step, "format", default=None)
         c = ident(col)
-        as_int = f"TRY_CAST({c} AS BIGINT)"
-        guess = (
-            f"COALESCE(TRY_CAST({c} AS TIMESTAMP), CASE WHEN {as_int} BETWEEN 1000 AND 9999 "
-            f"THEN make_timestamp({as_int}, 1, 1, 0, 0, 0) WHEN {as_int} IS NOT NULL THEN epoch_ms({as_int}) END)"
-        )
-        expr = Frag(f"TRY_STRPTIME(CAST({c} AS VARCHAR), ") + value(fmt) + ")" if fmt else Frag(guess)
+        expr = Frag(f"TRY_STRPTIME(CAST({c} AS VARCHAR), ") + value(fmt) + ")" if fmt else Frag(guess_timestamp(c))
         return self._with_column(current, col, expr), order
 
     def _step_fromdate(
@@ -934,6 +933,17 @@ class PipelineCompiler:
         self.uses_raw_sql = True
         sql = rewrite_custom_sql(_get(step, "query"), current, self.domain_source, where)
         return self._add(Frag(sql)), None
+
+
+def guess_timestamp(column: str) -> str:
+    """A timestamp from any value: ISO text, `mm/dd/yyyy`, a year, or epoch milliseconds."""
+    text = f"CAST({column} AS VARCHAR)"
+    as_int = f"TRY_CAST({text} AS BIGINT)"
+    return (
+        f"COALESCE(TRY_CAST({text} AS TIMESTAMP), TRY_STRPTIME({text}, '%m/%d/%Y'), "
+        f"CASE WHEN {as_int} BETWEEN 1000 AND 9999 THEN make_timestamp({as_int}, 1, 1, 0, 0, 0) "
+        f"WHEN {as_int} IS NOT NULL THEN epoch_ms({as_int}) END)"
+    )
 
 
 def partition_by(columns: list[str], trailing: str = "") -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from toucan.data.pipeline.sql import Frag, ident, join, value
+from toucan.data.pipeline.sql import PARAM, Frag, ident, join, value
 from toucan.errors import ValidationError
 
 COMPARISONS = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
@@ -64,8 +64,37 @@ def condition_sql(condition: Any, where: dict[str, Any]) -> Frag:
         return Frag(f"({col} IS NULL)")
     if operator == "notnull":
         return Frag(f"({col} IS NOT NULL)")
-    bound = Frag("CAST(") + value(str(v)) + " AS TIMESTAMPTZ)"
-    cast_col = f"CAST({col} AS TIMESTAMPTZ)"
+    # from / until compare whole days: from the start of the first, to the end of the last.
+    day = Frag("date_trunc('day', ") + _date_value(v, where) + ")"
+    cast_col = f"CAST({col} AS TIMESTAMP)"
     if operator == "from":
-        return Frag(f"({cast_col} >= ") + bound + ")"
-    return Frag(f"({cast_col} <= ") + bound + ")"
+        return Frag(f"({cast_col} >= ") + day + ")"
+    return Frag(f"({cast_col} < ") + day + " + INTERVAL 1 DAY)"
+
+
+_DURATIONS = {
+    "year": "to_years({q})",
+    "quarter": "to_months(3 * {q})",
+    "month": "to_months({q})",
+    "week": "to_days(7 * {q})",
+    "day": "to_days({q})",
+}
+
+
+def _date_value(v: Any, where: dict[str, Any]) -> Frag:
+    """A date, or a relative date `{"date", "quantity", "duration", "operator": "from"|"until"}`."""
+    if not isinstance(v, dict):
+        return Frag("CAST(") + value(v) + " AS TIMESTAMP)"
+    duration = v.get("duration")
+    if duration not in _DURATIONS or "date" not in v:
+        raise ValidationError(
+            f"A relative date needs 'date', 'quantity' and a 'duration' among {sorted(_DURATIONS)}.",
+            details={**where, "value": v},
+        )
+    try:
+        quantity = int(v.get("quantity", 1))
+    except (TypeError, ValueError):
+        raise ValidationError("A relative date's quantity is a whole number.", details=where) from None
+    sign = "-" if v.get("operator") in ("until", "before") else "+"
+    shift = _DURATIONS[duration].format(q=f"CAST({PARAM} AS INTEGER)")
+    return "(" + _date_value(v["date"], where) + Frag(f" {sign} {shift}", [quantity]) + ")"
