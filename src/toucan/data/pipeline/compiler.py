@@ -444,7 +444,13 @@ class PipelineCompiler:
         col = _get(step, "column")
         fmt = _get(step, "format", default=None)
         c = ident(col)
-        expr = Frag(f"TRY_STRPTIME(CAST({c} AS VARCHAR), ") + value(fmt) + ")" if fmt else Frag(guess_timestamp(c))
+        if not fmt:
+            expr = Frag(guess_timestamp(c))
+        else:
+            expr = Frag(f"TRY_STRPTIME(CAST({c} AS VARCHAR), ") + value(fmt) + ")"
+            if "%B" in fmt or "%b" in fmt:  # French month names too: the product speaks French
+                french = Frag(f"TRY_STRPTIME({french_months(f'lower(CAST({c} AS VARCHAR))')}, ")
+                expr = "COALESCE(" + expr + ", " + french + value(fmt.replace("%b", "%B")) + "))"
         return self._with_column(current, col, expr), order
 
     def _step_fromdate(
@@ -459,6 +465,9 @@ class PipelineCompiler:
     ) -> tuple[str, Frag | None]:
         col = _get(step, "column")
         granularity = _get(step, "granularity")
+        new = _get(step, "newColumn", "new_column", default=None) or col
+        if granularity in ("", None):  # an empty (templated) granularity keeps the date as it is
+            return self._with_column(current, new, Frag(ident(col))), order
         if granularity not in GRANULARITY:
             raise ValidationError(f"Unknown granularity {granularity!r}.", details={**where, "field": "granularity"})
         new = _get(step, "newColumn", "new_column", default=None) or col
@@ -933,6 +942,29 @@ class PipelineCompiler:
         self.uses_raw_sql = True
         sql = rewrite_custom_sql(_get(step, "query"), current, self.domain_source, where)
         return self._add(Frag(sql)), None
+
+
+FRENCH_MONTHS = [
+    ("janvier|janv\\.?", "january"),
+    ("f[ée]vrier|f[ée]vr\\.?", "february"),
+    ("mars", "march"),
+    ("avril|avr\\.?", "april"),
+    ("mai", "may"),
+    ("juin", "june"),
+    ("juillet|juil\\.?", "july"),
+    ("ao[uû]t", "august"),
+    ("septembre|sept\\.?", "september"),
+    ("octobre|oct\\.?", "october"),
+    ("novembre|nov\\.?", "november"),
+    ("d[ée]cembre|d[ée]c\\.?", "december"),
+]
+
+
+def french_months(text_sql: str) -> str:
+    """SQL turning French month names (full or short) into English ones."""
+    for pattern, english in FRENCH_MONTHS:
+        text_sql = f"regexp_replace({text_sql}, '(^|\\s)({pattern})(\\s|$)', '\\1{english}\\3', 'g')"
+    return text_sql
 
 
 def guess_timestamp(column: str) -> str:
