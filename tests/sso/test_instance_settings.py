@@ -337,3 +337,16 @@ def test_unknown_saml_security_keys_are_warned_about(
 ) -> None:
     response = put_cson(client, admin_headers, faq_text)
     assert any("security.signedMetaData" in w and "signMetadata" in w for w in response.json()["warnings"])
+
+
+def test_stored_settings_that_no_longer_validate_keep_their_valid_providers(
+    client: TestClient, admin_headers: dict[str, str], oidc_doc: dict[str, Any]
+) -> None:
+    from toucan.db.models import InstanceSettingsVersion
+
+    broken = {"auth": {"providers": [{"id": "local", "type": "local"}, {"id": "x", "type": "SAML2", "config": {}}]}}
+    db = client.app.state.ctx.db  # type: ignore[attr-defined]
+    with db.session() as session:
+        session.add(InstanceSettingsVersion(content=broken, created_by="an older version"))
+    assert [p["id"] for p in client.get("/auth/providers").json()] == ["local"]
+    assert client.post("/login", json={"username": "admin", "password": SUPER_ADMIN_PASSWORD}).status_code == 200

@@ -10,6 +10,7 @@ mask back keeps the stored secret.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +32,8 @@ from toucan.auth.providers import (
 from toucan.db.models import InstanceSettingsVersion
 from toucan.errors import NotFound, ValidationError
 from toucan.formats import dump_cson, error_path, parse_cson, parse_json, validation_errors
+
+log = logging.getLogger("toucan.sso")
 
 Format = Literal["cson", "json"]
 MASK = "********"
@@ -100,8 +103,25 @@ def current_document(session: Session) -> dict[str, Any]:
 
 
 def current(session: Session) -> InstanceSettings:
-    """The settings in force, validated."""
-    return InstanceSettings.model_validate(current_document(session))
+    """The settings in force, validated.
+
+    A stored document that no longer validates (e.g. after an upgrade made a check stricter)
+    must not lock everyone out: its valid providers stay in force, the others are logged.
+    """
+    document = current_document(session)
+    try:
+        return InstanceSettings.model_validate(document)
+    except PydanticValidationError as exc:
+        log.error("the stored instance settings are invalid; using their valid providers: %s", exc)
+    auth = document.get("auth") if isinstance(document.get("auth"), dict) else {}
+    raw = auth.get("providers") if isinstance(auth.get("providers"), list) else [DEFAULT_LOCAL.model_dump()]
+    providers = []
+    for item in raw:
+        try:
+            providers.append(AuthSettings.model_validate({"providers": [item]}).providers[0])
+        except PydanticValidationError:
+            continue
+    return InstanceSettings(auth=AuthSettings.model_construct(providers=providers))
 
 
 @dataclass(frozen=True)

@@ -406,17 +406,18 @@ def complete_login(
 ) -> str:
     """Check the callback, exchange the code, verify the id_token and userinfo, log the user in."""
     state = params.get("state", "")
-    if params.get("error"):
-        detail = params.get("error_description") or ""
-        raise sso_error(
-            "idp_error",
-            f"The identity provider answered {params['error']}{': ' + detail if detail else ''}.",
-        )
+    # The state is checked first, so no one can put their own text on the login page with a link.
     if not state or not cookie_state or not secrets.compare_digest(state, cookie_state):
         raise sso_error(
             "state_mismatch",
             "This login answer does not belong to a login started in this browser (state mismatch, or cookies "
             "blocked). Start again from the login page.",
+        )
+    if params.get("error"):
+        detail = params.get("error_description") or ""
+        raise sso_error(
+            "idp_error",
+            f"The identity provider answered {params['error']}{': ' + detail if detail else ''}.",
         )
     with db.session() as session:
         pending = sso.consume_pending(session, state, provider.id)
