@@ -113,8 +113,10 @@ def current(session: Session) -> InstanceSettings:
         return InstanceSettings.model_validate(document)
     except PydanticValidationError as exc:
         log.error("the stored instance settings are invalid; using their valid providers: %s", exc)
-    auth = document.get("auth") if isinstance(document.get("auth"), dict) else {}
-    raw = auth.get("providers") if isinstance(auth.get("providers"), list) else [DEFAULT_LOCAL.model_dump()]
+    auth = document.get("auth")
+    raw: list[Any] = [DEFAULT_LOCAL.model_dump()]
+    if isinstance(auth, dict) and isinstance(auth.get("providers"), list):
+        raw = auth["providers"]
     providers = []
     for item in raw:
         try:
