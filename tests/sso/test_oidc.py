@@ -246,3 +246,15 @@ def test_clock_skew_is_explained(
     result = login(client, idp_browser, "basic-client")
     assert result["sso_error"] == "clock_skew"
     assert "NTP" in result["message"]
+
+
+def test_id_token_signed_by_another_key_is_refused(
+    client: TestClient, admin_headers: dict[str, str], oidc_op: OidcOP, skewed_op: OidcOP, idp_browser: httpx.Client
+) -> None:
+    provider = oidc_provider(oidc_op, "basic-client")
+    # Another identity provider's keys: the id_token's signature cannot match them.
+    provider["config"]["providerConfig"]["jwks_uri"] = skewed_op.discovery()["jwks_uri"]
+    put_settings(client, admin_headers, settings_with(provider))
+    result = login(client, idp_browser, "basic-client")
+    assert result["sso_error"] == "wrong_certificate"
+    assert "jwks_uri" in result["message"]
