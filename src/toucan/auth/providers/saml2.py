@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from toucan.auth import sso
 from toucan.auth.sso import ProviderBase, SSOConfig, sso_error
-from toucan.errors import AuthenticationError
+from toucan.errors import AuthenticationError, ValidationError
 
 log = logging.getLogger("toucan.sso.saml2")
 
@@ -207,7 +207,7 @@ def metadata_xml(provider: Saml2Provider, acs_url: str) -> str:
     xml = settings.get_sp_metadata()
     errors = settings.validate_metadata(xml)
     if errors:
-        raise AuthenticationError(f"The SP metadata is invalid: {', '.join(errors)}", code="invalid_metadata")
+        raise ValidationError(f"The SP metadata is invalid: {', '.join(errors)}", code="invalid_metadata")
     return xml.decode() if isinstance(xml, bytes) else str(xml)
 
 
