@@ -14,6 +14,7 @@ export const useSession = defineStore("session", {
       this.me = user;
     },
     async restore(): Promise<boolean> {
+      this.token = getToken(); // an SSO login may have stored one since
       if (!this.token) return false;
       try {
         this.me = await api.me();

@@ -144,7 +144,8 @@ def test_story_is_readable_at_tablet_width_and_usable_with_the_keyboard(stack: s
     page = context.new_page()
     try:
         page.goto(stack + "/login")
-        page.keyboard.type("demo-viewer")  # the username field has the focus
+        page.wait_for_selector("input[name=username]:focus")  # focused on arrival
+        page.keyboard.type("demo-viewer")
         page.keyboard.press("Tab")
         page.keyboard.type(DEMO_PASSWORD)
         page.keyboard.press("Enter")

@@ -166,11 +166,6 @@ def test_oidc_button_logs_in_through_oidc_provider(configured: str, page: Any) -
     assert logged_in_as(page, configured) == "bob@example.com"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="frontend: LoginView stores the #token with setToken() but the session store's `token` stays null, "
-    "so session.restore() returns false and the page stays on /login (remove this mark once fixed)",
-)
 def test_login_page_opens_the_store_after_sso(configured: str, page: Any) -> None:
     saml_login(page, configured)
     page.wait_for_url(configured + "/", timeout=5000)

@@ -50,8 +50,7 @@ def duckdb_config(memory_mb: int | None, temp_dir: Path | None) -> dict[str, Any
     config: dict[str, Any] = {"threads": 2}
     if memory_mb:
         config["memory_limit"] = f"{memory_mb}MB"
-    if temp_dir is not None:
-        temp_dir.mkdir(parents=True, exist_ok=True)
+    if temp_dir is not None:  # DuckDB creates it when it first spills
         config["temp_directory"] = str(temp_dir)
     return config
 
