@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import SUPER_ADMIN_PASSWORD, assert_error
+from tests.conftest import SUPER_ADMIN_PASSWORD, assert_error, basic
 from tests.sso.conftest import saml_provider
 from tests.sso.idp import KeyPair, SamlIdP
 from toucan.auth.instance_settings import MASK, strip_cson_comments
@@ -297,6 +297,13 @@ def test_local_provider_can_be_turned_off(client: TestClient, admin_headers: dic
     assert error["code"] == "local_login_disabled"
     # Tokens issued before keep working, so the super admin can turn it back on.
     assert client.get("/me", headers=admin_headers).status_code == 200
+    # HTTP Basic stays the super admin's recovery path, and only theirs.
+    assert client.get("/me", headers=basic("admin", SUPER_ADMIN_PASSWORD)).status_code == 200
+    client.post(
+        "/users", json={"username": "eve", "password": "eve-password-1"}, headers=admin_headers
+    ).raise_for_status()
+    error = assert_error(client.get("/me", headers=basic("eve", "eve-password-1")), 403)
+    assert error["code"] == "local_login_disabled"
 
 
 @pytest.fixture

@@ -70,7 +70,16 @@ def _basic_identity(ctx: Context, value: str) -> Identity:
     with ctx.db.session() as session:
         user = session.merge(user)
         check_account_usable(user)
-        return load_identity(session, user)
+        identity = load_identity(session, user)
+    from toucan.api.sso import local_login_enabled  # the settings' providers
+
+    # With local login turned off, passwords only serve the super admin's recovery path.
+    if not identity.is_super_admin and not local_login_enabled(ctx):
+        raise PermissionDenied(
+            "Passwords are turned off on this instance (no 'local' provider): use single sign-on.",
+            code="local_login_disabled",
+        )
+    return identity
 
 
 def current_identity(request: Request, ctx: ContextDep) -> Identity:
