@@ -70,9 +70,9 @@ export function setToken(token: string | null): void {
   else localStorage.removeItem(TOKEN_KEY);
 }
 
-async function request<T>(method: string, path: string, body?: unknown, auth = true): Promise<T> {
+async function request<T>(method: string, path: string, body?: unknown, auth = true, text = false): Promise<T> {
   const headers: Record<string, string> = {};
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (body !== undefined) headers["Content-Type"] = text ? "text/plain" : "application/json";
   const token = getToken();
   if (auth && token) headers.Authorization = `Bearer ${token}`;
   let response: Response;
@@ -80,13 +80,13 @@ async function request<T>(method: string, path: string, body?: unknown, auth = t
     response = await fetch(apiBase() + path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : text ? String(body) : JSON.stringify(body),
     });
   } catch {
     throw new ApiError(0, "unreachable", "The backend cannot be reached.");
   }
-  const text = await response.text();
-  const parsed = text ? safeJson(text) : null;
+  const raw = await response.text();
+  const parsed = raw ? safeJson(raw) : null;
   if (!response.ok) {
     const error = (parsed as { error?: ApiErrorBody } | null)?.error;
     throw new ApiError(
@@ -96,7 +96,7 @@ async function request<T>(method: string, path: string, body?: unknown, auth = t
       error?.details ?? null,
     );
   }
-  return parsed as T;
+  return (text && response.ok ? raw : parsed) as T;
 }
 
 function safeJson(text: string): unknown {
@@ -140,6 +140,9 @@ export const api = {
     request<unknown>("POST", `/${encodeURIComponent(id)}/config/operations`, { operations: ["release_design"] }),
   data: (id: string, stage: Stage, query: unknown, variables: Record<string, unknown>, limit?: number) =>
     request<DataResult>("POST", `/${encodeURIComponent(id)}/data?stage=${stage}`, { query, variables, limit }),
+  instanceSettings: () => request<string>("GET", "/instance-settings?format=cson", undefined, true, true),
+  putInstanceSettings: (cson: string) =>
+    request<unknown>("PUT", "/instance-settings?format=cson", cson, true, true),
   users: () => request<UserRecord[]>("GET", "/users"),
   createUser: (user: Partial<UserRecord> & { username: string; password?: string }) =>
     request<UserRecord>("POST", "/users", user),

@@ -41,6 +41,9 @@ const en: Dict = {
   "settings.disable": "Disable",
   "settings.enable": "Enable",
   "settings.groupName": "Group name",
+  "settings.download": "Download",
+  "settings.upload": "Save",
+  "settings.saved": "Saved.",
 };
 
 const fr: Dict = {
@@ -81,6 +84,9 @@ const fr: Dict = {
   "settings.disable": "Désactiver",
   "settings.enable": "Activer",
   "settings.groupName": "Nom du groupe",
+  "settings.download": "Télécharger",
+  "settings.upload": "Enregistrer",
+  "settings.saved": "Enregistré.",
 };
 
 const dictionaries: Record<string, Dict> = { en, fr };

@@ -159,3 +159,24 @@ def test_story_is_readable_at_tablet_width_and_usable_with_the_keyboard(stack: s
         shot(page, "tablet-story")
     finally:
         context.close()
+
+
+def test_super_admin_round_trips_instance_settings(stack: str, page: Any) -> None:
+    login(page, stack, "admin", ADMIN_PASSWORD)
+    page.goto(stack + "/settings")
+    area = page.locator("textarea[name=instance-settings]")
+    page.wait_for_function("() => document.querySelector('textarea[name=instance-settings]')?.value.length > 0")
+    original = area.input_value()
+    area.fill(original + "\nauth: [\n")
+    page.click("[data-action=save-cson]")
+    alert = page.locator("[role=alert]")
+    alert.wait_for()
+    assert "line" in alert.inner_text().lower()
+    area.fill(original)
+    page.click("[data-action=save-cson]")
+    page.get_by_text("Saved.").wait_for()
+    shot(page, "settings-cson")
+    page.reload()
+    page.wait_for_function("() => document.querySelector('textarea[name=instance-settings]')?.value.length > 0")
+    assert "providers" in area.input_value()
+    assert [e for e in page.console_errors if "400" not in e] == []
