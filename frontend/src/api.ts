@@ -136,6 +136,7 @@ export const api = {
     request<FrontConfig>("GET", `/${encodeURIComponent(id)}/config?stage=${stage}`),
   putFrontConfig: (id: string, config: FrontConfig) =>
     request<FrontConfig>("PUT", `/${encodeURIComponent(id)}/config?stage=staging`, config),
+  releaseData: (id: string) => request<unknown>("POST", `/${encodeURIComponent(id)}/data/release`),
   releaseDesign: (id: string) =>
     request<unknown>("POST", `/${encodeURIComponent(id)}/config/operations`, { operations: ["release_design"] }),
   data: (id: string, stage: Stage, query: unknown, variables: Record<string, unknown>, limit?: number) =>

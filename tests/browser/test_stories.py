@@ -105,6 +105,8 @@ def test_builder_edits_a_chart_and_releases_it(stack: str, page: Any) -> None:
     shot(page, "builder-editor")
     page.click("[data-action=release]")
     page.wait_for_selector(".chart[data-chart-type=bar]")
+    page.click("[data-action=release-all]")  # design and data: both stages now match
+    page.get_by_text("Released").wait_for()
     page.click(".stage-switch button:has-text('Production')")
     page.wait_for_selector(READY)
     page.wait_for_selector(".chart[data-chart-type=bar][data-state=ready]")
