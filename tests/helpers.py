@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,13 +31,43 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+class Server:
+    """A running `toucan-ctl serve`: its output is read continuously (a full pipe would block it)."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for_output(self, text: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not printed; output: {self.output()[-2000:]}")
+            time.sleep(0.02)
+        return self.output()
+
+
 @contextmanager
 def running_server(
     env: dict[str, str],
     args: tuple[str, ...] = (),
     ready_path: str = "/_api/ready",
     timeout: float = 60,
-) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+) -> Iterator[tuple[str, Server]]:
     """Start `toucan-ctl serve` and wait until `ready_path` answers 200."""
     port = free_port()
     env = {**env, "TOUCAN_PORT": str(port), "TOUCAN_HOST": "127.0.0.1", "COLUMNS": "200"}
@@ -48,12 +79,14 @@ def running_server(
         text=True,
         cwd=ROOT,
     )
+    server = Server(proc)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise AssertionError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
+                time.sleep(0.2)
+                raise AssertionError(f"server exited: {server.output()}")
             try:
                 if httpx.get(base + ready_path, timeout=1).status_code == 200:
                     break
@@ -62,7 +95,7 @@ def running_server(
             if time.monotonic() > deadline:
                 raise AssertionError("server not ready in time")
             time.sleep(0.05)
-        yield base, proc
+        yield base, server
     finally:
         proc.terminate()
         try:

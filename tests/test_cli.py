@@ -9,17 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import TOUCAN_CTL, clean_env, running_server
+from tests.helpers import TOUCAN_CTL, Server, clean_env, running_server
 
 
-def _read_banner(proc: subprocess.Popen[str]) -> str:
-    lines = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        lines.append(line)
-        if "/_api/me" in line:
-            break
-    return "".join(lines)
+def _read_banner(server: Server) -> str:
+    return server.wait_for_output("/_api/me")
 
 
 def test_serve_creates_the_super_admin_prints_the_login_and_serves_the_api(tmp_path: Path, database_url: str) -> None:

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,11 +89,23 @@ def _php(value: Any) -> str:
     raise TypeError(type(value))
 
 
+def _log_file(name: str) -> Any:
+    return tempfile.NamedTemporaryFile("w+", prefix=f"{name}-", suffix=".log", delete=False)
+
+
+def _output(proc: subprocess.Popen[str]) -> str:
+    if proc.stdout is not None:
+        return proc.stdout.read()
+    return ""
+
+
 def _wait_until_up(url: str, proc: subprocess.Popen[str], what: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
-            raise AssertionError(f"{what} exited: {proc.stdout.read() if proc.stdout else ''}")
+            raise AssertionError(
+                f"{what} exited: {_output(proc)} (its log: /tmp/simplesamlphp-*.log or /tmp/oidc-provider-*.log)"
+            )
         try:
             if httpx.get(url, timeout=2).status_code == 200:
                 return
@@ -227,7 +240,8 @@ def run_simplesamlphp(directory: Path) -> Iterator[SamlIdP]:
     proc = subprocess.Popen(
         ["php", "-d", "variables_order=EGPCS", "-S", f"127.0.0.1:{port}", "-t", str(SIMPLESAMLPHP / "www")],
         env=env,
-        stdout=subprocess.PIPE,
+        # A file, not a pipe: nobody reads a pipe during the tests, and a full one blocks the server.
+        stdout=_log_file("simplesamlphp"),
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -335,7 +349,7 @@ def run_oidc_provider(
     config_path.write_text(json.dumps(config))
     proc = subprocess.Popen(
         ["node", str(OIDC_DIR / "server.mjs"), str(config_path)],
-        stdout=subprocess.PIPE,
+        stdout=_log_file("oidc-provider"),
         stderr=subprocess.STDOUT,
         text=True,
         cwd=OIDC_DIR,
