@@ -25,10 +25,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 from _common import print_table, write_result  # noqa: E402
 
-from tests.helpers import TOUCAN_CTL, clean_env, running_server  # noqa: E402
+from tests.helpers import TOUCAN_CTL, chromium, clean_env, running_server  # noqa: E402
 
 DIST = ROOT / "frontend" / "dist"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def gz(path: Path) -> int:
@@ -48,14 +47,11 @@ def route_bytes() -> dict[str, int]:
 
 
 def readiness(rows: int, runs: int) -> list[float]:
-    from playwright.sync_api import sync_playwright
-
     with tempfile.TemporaryDirectory() as data_dir:
         env = clean_env(TOUCAN_DATA_DIR=data_dir, TOUCAN_SUPER_ADMIN_PASSWORD="bench-password-1")
         subprocess.run([*TOUCAN_CTL, "demo", "--rows", str(rows)], env=env, check=True, capture_output=True)
-        with running_server(env) as (base, _proc), sync_playwright() as p:
+        with running_server(env) as (base, _proc), chromium() as browser:
             token = httpx.post(base + "/_api/login", json={"username": "admin", "password": "bench-password-1"}).json()["token"]
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             samples = []
             for i in range(runs + 1):
                 # A fresh context each time: no HTTP cache, like a first visit (the server's result cache stays warm after the first run).
@@ -68,7 +64,6 @@ def readiness(rows: int, runs: int) -> list[float]:
                 if i:  # the first run warms the server up
                     samples.append(time.perf_counter() - start)
                 context.close()
-            browser.close()
     return samples
 
 

@@ -4,19 +4,17 @@ provider's own login form, and back to the web app logged in (or with the error 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.helpers import ROOT, clean_env, running_server
+from tests.helpers import ROOT, chromium, clean_env, running_server
 from tests.sso.conftest import OIDC_CLIENTS
 from tests.sso.idp import KeyPair, OidcOP, SamlIdP, run_oidc_provider
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 ADMIN_PASSWORD = "sso-browser-admin-pw"
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 
@@ -92,25 +90,8 @@ def configured(stack: str, stack_op: OidcOP, saml_idp: SamlIdP, sp_keys: KeyPair
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: apt-get install chromium (.ci/run does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-dev-shm-usage",
-            ],
-        )
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
