@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from toucan.apps.configs import ConfigKind, Stage, read_config
 from toucan.auth.identity import Identity
@@ -96,7 +97,10 @@ class DataService:
         default_limit: int | None = None,
     ) -> bytes:
         """The JSON answer of `/data`: `{"data", "columns", "total", "truncated"}`."""
-        snapshot, compiled, filters = self.compile(app_id, stage, identity, request.query, request.variables)
+        # Compiling reads metadata (stage head, rules): off the event loop, like the query.
+        snapshot, compiled, filters = await run_in_threadpool(
+            self.compile, app_id, stage, identity, request.query, request.variables
+        )
         wanted = request.limit if request.limit is not None else (default_limit or self.max_rows)
         limit = min(wanted, self.max_rows)
         key = cache_key(
@@ -162,7 +166,9 @@ async def export_domain(
     fmt: DownloadFormat,
 ) -> Path:
     """Write a domain, with the caller's data permissions applied, to a temporary file."""
-    _snapshot, compiled, _ = service.compile(app_id, stage, identity, [{"name": "domain", "domain": domain}], {})
+    _snapshot, compiled, _ = await run_in_threadpool(
+        service.compile, app_id, stage, identity, [{"name": "domain", "domain": domain}], {}
+    )
     out = Path(tempfile.mkstemp(prefix="toucan-export-", suffix=f".{fmt.value}")[1])
     options = {
         DownloadFormat.CSV: "FORMAT csv, HEADER true",
