@@ -182,3 +182,54 @@ def test_super_admin_round_trips_instance_settings(stack: str, page: Any) -> Non
     page.wait_for_function("() => document.querySelector('textarea[name=instance-settings]')?.value.length > 0")
     assert "providers" in area.input_value()
     assert [e for e in page.console_errors if "400" not in e] == []
+
+
+def test_a_table_of_thousands_of_rows_renders_only_what_is_in_view(stack: str, page: Any) -> None:
+    import httpx
+
+    api = stack + "/_api"
+    token = httpx.post(f"{api}/login", json={"username": "admin", "password": ADMIN_PASSWORD}).json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    config = httpx.get(f"{api}/demo-sales/config?stage=staging", headers=headers).json()
+    config["slides"].append(
+        {
+            "id": "all-sales",
+            "level": 1,
+            "title": "Every sale",
+            "chart": {"type": "table", "columns": ["date", "country", "product", "revenue"]},
+            "query": [
+                {"name": "domain", "domain": "sales"},
+                {"name": "sort", "columns": [{"column": "revenue", "order": "desc"}]},
+            ],
+        }
+    )
+    httpx.put(f"{api}/demo-sales/config?stage=staging", json=config, headers=headers).raise_for_status()
+    httpx.post(
+        f"{api}/demo-sales/config/operations", json={"operations": ["release_design"]}, headers=headers
+    ).raise_for_status()
+    login(page, stack, "demo-viewer", DEMO_PASSWORD)
+    page.goto(f"{stack}/apps/demo-sales/stories/all-sales")
+    page.wait_for_selector(READY)
+    rendered = page.locator("[data-virtual-table] tbody tr").count()
+    assert 10 < rendered < 60  # 3,000 rows in the table, a few dozen in the page
+    page.locator("[data-virtual-table]").evaluate("el => el.scrollTo(0, el.scrollHeight)")
+    # Scrolled to the end: the rendered window reaches the last row (no spacer below it).
+    page.wait_for_function(
+        "() => !document.querySelector('[data-virtual-table] tbody tr:last-child').hasAttribute('aria-hidden')"
+    )
+    assert page.locator("[data-virtual-table] tbody tr").count() < 60
+    last = page.locator("[data-virtual-table] tbody tr:not([aria-hidden]) td.num").last.inner_text()
+    first_value = httpx.post(
+        f"{api}/demo-sales/data",
+        json={
+            "query": [
+                {"name": "domain", "domain": "sales"},
+                {"name": "sort", "columns": [{"column": "revenue", "order": "asc"}]},
+            ],
+            "limit": 1,
+        },
+        headers=headers,
+    ).json()["data"][0]["revenue"]
+    assert last.replace(",", "").startswith(str(int(first_value)))  # the smallest revenue is at the bottom
+    shot(page, "table-virtual")
+    assert page.console_errors == []
