@@ -44,7 +44,7 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        api.state.ctx.data.engine.close()
+        api.state.ctx.data.close()
         if db is None:
             database.dispose()
 

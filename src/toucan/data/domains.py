@@ -14,14 +14,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from toucan.apps.configs import Stage
 from toucan.data.engine import duckdb_config, simple_type
+
+if TYPE_CHECKING:
+    import duckdb
 from toucan.db.domain_models import DomainTable, DomainVersion, StageHead
 from toucan.db.engine import Database
 from toucan.errors import Conflict, NotFound, ValidationError
@@ -115,6 +117,8 @@ class DomainStore:
         directory.mkdir(parents=True, exist_ok=True)
         file = f"{uuid.uuid4().hex}.parquet"
         tmp = directory / f".{file}.tmp"
+        import duckdb
+
         conn = duckdb.connect(":memory:", config=duckdb_config(self.memory_mb, self.temp_dir))
         try:
             write(conn, tmp)

@@ -12,12 +12,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
-
-import duckdb
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from toucan.errors import QueryTimeout, ValidationError
+
+if TYPE_CHECKING:  # DuckDB and Arrow load on the first query, not at start-up
+    import duckdb
+    import pyarrow as pa
 
 T = TypeVar("T")
 
@@ -79,6 +80,8 @@ class QueryEngine:
     def __init__(
         self, workers: int, timeout: float, memory_mb: int | None = None, temp_dir: Path | None = None
     ) -> None:
+        import duckdb
+
         self.timeout = timeout
         config: dict[str, Any] = duckdb_config(memory_mb, temp_dir)
         self._db = duckdb.connect(":memory:", config=config)
@@ -110,6 +113,8 @@ class QueryEngine:
 
     def run_sync(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """The same, from synchronous code (workers, CLI)."""
+        import duckdb
+
         cursor = self.cursor()
         timer = threading.Timer(self.timeout, cursor.interrupt)
         timer.start()
@@ -130,6 +135,8 @@ class QueryEngine:
 
 
 def _guarded(work: Callable[[duckdb.DuckDBPyConnection], T], cursor: duckdb.DuckDBPyConnection) -> T:
+    import duckdb
+
     try:
         return work(cursor)
     except duckdb.InterruptException:

@@ -6,8 +6,6 @@ import csv
 from enum import StrEnum
 from pathlib import Path
 
-import duckdb
-
 from toucan.data.domains import DomainStore, StagedFile, sql_string
 from toucan.errors import ValidationError
 
@@ -47,6 +45,8 @@ def ingest_file(store: DomainStore, app_id: str, source: Path, fmt: UploadFormat
         "header = true, sample_size = 20480, strict_mode = true)",
         UploadFormat.PARQUET: f"read_parquet({sql_string(str(source))})",
     }[fmt]
+
+    import duckdb
 
     def write(conn: duckdb.DuckDBPyConnection, target: Path) -> None:
         try:

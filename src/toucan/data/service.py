@@ -6,7 +6,9 @@ Called by the HTTP layer (`/data`, `/query/preview`, downloads) and by workers a
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -46,9 +48,25 @@ class DataRequest(BaseModel):
 class DataService:
     db: Database
     store: DomainStore
-    engine: QueryEngine
+    # The engine starts with the first query: DuckDB and Arrow stay out of start-up and of
+    # the memory of workers that never query.
+    engine_factory: Callable[[], QueryEngine]
     cache: ResultCache
     max_rows: int
+    _engine: QueryEngine | None = field(default=None, init=False, repr=False)
+    _engine_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @property
+    def engine(self) -> QueryEngine:
+        if self._engine is None:
+            with self._engine_lock:
+                if self._engine is None:
+                    self._engine = self.engine_factory()
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
 
     # --- compiling ---------------------------------------------------------------------
 
@@ -140,7 +158,7 @@ def build_data_service(settings: Settings, db: Database) -> DataService:
     return DataService(
         db=db,
         store=DomainStore(db, settings.data_dir, grace, memory_mb=settings.duckdb_memory_mb),
-        engine=QueryEngine(
+        engine_factory=lambda: QueryEngine(
             settings.query_workers,
             settings.query_timeout,
             settings.duckdb_memory_mb,
