@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from starlette.exceptions import HTTPException
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -50,6 +50,3 @@ def no_frontend_response() -> Response:
         },
         status_code=404,
     )
-
-
-__all__ = ["FileResponse", "frontend_app", "no_frontend_response"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -248,10 +247,6 @@ def set_password(session: Session, username: str, password: str) -> User:
     user.password_hash = hash_password(password)
     revoke_user_tokens(session, user.id)
     return user
-
-
-def is_expired(user: User, now: datetime) -> bool:
-    return user.expiration_date is not None and user.expiration_date <= now
 
 
 # --- groups ------------------------------------------------------------------------------
