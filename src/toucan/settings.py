@@ -144,6 +144,46 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest data file accepted by an upload, in bytes.",
     )
+    extra_connectors: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Connector extras installed at start (idempotent), as a JSON list: "
+        '`\'["azure_mssql", "oracle"]\'`. Same as `toucan-ctl install_connectors NAME...`.',
+    )
+    connectors_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts or networks (`127.0.0.1`, `10.0.0.0/8`, `db.internal`) that HTTP connectors and "
+        "URL sources may reach although they are loopback, link-local or private. Empty: only public addresses.",
+    )
+    old_augment_whitelist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Small apps allowed to keep the legacy `augment(dfs)` entry point, as a JSON list: "
+        '`\'["small_app_1", "small_app_2"]\'`. Other apps write `PIPELINE` steps.',
+    )
+    job_time_limit: int = Field(
+        default=3600,
+        ge=1,
+        description="Hard time limit of one background job (preprocess, release), in seconds.",
+    )
+    builder_code_timeout: float = Field(
+        default=300.0,
+        gt=0,
+        description="Time limit of one `augment.py` function run, in seconds.",
+    )
+    builder_code_memory_mb: int = Field(
+        default=2048,
+        ge=64,
+        description="Memory limit (address space) of the process running `augment.py` code, in MiB.",
+    )
+    connector_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Time limit of one connector request (live data, status checks), in seconds.",
+    )
+    embedded_worker: bool = Field(
+        default=True,
+        description="`toucan-ctl serve` (not `--production`) also starts a job worker and the scheduler. "
+        "Set to false when workers run as separate processes.",
+    )
     frontend_dir: Path | None = Field(
         default=None,
         description="Built frontend served at `/` by the embedded stack. Unset: "
@@ -160,7 +200,9 @@ class Settings(BaseSettings):
         description="Not used: setting it stops start-up with a message naming TOUCAN_DATABASE_READONLY_URL.",
     )
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator(
+        "cors_origins", "extra_connectors", "connectors_allowed_hosts", "old_augment_whitelist", mode="before"
+    )
     @classmethod
     def _parse_list(cls, value: Any) -> Any:
         return _json_list(value)
