@@ -57,6 +57,7 @@ def base_settings(database_url: str, session_data_dir: Path) -> Settings:
         database_url=database_url,
         super_admin_password=SUPER_ADMIN_PASSWORD,
         secret_key="test-secret-key",
+        job_heartbeat_timeout=3,
     )
 
 

@@ -14,14 +14,16 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from toucan import __version__
-from toucan.api import auth, configs, data, root, small_apps, sso, users
+from toucan.api import auth, configs, data, data_in, root, small_apps, sso, users
 from toucan.api.deps import Context
 from toucan.api.errors import install_error_handlers
 from toucan.api.middleware import BodyLimitMiddleware, ForwardedMiddleware
 from toucan.bootstrap import ensure_schema
 from toucan.data.service import build_data_service
 from toucan.db.engine import Database
+from toucan.etl.sources import SourceFiles
 from toucan.frontend_files import frontend_app, no_frontend_response
+from toucan.jobs.queue import JobQueue
 from toucan.settings import Settings
 
 API_PREFIX = "/_api"
@@ -31,8 +33,10 @@ log = logging.getLogger("toucan")
 def is_upload(method: str, path: str) -> bool:
     """File uploads stream to disk under their own limit (TOUCAN_UPLOAD_MAX_BYTES)."""
     segments = path.rstrip("/").split("/")
-    return (method == "PUT" and len(segments) >= 3 and segments[-2] == "domain") or (
-        method == "POST" and path.rstrip("/").endswith("/data/sources")
+    return (
+        (method == "PUT" and len(segments) >= 3 and segments[-2] == "domain")
+        or (method == "POST" and path.rstrip("/").endswith("/data/sources"))
+        or (method == "PATCH" and len(segments) >= 3 and segments[-2] == "uploads")
     )
 
 
@@ -56,8 +60,12 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
         redoc_url=None,
     )
     api.state.ctx = Context(settings=settings, db=database, data=build_data_service(settings, database))
+    api.state.jobs = JobQueue(settings, database)
+    api.state.sources = SourceFiles(
+        database, settings.data_dir, settings.upload_max_bytes, memory_mb=settings.duckdb_memory_mb
+    )
     install_error_handlers(api)
-    for module in (root, auth, users, small_apps, configs, data, sso):
+    for module in (root, auth, users, small_apps, configs, data, data_in, sso):
         api.include_router(module.router)
     if settings.cors_origins:
         api.add_middleware(

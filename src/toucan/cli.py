@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -75,8 +76,61 @@ def serve(
     if production:
         db.dispose()
         serve_production(settings)
-    else:
+        return
+    if not settings.embedded_worker:
         serve_embedded(settings, db)
+        return
+    from toucan.jobs.embedded import embedded_worker
+
+    with embedded_worker(settings):
+        serve_embedded(settings, db)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Jobs run at once by this worker.")] = 2,
+    beat: Annotated[bool, typer.Option("--beat", help="Also run the scheduler (only one per stack).")] = False,
+) -> None:
+    """Run a job worker (preprocess and other background jobs); needs TOUCAN_REDIS_URL in production."""
+    from toucan.bootstrap import ensure_schema
+    from toucan.db.engine import Database
+    from toucan.jobs.store import JobStore
+    from toucan.jobs.tasks import create_worker_app
+
+    settings = _settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    db = Database.from_settings(settings)
+    ensure_schema(db, settings)
+    reaped = JobStore(db, settings.job_heartbeat_timeout).reap_stale()
+    if reaped:
+        console.print(f"Marked {reaped} job(s) of stopped workers as failed.")
+    db.dispose()
+    argv = [
+        "worker",
+        f"--loglevel={settings.log_level.upper()}",
+        f"--concurrency={concurrency}",
+        "--pool=prefork",
+        "--without-mingle",
+        "--without-gossip",
+        "--without-heartbeat",
+        "--hostname=toucan@%h",
+    ]
+    if beat:
+        argv += ["--beat", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"]
+    create_worker_app(settings).worker_main(argv)
+
+
+@app.command()
+def scheduler() -> None:
+    """Run the scheduler (Celery beat): exactly one per stack."""
+    from toucan.jobs.tasks import create_worker_app
+
+    settings = _settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    create_worker_app(settings).start(
+        ["beat", f"--loglevel={settings.log_level.upper()}", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"]
+    )
 
 
 @app.command()

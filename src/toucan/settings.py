@@ -164,6 +164,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Hard time limit of one background job (preprocess, release), in seconds.",
     )
+    job_heartbeat_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="A running job whose worker sent no heartbeat for this many seconds is marked failed "
+        "(its worker was killed); the previous data keeps serving.",
+    )
     builder_code_timeout: float = Field(
         default=300.0,
         gt=0,

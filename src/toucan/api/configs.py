@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from toucan.api.data_in import JobsDep, submit_preprocess
 from toucan.api.deps import ContextDep, IdentityDep
 from toucan.apps import configs as domain
 from toucan.apps.configs import ConfigKind, Stage
@@ -123,6 +124,8 @@ async def put_etl_config(
 
 class Operation(StrEnum):
     RELEASE_DESIGN = "release_design"
+    PREPROCESS_DATA_SOURCES = "preprocess_data_sources"
+    RELEASE_DATA = "release_data"
 
 
 class OperationsBody(BaseModel):
@@ -131,12 +134,23 @@ class OperationsBody(BaseModel):
     operations: list[Operation] = Field(min_length=1)
 
 
-@router.post("/{app}/config/operations", summary="Run operations on an app (release_design, …)")
-def run_operations(app: str, body: OperationsBody, ctx: ContextDep, identity: IdentityDep) -> dict[str, Any]:
+@router.post(
+    "/{app}/config/operations",
+    summary="Run operations in order: release_design, preprocess_data_sources (queues a job), release_data",
+)
+def run_operations(
+    app: str, body: OperationsBody, ctx: ContextDep, identity: IdentityDep, jobs: JobsDep
+) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    with ctx.db.session() as session:
+    with ctx.db.readonly_session() as session:
         get_app_for(session, identity, app, AppPrivilege.CONTRIBUTE)
-        for op in body.operations:
-            if op is Operation.RELEASE_DESIGN:
+    for op in body.operations:
+        if op is Operation.RELEASE_DESIGN:
+            with ctx.db.session() as session:
                 results[op.value] = domain.release_design(session, app, author=identity.username)
+        elif op is Operation.PREPROCESS_DATA_SOURCES:
+            results[op.value] = submit_preprocess(jobs, app, Stage.STAGING, identity.username)
+        elif op is Operation.RELEASE_DATA:
+            snapshot = ctx.data.store.release(app)
+            results[op.value] = {"version": snapshot.version_id, "domains": sorted(snapshot.domains)}
     return {"results": results}

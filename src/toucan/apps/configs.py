@@ -24,6 +24,7 @@ class Stage(StrEnum):
 class ConfigKind(StrEnum):
     FRONT = "front"
     ETL = "etl"
+    AUGMENT = "augment"
 
 
 # --- front config ----------------------------------------------------------------------
@@ -73,6 +74,8 @@ class DataSource(BaseModel):
     live_data: bool = False
     cache_ttl: int | None = Field(default=None, ge=0)
     parameters: dict[str, Any] = Field(default_factory=dict)
+    url: str | None = None
+    validation: list[ColumnCheck] = Field(default_factory=list)
 
 
 class DataProvider(BaseModel):
@@ -80,6 +83,13 @@ class DataProvider(BaseModel):
 
     name: str = Field(min_length=1)
     type: str = Field(min_length=1)
+
+
+class ColumnCheck(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(pattern="^(columns|dtypes|rows|not_null|unique_values)$")
+    expected: Any = None
 
 
 class PipelineEntry(BaseModel):
@@ -107,9 +117,18 @@ class EtlConfig(BaseModel):
     DATA_PERMISSIONS: list[PermissionRule] = Field(default_factory=list)
 
 
+class AugmentConfig(BaseModel):
+    """The app's augment.py, stored as text (checked for syntax and the whitelist by the etl package)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = ""
+
+
 _MODELS: dict[ConfigKind, type[BaseModel]] = {
     ConfigKind.FRONT: FrontConfig,
     ConfigKind.ETL: EtlConfig,
+    ConfigKind.AUGMENT: AugmentConfig,
 }
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 from toucan.db.domain_models import DomainTable, DomainVersion, StageHead
 from toucan.db.engine import Database
 from toucan.errors import Conflict, NotFound, ValidationError
+from toucan.settings import Settings
 
 MAX_DOMAIN_NAME = 255
 
@@ -260,6 +261,13 @@ class DomainStore:
             except FileNotFoundError:
                 pass
         return removed
+
+
+def domain_store_for(settings: Settings, db: Database) -> DomainStore:
+    """The domain store of one process, from the settings."""
+    # Versions stay readable well past the longest query that could have started on them.
+    grace = timedelta(seconds=max(60.0, settings.query_timeout * 4))
+    return DomainStore(db, settings.data_dir, grace, memory_mb=settings.duckdb_memory_mb)
 
 
 def describe_parquet(conn: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, list[dict[str, str]]]:

@@ -1,0 +1,1 @@
+"""Data in: readers of uploaded files, data-source storage, preprocess, builder code."""

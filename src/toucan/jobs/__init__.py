@@ -1,0 +1,1 @@
+"""Background jobs: the Celery app, job records, the runner and the task functions."""

@@ -1,0 +1,120 @@
+"""Running one job in a worker: claim it, keep its heartbeat, call its handler, record the end."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from toucan.db.engine import Database
+from toucan.errors import ToucanError
+from toucan.jobs.store import JobKind, JobStore
+from toucan.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class JobFailed(Exception):
+    """A failure to show the builder as is: `report` is a validation report or a traceback of their code."""
+
+    def __init__(self, message: str, report: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.report = report
+
+
+@dataclass
+class JobContext:
+    """What a job handler gets: its job's identity, and ways to report progress."""
+
+    store: JobStore
+    settings: Settings
+    db: Database
+    job_id: str
+    app_id: str | None
+    stage: str | None
+    author: str | None
+    _last_progress: int = field(default=-1, repr=False)
+
+    def log(self, message: str, level: str = "info") -> None:
+        self.store.log(self.job_id, message, level)
+
+    def progress(self, percent: float) -> None:
+        value = int(percent)
+        if value != self._last_progress:
+            self._last_progress = value
+            self.store.set_progress(self.job_id, value)
+
+
+Handler = Callable[[JobContext], None]
+
+
+def _handlers() -> dict[str, Handler]:
+    from toucan.etl.preprocess import run_preprocess_job
+
+    return {JobKind.PREPROCESS.value: run_preprocess_job}
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, store: JobStore, job_id: str, every: float) -> None:
+        super().__init__(name=f"heartbeat-{job_id}", daemon=True)
+        self.store, self.job_id, self.every = store, job_id, every
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every):
+            try:
+                self.store.heartbeat(self.job_id)
+            except Exception:  # a missed beat is retried; the reaper allows several
+                log.warning("heartbeat of job %s failed", self.job_id)
+
+
+def run_job(settings: Settings, db: Database, job_id: str, worker: str) -> str | None:
+    """Run a queued job to its end; returns its final state, None when it was not queued."""
+    store = JobStore(db, settings.job_heartbeat_timeout)
+    job = store.claim(job_id, worker)
+    if job is None:
+        log.info("job %s is not queued any more; skipped", job_id)
+        return None
+    handler = _handlers().get(job.kind)
+    ctx = JobContext(store, settings, db, job_id, job.app_id, job.stage, job.created_by)
+    beat = _Heartbeat(store, job_id, max(0.2, settings.job_heartbeat_timeout / 4))
+    beat.start()
+    try:
+        if handler is None:
+            raise JobFailed(f"Unknown job kind {job.kind!r}.")
+        handler(ctx)
+    except JobFailed as exc:
+        ctx.log(exc.message, "error")
+        store.fail(job_id, exc.message, exc.report)
+        return "failed"
+    except ToucanError as exc:
+        ctx.log(exc.message, "error")
+        store.fail(job_id, exc.message, _details_text(exc))
+        return "failed"
+    except BaseException as exc:
+        # SoftTimeLimitExceeded, MemoryError, bugs: the builder sees a message, the log the traceback.
+        name = type(exc).__name__
+        if name == "SoftTimeLimitExceeded":
+            message = f"The job ran longer than TOUCAN_JOB_TIME_LIMIT ({settings.job_time_limit} s) and was stopped."
+        else:
+            log.exception("job %s failed", job_id)
+            message = f"The job failed with an internal error ({name}); the worker log has the details."
+        ctx.log(message, "error")
+        store.fail(job_id, message)
+        if not isinstance(exc, Exception):
+            raise
+        return "failed"
+    finally:
+        beat.stopped.set()
+    store.succeed(job_id)
+    return "succeeded"
+
+
+def _details_text(exc: ToucanError) -> str | None:
+    if exc.details is None:
+        return None
+    import json
+
+    return json.dumps(exc.details, indent=2, default=str, ensure_ascii=False)
