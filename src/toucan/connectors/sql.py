@@ -1,0 +1,803 @@
+"""SQL databases: PostgreSQL, MySQL/MariaDB, SQL Server, Azure SQL, Oracle, Snowflake, BigQuery,
+ClickHouse and SQLite through SQLAlchemy; DuckDB files through DuckDB itself.
+
+A data source gives a `table` or a `query`. The query's `:name` placeholders are bound to the
+source's `parameters` (never pasted into the SQL text). Connections are read-only where the
+database allows it (PostgreSQL, MySQL, SQLite, DuckDB), and every query has the connector's
+time limit where the driver supports one (PostgreSQL, MySQL, Oracle, SQLite, DuckDB).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import sqlite3
+import threading
+import time
+from abc import abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from pydantic import Field, SecretStr, field_validator, model_validator
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, Connection, Engine
+
+from toucan.connectors.base import (
+    Connector,
+    ConnectorError,
+    ConnectorStatus,
+    DataSource,
+    MissingDriver,
+    ProviderConfig,
+    SourceQueryError,
+    rows_to_table,
+)
+from toucan.connectors.network import port_open, resolve
+from toucan.errors import QueryTimeout, ToucanError, ValidationError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from toucan.settings import Settings
+
+
+class SqlSource(DataSource):
+    """A data source of a SQL provider: a `table` (optionally `schema.table`) or a `query`."""
+
+    query: str | None = Field(default=None, description="A SELECT in the database's SQL; `:name` binds a parameter.")
+    table: str | None = Field(default=None, description="A table or view, `schema.table` accepted.")
+
+    @model_validator(mode="after")
+    def _query_or_table(self) -> SqlSource:
+        if bool(self.query and self.query.strip()) == bool(self.table and self.table.strip()):
+            raise ValueError("give either `query` or `table` (one of them, not empty)")
+        return self
+
+
+def limited_sql(sql: str, limit: int, dialect: str) -> str | None:
+    """`sql` inside a SELECT with the dialect's row limit, or None where a subquery cannot hold any
+    query (T-SQL refuses WITH and ORDER BY there): the rows are then cut while fetching."""
+    import sqlglot
+    from sqlglot import exp
+
+    if dialect == "tsql":
+        return None
+    body = sql.strip().rstrip(";").strip()
+    marker = "__toucan_query__"
+    outer = sqlglot.select("*").from_(exp.Table(this=exp.to_identifier(marker)).as_("_toucan_limit")).limit(limit)
+    return outer.sql(dialect=dialect).replace(marker, f"(\n{body}\n)", 1)
+
+
+def table_sql(table: str, limit: int | None, dialect: str) -> str:
+    """`SELECT * FROM table` in the dialect, names quoted only when they need it."""
+    import sqlglot
+    from sqlglot import exp
+
+    parts = [exp.to_identifier(part.strip()) for part in table.strip().split(".")]
+    if len(parts) > 3 or not all(part.name for part in parts):
+        raise ValidationError(f"Invalid table name {table!r}: use `table`, `schema.table` or `catalog.schema.table`.")
+    node = exp.Table(
+        this=parts[-1], db=parts[-2] if len(parts) > 1 else None, catalog=parts[0] if len(parts) > 2 else None
+    )
+    query = sqlglot.select("*").from_(node)
+    if limit is not None:
+        query = query.limit(limit)
+    return query.sql(dialect=dialect)
+
+
+def _one_line(message: str) -> str:
+    message = re.sub(r"\s*\(Background on this error at: [^)]*\)", "", message)
+    return " ".join(message.split())[:1000]
+
+
+class SqlConnector(Connector):
+    """A provider that speaks SQL: `fetch_sql` runs SQL written in `dialect` (a sqlglot dialect name)."""
+
+    source_model = SqlSource
+    dialect: ClassVar[str]
+
+    def fetch(self, source: Mapping[str, Any] | DataSource, *, limit: int | None = None) -> pa.Table:
+        parsed = self.parse_source(source)
+        assert isinstance(parsed, SqlSource)
+        self.check_limit(limit)
+        if parsed.table:
+            return self._run(table_sql(parsed.table, limit, self.dialect), {}, limit)
+        assert parsed.query is not None
+        return self.fetch_sql(parsed.query, limit=limit, parameters=parsed.parameters)
+
+    def fetch_sql(self, sql: str, *, limit: int | None = None, parameters: Mapping[str, Any] | None = None) -> pa.Table:
+        """Run one query in the provider's dialect; at most `limit` rows."""
+        self.check_limit(limit)
+        if not sql.strip():
+            raise ValidationError("The SQL query is empty.")
+        wrapped = limited_sql(sql, limit, self.dialect) if limit is not None else None
+        return self._run(wrapped or sql, dict(parameters or {}), limit)
+
+    @abstractmethod
+    def _run(self, sql: str, parameters: dict[str, Any], limit: int | None) -> pa.Table:
+        """Execute and convert; `limit` also caps the rows fetched."""
+
+    def _timeout_error(self) -> QueryTimeout:
+        return QueryTimeout(
+            f"The query on {self.type_name} provider {self.name!r} took longer than {self.timeout:g} s.",
+            details={"provider": self.name, "timeout": self.timeout},
+            code="connector_timeout",
+        )
+
+    def _query_failed(self, message: str) -> SourceQueryError:
+        return SourceQueryError(
+            f"The query failed on {self.type_name} provider {self.name!r}: {self.redact(_one_line(message))}",
+            details={"provider": self.name},
+        )
+
+
+# SQLAlchemy-based connectors -----------------------------------------------------------------
+
+
+class SqlAlchemyConnector(SqlConnector):
+    """Connects through a SQLAlchemy engine, created on first use and pooled until `close()`."""
+
+    drivername: ClassVar[str]
+    default_port: ClassVar[int | None] = None
+    ping_sql: ClassVar[str] = "SELECT 1"
+
+    def __init__(self, config: ProviderConfig, settings: Settings, **options: Any) -> None:
+        super().__init__(config, settings, **options)
+        self._engine: Engine | None = None
+        self._engine_lock = threading.Lock()
+
+    @abstractmethod
+    def url(self) -> URL:
+        """The SQLAlchemy URL (built field by field: a password is never formatted into text)."""
+
+    def connect_args(self) -> dict[str, Any]:
+        """Driver arguments: time limits, read-only session."""
+        return {}
+
+    def engine_options(self) -> dict[str, Any]:
+        return {}
+
+    def address(self) -> tuple[str, int] | None:
+        """Host and port the status check probes, when the database has one."""
+        return None
+
+    @property
+    def engine(self) -> Engine:
+        with self._engine_lock:
+            if self._engine is None:
+                try:
+                    self._engine = sa.create_engine(
+                        self.url(),
+                        connect_args=self.connect_args(),
+                        pool_size=1,
+                        max_overflow=4,
+                        pool_recycle=300,
+                        pool_pre_ping=True,
+                        hide_parameters=True,
+                        **self.engine_options(),
+                    )
+                except (ImportError, sa_exc.NoSuchModuleError) as exc:
+                    from toucan.connectors.registry import missing_driver_error
+
+                    raise missing_driver_error(self.type_name, str(exc)) from None
+                self._install_guards(self._engine)
+            return self._engine
+
+    def _install_guards(self, engine: Engine) -> None:
+        """Hook for engine events (SQLite's authorizer)."""
+
+    def close(self) -> None:
+        with self._engine_lock:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+
+    def _connect(self) -> Connection:
+        try:
+            return self.engine.connect()
+        except sa_exc.DBAPIError as exc:
+            where = self.address()
+            at = f" at {where[0]}:{where[1]}" if where else ""
+            message = self.redact(_one_line(str(exc.orig)))
+            if self._is_timeout(exc):
+                raise QueryTimeout(
+                    f"No connection to {self.type_name} provider {self.name!r}{at} "
+                    f"within {self.timeout:g} s: {message}",
+                    code="connector_timeout",
+                ) from None
+            raise ConnectorError(
+                f"Cannot connect to {self.type_name} provider {self.name!r}{at}: {message}",
+                details={"provider": self.name},
+            ) from None
+        except (ImportError, sa_exc.NoSuchModuleError) as exc:  # a driver that loads at connect (pyodbc's libodbc)
+            from toucan.connectors.registry import missing_driver_error
+
+            raise missing_driver_error(self.type_name, str(exc)) from None
+
+    def _is_timeout(self, exc: sa_exc.DBAPIError) -> bool:
+        text = str(exc.orig).lower()
+        return any(word in text for word in ("timeout", "timed out", "canceling statement"))
+
+    @contextlib.contextmanager
+    def _query_guard(self, connection: Connection) -> Iterator[None]:
+        """Hook around one query (SQLite's time limit)."""
+        yield
+
+    def _run(self, sql: str, parameters: dict[str, Any], limit: int | None) -> pa.Table:
+        with self._connect() as connection:
+            if limit is not None:
+                connection = connection.execution_options(stream_results=True)
+            try:
+                with self._query_guard(connection):
+                    # `:name` placeholders are bound; SQLAlchemy escapes `%` for the drivers that need it.
+                    result = connection.execute(sa.text(sql), parameters)
+                    if not result.returns_rows:
+                        raise ValidationError(
+                            f"The query on {self.type_name} provider {self.name!r} returns no rows: write a SELECT.",
+                        )
+                    columns = list(result.keys())
+                    rows = [] if limit == 0 else (result.fetchmany(limit) if limit is not None else result.fetchall())
+                    result.close()
+            except sa_exc.DBAPIError as exc:
+                raise self._database_error(exc) from None
+            except sa_exc.StatementError as exc:  # before the database saw it, e.g. `:name` without its parameter
+                raise ValidationError(
+                    f"The query of {self.type_name} provider {self.name!r} cannot run: "
+                    f"{_one_line(str(exc.orig or exc))}",
+                    details={"parameters": sorted(parameters)},
+                ) from None
+        return rows_to_table(columns, [tuple(row) for row in rows])
+
+    def _database_error(self, exc: sa_exc.DBAPIError) -> ToucanError:
+        """A time limit (504), the query's fault (400), or the database's (502)."""
+        if self._is_timeout(exc):
+            return self._timeout_error()
+        connection_level = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.InternalError)
+        if isinstance(exc, connection_level) and not self._is_query_error(exc):
+            return ConnectorError(
+                f"{self.type_name} provider {self.name!r} failed: {self.redact(_one_line(str(exc.orig)))}",
+                details={"provider": self.name},
+            )
+        return self._query_failed(str(exc.orig))
+
+    def _is_query_error(self, exc: sa_exc.DBAPIError) -> bool:
+        """An OperationalError that is the query's fault (e.g. SQLite's "no such table")."""
+        return False
+
+    def reach_steps(self) -> list[tuple[str, Callable[[], str]]]:
+        """Status steps before connecting: the host resolves and its port is open."""
+        address = self.address()
+        if address is None:
+            return []
+        host, port = address
+        return [
+            ("host resolved", lambda: _resolved(host, port)),
+            ("port open", lambda: port_open(host, port, self.timeout)),
+        ]
+
+    connect_step: ClassVar[str] = "authenticated"
+
+    def status(self) -> ConnectorStatus:
+        state: dict[str, Connection] = {}
+
+        def connect() -> str:
+            state["connection"] = self._connect()
+            user = getattr(self.config, "user", None)
+            return "connected" + (f" as {user}" if user else "")
+
+        def query() -> str:
+            state["connection"].exec_driver_sql(self.ping_sql).fetchall()
+            return self.ping_sql
+
+        try:
+            return self.run_steps([*self.reach_steps(), (self.connect_step, connect), ("query ran", query)])
+        finally:
+            if "connection" in state:
+                state["connection"].close()
+
+
+def _resolved(host: str, port: int) -> str:
+    return ", ".join(str(address) for address in resolve(host, port))
+
+
+class ServerConfig(ProviderConfig):
+    """A database server: host, port, user, password, database."""
+
+    host: str = Field(min_length=1)
+    port: int | None = Field(default=None, ge=1, le=65535, description="Default: the database's usual port.")
+    user: str | None = None
+    password: SecretStr | None = None
+    database: str | None = None
+    options: dict[str, str] = Field(default_factory=dict, description="Driver options added to the URL query.")
+
+
+class ServerConnector(SqlAlchemyConnector):
+    config: ServerConfig
+    config_model = ServerConfig
+
+    @property
+    def port(self) -> int | None:
+        return self.config.port or self.default_port
+
+    def address(self) -> tuple[str, int] | None:
+        port = self.port
+        return (self.config.host, port) if port else None
+
+    def url_query(self) -> dict[str, str]:
+        return dict(self.config.options)
+
+    def driver(self) -> str:
+        return self.drivername
+
+    def url(self) -> URL:
+        password = self.config.password.get_secret_value() if self.config.password else None
+        return URL.create(
+            self.driver(),
+            username=self.config.user,
+            password=password,
+            host=self.config.host,
+            port=self.port,
+            database=self.config.database,
+            query=self.url_query(),
+        )
+
+
+class PostgresConnector(ServerConnector):
+    type_name = "postgres"
+    dialect = "postgres"
+    drivername = "postgresql+psycopg"
+    default_port = 5432
+
+    def connect_args(self) -> dict[str, Any]:
+        milliseconds = max(1, int(self.timeout * 1000))
+        return {
+            "connect_timeout": max(1, round(self.timeout)),
+            "options": f"-c statement_timeout={milliseconds} -c default_transaction_read_only=on",
+        }
+
+    def _is_query_error(self, exc: sa_exc.DBAPIError) -> bool:
+        # SQLSTATE classes of the connection, the login, resources and the server are not the query's fault.
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        return bool(sqlstate) and sqlstate[:2] not in {"08", "28", "53", "57", "58", "XX"}
+
+
+class MySQLConnector(ServerConnector):
+    """MySQL and MariaDB."""
+
+    type_name = "mysql"
+    dialect = "mysql"
+    drivername = "mysql+pymysql"
+    default_port = 3306
+
+    def url_query(self) -> dict[str, str]:
+        return {"charset": "utf8mb4", **self.config.options}
+
+    def connect_args(self) -> dict[str, Any]:
+        return {
+            "connect_timeout": self.timeout,
+            "read_timeout": self.timeout,
+            "write_timeout": self.timeout,
+            "init_command": "SET SESSION TRANSACTION READ ONLY",
+        }
+
+    def _is_query_error(self, exc: sa_exc.DBAPIError) -> bool:
+        # Server errors (1000-1999) other than refused logins are the query's fault, e.g. 1054 unknown column.
+        code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+        refused = {1040, 1044, 1045, 1129, 1130, 1203, 1226}
+        return isinstance(code, int) and 1000 <= code < 2000 and code not in refused
+
+
+class MSSQLConfig(ServerConfig):
+    odbc_driver: str = Field(default="ODBC Driver 18 for SQL Server", description="Installed ODBC driver name.")
+    encrypt: bool = True
+    trust_server_certificate: bool = False
+    authentication: str | None = Field(
+        default=None,
+        description="ODBC `Authentication`, e.g. `ActiveDirectoryPassword` or `ActiveDirectoryServicePrincipal`.",
+    )
+
+
+class MSSQLConnector(ServerConnector):
+    """Microsoft SQL Server through pyodbc (the Microsoft ODBC driver must be installed on the host)."""
+
+    config: MSSQLConfig
+    config_model = MSSQLConfig
+    type_name = "mssql"
+    dialect = "tsql"
+    drivername = "mssql+pyodbc"
+    default_port = 1433
+
+    def url_query(self) -> dict[str, str]:
+        query = {
+            "driver": self.config.odbc_driver,
+            "Encrypt": "yes" if self.config.encrypt else "no",
+            "TrustServerCertificate": "yes" if self.config.trust_server_certificate else "no",
+        }
+        if self.config.authentication:
+            query["Authentication"] = self.config.authentication
+        return {**query, **self.config.options}
+
+    def connect_args(self) -> dict[str, Any]:
+        return {"timeout": max(1, round(self.timeout))}
+
+
+class AzureMSSQLConnector(MSSQLConnector):
+    """Azure SQL Database: SQL Server with encryption required."""
+
+    type_name = "azure_mssql"
+
+    def url_query(self) -> dict[str, str]:
+        return {**super().url_query(), "Encrypt": "yes"}
+
+
+class OracleConfig(ServerConfig):
+    service_name: str | None = Field(default=None, description="Oracle service name (or give `database` as the SID).")
+
+
+class OracleConnector(ServerConnector):
+    config: OracleConfig
+    config_model = OracleConfig
+    type_name = "oracle"
+    dialect = "oracle"
+    drivername = "oracle+oracledb"
+    default_port = 1521
+    ping_sql = "SELECT 1 FROM DUAL"
+
+    def url_query(self) -> dict[str, str]:
+        extra = {"service_name": self.config.service_name} if self.config.service_name else {}
+        return {**extra, **self.config.options}
+
+    def connect_args(self) -> dict[str, Any]:
+        return {"tcp_connect_timeout": self.timeout}
+
+    def _install_guards(self, engine: Engine) -> None:
+        milliseconds = max(1, int(self.timeout * 1000))
+
+        @sa.event.listens_for(engine, "connect")
+        def _call_timeout(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.call_timeout = milliseconds
+
+
+class ClickHouseConfig(ServerConfig):
+    protocol: Literal["http", "native"] = "http"
+    secure: bool = False
+
+
+class ClickHouseConnector(ServerConnector):
+    config: ClickHouseConfig
+    config_model = ClickHouseConfig
+    type_name = "clickhouse"
+    dialect = "clickhouse"
+    drivername = "clickhouse+http"
+
+    @property
+    def port(self) -> int | None:
+        if self.config.port:
+            return self.config.port
+        if self.config.protocol == "native":
+            return 9440 if self.config.secure else 9000
+        return 8443 if self.config.secure else 8123
+
+    def driver(self) -> str:
+        return f"clickhouse+{self.config.protocol}"
+
+    def url_query(self) -> dict[str, str]:
+        secure: dict[str, str] = {}
+        if self.config.secure:
+            secure = {"protocol": "https"} if self.config.protocol == "http" else {"secure": "True"}
+        return {**secure, "connect_timeout": str(round(self.timeout)), **self.config.options}
+
+
+class SnowflakeConfig(ProviderConfig):
+    account: str = Field(min_length=1, description="Account identifier, e.g. `myorg-myaccount`.")
+    user: str = Field(min_length=1)
+    password: SecretStr | None = None
+    warehouse: str | None = None
+    database: str | None = None
+    db_schema: str | None = Field(default=None, alias="schema")
+    role: str | None = None
+    authenticator: str | None = Field(default=None, description="e.g. `externalbrowser`, `oauth`; default: password.")
+    options: dict[str, str] = Field(default_factory=dict)
+
+    model_config = ProviderConfig.model_config | {"populate_by_name": True}
+
+
+class SnowflakeConnector(SqlAlchemyConnector):
+    config: SnowflakeConfig
+    config_model = SnowflakeConfig
+    type_name = "snowflake"
+    dialect = "snowflake"
+    drivername = "snowflake"
+
+    def url(self) -> URL:
+        config = self.config
+        database = config.database
+        if database and config.db_schema:
+            database = f"{database}/{config.db_schema}"
+        query = {
+            key: value
+            for key, value in {
+                "warehouse": config.warehouse,
+                "role": config.role,
+                "authenticator": config.authenticator,
+            }.items()
+            if value
+        }
+        return URL.create(
+            self.drivername,
+            username=config.user,
+            password=config.password.get_secret_value() if config.password else None,
+            host=config.account,
+            database=database,
+            query={**query, **config.options},
+        )
+
+    def connect_args(self) -> dict[str, Any]:
+        return {"login_timeout": self.timeout, "network_timeout": self.timeout}
+
+
+class BigQueryConfig(ProviderConfig):
+    project: str = Field(min_length=1, description="Google Cloud project id.")
+    dataset: str | None = Field(default=None, description="Default dataset of unqualified table names.")
+    credentials: SecretStr | None = Field(
+        default=None,
+        description="Service account key (the JSON object or its text). Default: the host's application credentials.",
+    )
+    location: str | None = None
+
+    @field_validator("credentials", mode="before")
+    @classmethod
+    def _json_text(cls, value: Any) -> Any:
+        return json.dumps(value) if isinstance(value, dict) else value
+
+    @field_validator("credentials")
+    @classmethod
+    def _is_json_object(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                parsed = json.loads(value.get_secret_value())
+            except json.JSONDecodeError:
+                raise ValueError("credentials must be a service account key (a JSON object)") from None
+            if not isinstance(parsed, dict):
+                raise ValueError("credentials must be a service account key (a JSON object)")
+        return value
+
+
+class BigQueryConnector(SqlAlchemyConnector):
+    config: BigQueryConfig
+    config_model = BigQueryConfig
+    type_name = "bigquery"
+    dialect = "bigquery"
+    drivername = "bigquery"
+
+    def url(self) -> URL:
+        return URL.create(self.drivername, host=self.config.project, database=self.config.dataset)
+
+    def engine_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if self.config.credentials is not None:
+            options["credentials_info"] = json.loads(self.config.credentials.get_secret_value())
+        if self.config.location:
+            options["location"] = self.config.location
+        return options
+
+    def redact(self, text: str) -> str:
+        text = super().redact(text)
+        if self.config.credentials is not None:
+            key = json.loads(self.config.credentials.get_secret_value())
+            for name in ("private_key", "private_key_id"):
+                if isinstance(key.get(name), str) and key[name]:
+                    text = text.replace(key[name], "***")
+        return text
+
+
+# Database files ------------------------------------------------------------------------------
+
+
+class FileConfig(ProviderConfig):
+    path: str = Field(min_length=1, description="The database file: absolute, or relative to the app's files.")
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    return path == directory or directory in path.parents
+
+
+class FileConnectorMixin:
+    """Where a database file may be: not among the stack's own files (metadata, secret key, other apps)."""
+
+    config: FileConfig
+    settings: Settings
+    files_dir: Path | None
+    type_name: ClassVar[str]
+
+    def file_path(self) -> Path:
+        given = Path(self.config.path).expanduser()
+        if not given.is_absolute():
+            if self.files_dir is None:
+                raise ValidationError(
+                    f"The {self.type_name} file {self.config.path!r} must be an absolute path.",
+                    details={"path": self.config.path},
+                )
+            given = self.files_dir / given
+        path = given.resolve()
+        data_dir = self.settings.data_dir.resolve()
+        allowed_dir = self.files_dir.resolve() if self.files_dir is not None else None
+        own = [data_dir]
+        database_url = self.settings.resolved_database_url
+        if database_url.startswith("sqlite:///"):
+            own.append(Path(database_url.removeprefix("sqlite:///")).resolve())
+        if any(_inside(path, item) for item in own) and not (allowed_dir and _inside(path, allowed_dir)):
+            raise ValidationError(
+                f"The {self.type_name} file {self.config.path!r} is among the stack's own files and may not be read.",
+                details={"path": self.config.path},
+                code="path_not_allowed",
+            )
+        return path
+
+    def existing_file(self) -> Path:
+        path = self.file_path()
+        if not path.is_file():
+            raise ConnectorError(
+                f"The {self.type_name} file {self.config.path!r} does not exist.", details={"path": self.config.path}
+            )
+        return path
+
+
+class SQLiteConnector(FileConnectorMixin, SqlAlchemyConnector):
+    """A SQLite file, opened read-only; ATTACH of other files is refused."""
+
+    config: FileConfig
+    config_model = FileConfig
+    type_name = "sqlite"
+    dialect = "sqlite"
+    drivername = "sqlite"
+
+    def url(self) -> URL:
+        path = self.existing_file()
+        return sa.make_url(f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true")
+
+    def engine_options(self) -> dict[str, Any]:
+        return {"poolclass": sa.pool.NullPool}
+
+    def connect_args(self) -> dict[str, Any]:
+        return {"check_same_thread": False}
+
+    def _install_guards(self, engine: Engine) -> None:
+        @sa.event.listens_for(engine, "connect")
+        def _refuse_attach(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+            def authorize(action: int, *_args: Any) -> int:
+                return sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_ATTACH else sqlite3.SQLITE_OK
+
+            dbapi_connection.set_authorizer(authorize)
+
+    @property
+    def engine(self) -> Engine:
+        # pool_size and friends do not apply to NullPool: build the engine here.
+        with self._engine_lock:
+            if self._engine is None:
+                self._engine = sa.create_engine(
+                    self.url(), connect_args=self.connect_args(), poolclass=sa.pool.NullPool, hide_parameters=True
+                )
+                self._install_guards(self._engine)
+            return self._engine
+
+    @contextlib.contextmanager
+    def _query_guard(self, connection: Connection) -> Iterator[None]:
+        raw = connection.connection.dbapi_connection
+        assert isinstance(raw, sqlite3.Connection)
+        deadline = time.monotonic() + self.timeout
+        raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        try:
+            yield
+        except sa_exc.OperationalError as exc:
+            if "interrupted" in str(exc.orig) and time.monotonic() > deadline:
+                raise self._timeout_error() from None
+            raise
+        finally:
+            raw.set_progress_handler(None, 0)
+
+    def _is_timeout(self, exc: sa_exc.DBAPIError) -> bool:
+        return False  # SQLite's own messages say "interrupted"; _query_guard maps that
+
+    def _is_query_error(self, exc: sa_exc.DBAPIError) -> bool:
+        return True  # SQLite reports bad SQL as OperationalError; the file itself was opened already
+
+    connect_step: ClassVar[str] = "opened"
+
+    def reach_steps(self) -> list[tuple[str, Callable[[], str]]]:
+        return [("file found", lambda: str(self.existing_file()))]
+
+
+class DuckDBConnector(FileConnectorMixin, SqlConnector):
+    """A DuckDB file, opened read-only with access to other files and URLs turned off."""
+
+    config: FileConfig
+    config_model = FileConfig
+    type_name = "duckdb"
+    dialect = "duckdb"
+
+    def _open(self) -> Any:
+        import duckdb
+
+        path = self.existing_file()
+        try:
+            return duckdb.connect(str(path), read_only=True, config={"enable_external_access": False, "threads": 2})
+        except duckdb.Error as exc:
+            raise ConnectorError(f"Cannot open the duckdb file {self.config.path!r}: {_one_line(str(exc))}") from None
+
+    def _run(self, sql: str, parameters: dict[str, Any], limit: int | None) -> pa.Table:
+        import duckdb
+
+        sql, positional = _qmark(sql, parameters)
+        connection = self._open()
+        timer = threading.Timer(self.timeout, connection.interrupt)
+        timer.start()
+        try:
+            relation = connection.sql(sql, params=positional or None)
+            if relation is None:
+                raise ValidationError(f"The query on duckdb provider {self.name!r} returns no rows: write a SELECT.")
+            if limit is not None:
+                relation = relation.limit(limit)
+            table: pa.Table = relation.to_arrow_table()
+            return table
+        except duckdb.InterruptException:
+            raise self._timeout_error() from None
+        except duckdb.Error as exc:
+            raise self._query_failed(str(exc)) from None
+        finally:
+            timer.cancel()
+            connection.close()
+
+    def status(self) -> ConnectorStatus:
+        state: dict[str, Any] = {}
+
+        def opened() -> str:
+            state["connection"] = self._open()
+            return "opened read-only"
+
+        def query() -> str:
+            state["connection"].sql("SELECT 1").fetchall()
+            return "SELECT 1"
+
+        try:
+            return self.run_steps(
+                [("file found", lambda: str(self.existing_file())), ("opened", opened), ("query ran", query)]
+            )
+        finally:
+            if "connection" in state:
+                state["connection"].close()
+
+
+def _qmark(sql: str, parameters: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """`:name` placeholders as `?` with their values in order (SQLAlchemy's parser, SQLite's paramstyle)."""
+    from sqlalchemy.dialects import sqlite
+
+    compiled = sa.text(sql).compile(dialect=sqlite.dialect())
+    names = list(compiled.positiontup or [])
+    missing = sorted({name for name in names if name not in parameters})
+    if missing:
+        raise ValidationError(
+            f"The query uses parameters that are not given: {', '.join(missing)}.", details={"missing": missing}
+        )
+    return compiled.string, [parameters[name] for name in names]
+
+
+__all__ = [
+    "AzureMSSQLConnector",
+    "BigQueryConnector",
+    "ClickHouseConnector",
+    "DuckDBConnector",
+    "MSSQLConnector",
+    "MissingDriver",
+    "MySQLConnector",
+    "OracleConnector",
+    "PostgresConnector",
+    "SQLiteConnector",
+    "SnowflakeConnector",
+    "SqlConnector",
+    "SqlSource",
+]
