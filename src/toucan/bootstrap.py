@@ -9,9 +9,11 @@ from sqlalchemy.exc import IntegrityError
 
 from toucan.auth.passwords import generate_password, hash_password
 from toucan.auth.roles import Role
+from toucan.connectors.extras import install_extras
 from toucan.db import migrate
 from toucan.db.engine import Database
 from toucan.db.models import User
+from toucan.errors import ValidationError
 from toucan.settings import Settings
 
 
@@ -47,7 +49,11 @@ def ensure_super_admin(db: Database, settings: Settings) -> SuperAdmin:
 
 
 def prepare(settings: Settings) -> tuple[Database, SuperAdmin]:
-    """Everything a process needs before serving: data dir, secret key, schema, super admin."""
+    """Everything a process needs before serving: connector extras, data dir, secret key, schema, super admin."""
+    try:
+        install_extras(settings.extra_connectors)  # quick when already installed
+    except ValidationError as exc:  # an unknown name: say which setting holds it
+        raise ValidationError(f"TOUCAN_EXTRA_CONNECTORS: {exc.message}", exc.details, code=exc.code) from None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.resolved_secret_key()
     db = Database.from_settings(settings)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError as PydanticValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 
 from toucan import __version__
@@ -262,8 +263,50 @@ def version() -> None:
     console.print_json(json.dumps(version_info()))
 
 
+@app.command("install_connectors")
+def install_connectors(
+    names: Annotated[list[str], typer.Argument(help="Connector extras, e.g. azure_mssql oracle.", show_default=False)],
+) -> None:
+    """Install the drivers of connector types (their extras); what is installed already is skipped."""
+    from toucan.connectors.extras import EXTRAS, install_extras, missing_extras
+
+    try:
+        missing = missing_extras(names)
+        if missing:
+            with console.status(f"Installing {', '.join(missing)}: {', '.join(s for m in missing for s in EXTRAS[m])}"):
+                install_extras(missing, quiet=True)
+    except ToucanError as exc:
+        err.print(f"[red]{escape(exc.message)}[/]")
+        raise typer.Exit(2 if exc.status == 400 else 1) from None
+    for name in dict.fromkeys(names):
+        state = "installed" if name in missing else "already installed"
+        console.print(f"[green]✓[/] {name}: {state} ({', '.join(EXTRAS[name])})")
+
+
+app.command("install-connectors", hidden=True)(install_connectors)
+
+
+@app.command("connectors")
+def connectors() -> None:
+    """List the connector types, the extra each one needs and whether it is installed."""
+    from rich.table import Table
+
+    from toucan.connectors.registry import list_connectors
+
+    table = Table("Type", "Connects to", "Extra", "Installed")
+    for info in list_connectors():
+        installed = "[green]yes[/]" if info.installed else "[red]no[/]"
+        table.add_row(info.type, info.label, info.extra or "(built in)", installed)
+    console.print(table)
+    console.print("Install a missing extra with `toucan-ctl install_connectors NAME...`.")
+
+
 def main() -> None:
-    app()
+    try:
+        app()
+    except ToucanError as exc:  # e.g. an unknown name in TOUCAN_EXTRA_CONNECTORS
+        err.print(f"[bold red]Stopped:[/] {escape(exc.message)}")
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":
