@@ -222,12 +222,10 @@ def open_client(
     destination.
     """
     allowed = AllowedHosts.parse(settings.connectors_allowed_hosts)
-    transport = httpx.HTTPTransport(verify=verify, trust_env=False)
+    ssl_context = httpx.create_ssl_context(verify=verify, trust_env=False)
+    transport = httpx.HTTPTransport(verify=ssl_context, trust_env=False)
     # httpx has no public hook for the network backend; the guard test fails if this stops working.
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
-        network_backend=_GuardedBackend(allowed),
-    )
+    transport._pool = httpcore.ConnectionPool(ssl_context=ssl_context, network_backend=_GuardedBackend(allowed))
 
     home = httpx.URL(origin) if origin else None
     private = [name for name in private_headers if name]
