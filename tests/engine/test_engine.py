@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +31,34 @@ def test_fetch_page_returns_rows_columns_and_total() -> None:
         assert result.columns == [{"name": "n", "type": "integer"}, {"name": "s", "type": "string"}]
         past = engine.run_sync(lambda c: fetch_page(c, "SELECT range AS n FROM range(10)", [], 3, 50))
         assert past.table.num_rows == 0 and past.total == 10
+    finally:
+        engine.close()
+
+
+def test_a_page_knows_whether_more_rows_follow() -> None:
+    engine = QueryEngine(workers=1, timeout=10)
+    sql = "SELECT range AS n FROM range(10) ORDER BY n"
+    try:
+        exact = engine.run_sync(lambda c: fetch_page(c, sql, [], 10, 0))
+        assert exact.table.num_rows == 10 and exact.total == 10
+        full = engine.run_sync(lambda c: fetch_page(c, sql, [], 4, 4))
+        assert full.table.column("n").to_pylist() == [4, 5, 6, 7] and full.total == 10
+        none = engine.run_sync(lambda c: fetch_page(c, sql, [], 0, 0))
+        assert none.table.num_rows == 0 and none.total == 10
+        empty = engine.run_sync(lambda c: fetch_page(c, "SELECT 1 AS n WHERE false", [], 5, 0))
+        assert empty.total == 0 and empty.columns == [{"name": "n", "type": "integer"}]
+        bound = engine.run_sync(lambda c: fetch_page(c, "SELECT range AS n FROM range(10) WHERE range >= ?", [7], 2, 0))
+        assert bound.table.column("n").to_pylist() == [7, 8] and bound.total == 3
+    finally:
+        engine.close()
+
+
+def test_a_query_that_needs_more_memory_spills_into_a_new_temp_dir(tmp_path: Path) -> None:
+    temp_dir = tmp_path / "tmp" / "duckdb"  # neither exists yet
+    engine = QueryEngine(workers=1, timeout=60, memory_mb=64, temp_dir=temp_dir)
+    distinct = "SELECT count(*) FROM (SELECT DISTINCT range, repeat('x', 40) || range AS s FROM range(3000000))"
+    try:
+        assert engine.run_sync(lambda c: c.execute(distinct).fetchone()) == (3000000,)
     finally:
         engine.close()
 

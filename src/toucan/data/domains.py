@@ -20,7 +20,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from toucan.apps.configs import Stage
-from toucan.data.engine import duckdb_config, simple_type
+from toucan.data.engine import load_config, simple_type
 
 if TYPE_CHECKING:
     import duckdb
@@ -120,7 +120,7 @@ class DomainStore:
         tmp = directory / f".{file}.tmp"
         import duckdb
 
-        conn = duckdb.connect(":memory:", config=duckdb_config(self.memory_mb, self.temp_dir))
+        conn = duckdb.connect(":memory:", config=load_config(self.memory_mb, self.temp_dir))
         try:
             write(conn, tmp)
             rows, columns = describe_parquet(conn, tmp)
