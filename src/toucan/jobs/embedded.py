@@ -3,6 +3,7 @@ beside the web server, and stops it when the server stops (still one command).""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -13,13 +14,22 @@ from contextlib import contextmanager
 from toucan.settings import Settings
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _child_of_this_process() -> None:
+    # Own process group (stopped as a whole), and SIGTERM when `serve` dies, even by SIGKILL.
+    os.setsid()
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 @contextmanager
 def embedded_worker(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
     """Run `toucan-ctl worker --beat --concurrency 1` for the duration of the block."""
     process = subprocess.Popen(
         [sys.executable, "-m", "toucan.cli", "worker", "--beat", "--concurrency", "1"],
         env=dict(os.environ),
-        start_new_session=True,
+        preexec_fn=_child_of_this_process,  # noqa: PLW1509
     )
     try:
         yield process
