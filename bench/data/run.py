@@ -1,21 +1,23 @@
 """Data benchmark: `POST /data` through HTTP (uncached, cached) beside the same SQL in DuckDB.
 
-    .venv/bin/python bench/data/run.py --rows 1000000 [--rows 10000000] [--requests 40]
+    .venv/bin/python bench/data/run.py --rows 1000000 [--rows 10000000] [--requests 40] [--superset]
 
-Starts `toucan-ctl serve --production` (2 gunicorn workers) twice — result cache off, then
-on — on a synthetic sales domain, runs six dashboard pipelines, and measures:
-- p50/p95 latency of `POST /data`, uncached and cached, one sequential client;
-- the compiled SQL run directly in DuckDB on the same Parquet file (same process as the
-  benchmark, so no HTTP);
-- cached throughput with wrk (when installed), 2 threads x 16 connections;
-- the largest resident memory of a worker during the runs.
-Prints a table and writes bench/results/data.json.
+Starts `toucan-ctl serve --production` (2 gunicorn workers) twice at once — result cache off,
+and on — loads a synthetic sales domain into each, and measures six dashboard pipelines with
+one sequential client that takes turns, request by request, between:
+- `POST /data`, uncached and cached (after warm-up);
+- the compiled SQL run directly in DuckDB on the same Parquet file (in this process: no HTTP);
+- with `--superset`, Apache Superset 6.1's `POST /api/v1/chart/data` on the same file, forced
+  past its cache and cached (bench/superset/setup.py; the pipelines it can express).
+Taking turns gives every system the same machine load, even when other work shares it.
+Also records the largest resident memory of a worker while loading the domains and while
+querying. Prints a table and writes bench/results/data.json (data_<rows>.json for other sizes).
+Cached throughput is bench/data/throughput.py's.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import socket
@@ -25,8 +27,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,7 @@ import psutil
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
-from _common import print_table, write_result  # noqa: E402
+from _common import write_result  # noqa: E402
 from pipelines import GENERATE_SALES, GENERATE_TARGETS, PIPELINES  # noqa: E402
 
 from toucan.data.domains import sql_string  # noqa: E402
@@ -76,15 +78,15 @@ def server(data_dir: Path, cache_mb: int) -> Iterator[tuple[str, subprocess.Pope
         TOUCAN_UPLOAD_MAX_BYTES=str(8 * 1024**3),
     )
     exe = shutil.which("toucan-ctl", path=str(Path(sys.executable).parent)) or "toucan-ctl"
-    proc = subprocess.Popen(
-        [exe, "serve", "--production"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log_path = data_dir.with_name(data_dir.name + ".log")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([exe, "serve", "--production"], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"toucan-ctl serve did not get ready:\n{log_path.read_text()[-3000:]}")
             try:
                 if httpx.get(base + "/ready", timeout=1).status_code == 200:
                     break
@@ -97,6 +99,8 @@ def server(data_dir: Path, cache_mb: int) -> Iterator[tuple[str, subprocess.Pope
 
 
 class RssSampler(threading.Thread):
+    """The largest resident memory of any child (worker) of a process, sampled every 50 ms."""
+
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid = pid
@@ -113,6 +117,11 @@ class RssSampler(threading.Thread):
                 pass
             time.sleep(0.05)
 
+    def take_peak(self) -> float:
+        """The peak so far, and start a new one."""
+        peak, self.peak = self.peak, 0.0
+        return peak
+
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
@@ -120,119 +129,174 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, p95 * 1000
 
 
-def time_http(
-    client: httpx.Client, base: str, headers: dict[str, str], pipeline: list[dict[str, Any]], n: int
-) -> list[float]:
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter()
-        response = client.post(f"{base}/bench/data", json={"query": pipeline, "limit": 1000}, headers=headers)
-        samples.append(time.perf_counter() - start)
+def _timed(call: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+class Toucan:
+    """A logged-in client of one of our servers, holding the benchmark's domains."""
+
+    def __init__(self, base: str, client: httpx.Client) -> None:
+        self.base = base
+        self.client = client
+        token = client.post(f"{base}/login", json={"username": "admin", "password": PASSWORD}).json()["token"]
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def load(self, files: dict[str, Path]) -> None:
+        self.client.post(
+            f"{self.base}/small-apps", json={"id": "bench", "name": "Bench"}, headers=self.headers
+        ).raise_for_status()
+        for name, path in files.items():
+            with open(path, "rb") as handle:
+                self.client.put(
+                    f"{self.base}/bench/domain/{name}?stage=staging&format=parquet",
+                    content=handle,
+                    headers=self.headers,
+                ).raise_for_status()
+        self.client.post(f"{self.base}/bench/data/release", headers=self.headers).raise_for_status()
+
+    def data(self, pipeline: list[dict[str, Any]]) -> dict[str, Any]:
+        response = self.client.post(
+            f"{self.base}/bench/data", json={"query": pipeline, "limit": 1000}, headers=self.headers
+        )
         if response.status_code != 200:
             raise SystemExit(f"POST /data failed: {response.status_code} {response.text[:500]}")
-    return samples
+        result: dict[str, Any] = response.json()
+        return result
 
 
-def time_duckdb(sales: Path, targets: Path, pipeline: list[dict[str, Any]], n: int) -> list[float]:
-    files = {"sales": sales, "targets": targets}
+def duckdb_query(
+    conn: duckdb.DuckDBPyConnection, files: dict[str, Path], pipeline: list[dict[str, Any]]
+) -> Callable[[], object]:
+    """The pipeline's compiled SQL on the Parquet files, as a call that runs it once."""
     compiled = compile_request(
         pipeline,
         resolve_domain=lambda d: f"read_parquet({sql_string(str(files[d]))})",
         row_filters={},
     )
-    conn = duckdb.connect(config={"threads": 2})
     sql = f"SELECT * FROM ({compiled.sql}) q LIMIT 1000"
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter()
-        conn.sql(sql, params=compiled.params).to_arrow_table()
-        samples.append(time.perf_counter() - start)
-    conn.close()
-    return samples
+    return lambda: conn.sql(sql, params=compiled.params or None).to_arrow_table()
 
 
-def wrk_throughput(base: str, headers: dict[str, str], pipeline: list[dict[str, Any]]) -> float | None:
-    if not shutil.which("wrk"):
-        return None
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        body = json.dumps({"query": pipeline, "limit": 1000}).replace("\\", "\\\\").replace('"', '\\"')
-        script.write(
-            f'wrk.method = "POST"\nwrk.body = "{body}"\n'
-            f'wrk.headers["Content-Type"] = "application/json"\n'
-            f'wrk.headers["Authorization"] = "{headers["Authorization"]}"\n'
-        )
-    out = subprocess.run(
-        ["wrk", "-t2", "-c16", "-d10s", "-s", script.name, f"{base}/bench/data"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
-    os.unlink(script.name)
-    for line in out.splitlines():
-        if line.startswith("Requests/sec:"):
-            return float(line.split()[1])
-    return None
-
-
-def run(rows: int, requests: int, workdir: Path) -> list[dict[str, Any]]:
+def run(rows: int, requests: int, workdir: Path, with_superset: bool) -> list[dict[str, Any]]:
     sales, targets = make_data(workdir, rows)
+    files = {"sales": sales, "targets": targets}
     results: dict[str, dict[str, Any]] = {name: {"rows": rows, "pipeline": name} for name in PIPELINES}
-    peak = 0.0
-    for cache_mb in (0, 256):
-        with (
-            tempfile.TemporaryDirectory(dir=workdir) as data_dir,
-            server(Path(data_dir), cache_mb) as (base, proc),
-        ):
+    memory: dict[str, float] = {}
+    with ExitStack() as stack:
+        client = stack.enter_context(httpx.Client(timeout=300))
+        toucans: dict[str, Toucan] = {}
+        samplers: list[RssSampler] = []
+        for key, cache_mb in (("uncached", 0), ("cached", 256)):
+            data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=workdir)))
+            base, proc = stack.enter_context(server(data_dir, cache_mb))
             sampler = RssSampler(proc.pid)
             sampler.start()
-            with httpx.Client(timeout=120) as client:
-                token = client.post(f"{base}/login", json={"username": "admin", "password": PASSWORD}).json()["token"]
-                headers = {"Authorization": f"Bearer {token}"}
-                client.post(
-                    f"{base}/small-apps", json={"id": "bench", "name": "Bench"}, headers=headers
-                ).raise_for_status()
-                for name, path in (("sales", sales), ("targets", targets)):
-                    with open(path, "rb") as handle:
-                        client.put(
-                            f"{base}/bench/domain/{name}?stage=staging&format=parquet",
-                            content=handle,
-                            headers=headers,
-                        ).raise_for_status()
-                client.post(f"{base}/bench/data/release", headers=headers).raise_for_status()
-                for name, pipeline in PIPELINES.items():
-                    time_http(client, base, headers, pipeline, 2)  # warm-up: both workers, OS cache
-                    p50, p95 = _percentiles(time_http(client, base, headers, pipeline, requests))
-                    key = "cached" if cache_mb else "uncached"
-                    results[name][f"{key} p50 ms"] = round(p50, 1)
-                    results[name][f"{key} p95 ms"] = round(p95, 1)
-                if cache_mb:
-                    rps = wrk_throughput(base, headers, PIPELINES["filter+aggregate+sort"])
-                    results["filter+aggregate+sort"]["cached req/s (wrk)"] = round(rps) if rps else "wrk missing"
-            sampler.stop.set()
-            sampler.join()
-            peak = max(peak, sampler.peak)
-    for name, pipeline in PIPELINES.items():
-        p50, p95 = _percentiles(time_duckdb(sales, targets, pipeline, requests))
-        results[name]["duckdb p50 ms"] = round(p50, 1)
-        results[name]["duckdb p95 ms"] = round(p95, 1)
-        results[name]["uncached / duckdb"] = round(results[name]["uncached p50 ms"] / max(p50, 0.001), 2)
-        results[name]["peak worker RSS MiB"] = round(peak, 1)
+            stack.callback(sampler.stop.set)
+            samplers.append(sampler)
+            toucans[key] = Toucan(base, client)
+        superset = None
+        superset_sampler = None
+        queries: dict[str, Callable[[int, bool], dict[str, Any]]] = {}
+        if with_superset:
+            sys.path.insert(0, str(HERE.parent / "superset"))
+            import setup as superset_setup
+            from queries import QUERIES
+
+            queries = QUERIES
+            duckdb_file = superset_setup.prepare(rows, files)
+            base, proc = stack.enter_context(superset_setup.server(workers=2))
+            superset = superset_setup.connect(base, client, duckdb_file, list(files))
+            superset_sampler = RssSampler(proc.pid)
+            superset_sampler.start()
+            stack.callback(superset_sampler.stop.set)
+        for toucan in toucans.values():
+            toucan.load(files)
+        memory["peak worker RSS MiB, loading"] = max(s.take_peak() for s in samplers)
+        conn = stack.enter_context(duckdb.connect(config={"threads": 2}))
+
+        for name, pipeline in PIPELINES.items():
+            calls: dict[str, Callable[[], object]] = {
+                "uncached": lambda p=pipeline: toucans["uncached"].data(p),
+                "cached": lambda p=pipeline: toucans["cached"].data(p),
+                "duckdb": duckdb_query(conn, files, pipeline),
+            }
+            if superset is not None and name in queries:
+                dataset = superset.datasets["sales"]
+                build = queries[name]
+                calls["superset uncached"] = lambda b=build, d=dataset, s=superset: s.chart_data(b(d, True))
+                calls["superset cached"] = lambda b=build, d=dataset, s=superset: s.chart_data(b(d, False))
+                ours = toucans["uncached"].data(pipeline)
+                theirs = superset.chart_data(build(dataset, True))["result"][0]
+                if theirs["rowcount"] != ours["total"]:
+                    raise SystemExit(f"{name}: Superset answered {theirs['rowcount']} rows, /data {ours['total']}")
+            for call in calls.values():  # warm-up: both workers, caches, the OS's file cache
+                call()
+                call()
+            samples: dict[str, list[float]] = {key: [] for key in calls}
+            for _ in range(requests):  # in turns, so that all see the same machine load
+                for key, call in calls.items():
+                    samples[key].append(_timed(call))
+            for key, values in samples.items():
+                p50, p95 = _percentiles(values)
+                results[name][f"{key} p50 ms"] = round(p50, 1)
+                results[name][f"{key} p95 ms"] = round(p95, 1)
+            duckdb_p50 = max(results[name]["duckdb p50 ms"], 0.001)
+            results[name]["uncached / duckdb"] = round(results[name]["uncached p50 ms"] / duckdb_p50, 2)
+            if "superset uncached" in samples:
+                results[name]["superset / uncached"] = round(
+                    results[name]["superset uncached p50 ms"] / results[name]["uncached p50 ms"], 1
+                )
+        memory["peak worker RSS MiB, querying"] = max(s.take_peak() for s in samplers)
+        if superset_sampler is not None:
+            memory["superset peak worker RSS MiB"] = superset_sampler.take_peak()
+    for row in results.values():
+        row.update({key: round(value, 1) for key, value in memory.items()})
     return list(results.values())
+
+
+def print_summary(rows: list[dict[str, Any]]) -> None:
+    """p50 / p95 side by side, one line per pipeline (the JSON keeps every field)."""
+    systems = ("uncached", "cached", "duckdb", "superset uncached", "superset cached")
+    shown = [key for key in systems if any(f"{key} p50 ms" in row for row in rows)]
+    header = ["rows", "pipeline", *shown, "uncached / duckdb", "superset / uncached"]
+    lines = [header]
+    for row in rows:
+        cells = [str(row["rows"]), row["pipeline"]]
+        cells += [f"{row[f'{k} p50 ms']} / {row[f'{k} p95 ms']}" if f"{k} p50 ms" in row else "-" for k in shown]
+        cells += [str(row.get("uncached / duckdb", "-")), str(row.get("superset / uncached", "-"))]
+        lines.append(cells)
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    print("POST /data beside DuckDB and Superset, p50 / p95 ms")
+    for line in lines:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+    for size in dict.fromkeys(row["rows"] for row in rows):
+        first = next(row for row in rows if row["rows"] == size)
+        memory = ", ".join(f"{key.replace(' MiB', '')} {value} MiB" for key, value in first.items() if "RSS" in key)
+        print(f"{size} rows: {memory}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, action="append")
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--superset", action="store_true", help="measure Apache Superset 6.1 in the same run")
     args = parser.parse_args()
     workdir = HERE.parent / "results" / "tmp"
     workdir.mkdir(parents=True, exist_ok=True)
     rows_list = args.rows or [1_000_000]
     all_rows: list[dict[str, Any]] = []
     for rows in rows_list:
-        all_rows.extend(run(rows, args.requests, workdir))
-    print_table("POST /data vs DuckDB (ms)", all_rows)
-    command = "python bench/data/run.py " + " ".join(f"--rows {r}" for r in rows_list) + f" --requests {args.requests}"
+        all_rows.extend(run(rows, args.requests, workdir, args.superset))
+    print_summary(all_rows)
+    command = (
+        "python bench/data/run.py "
+        + " ".join(f"--rows {r}" for r in rows_list)
+        + f" --requests {args.requests}"
+        + (" --superset" if args.superset else "")
+    )
     name = "data" if rows_list == [1_000_000] else "data_" + "_".join(str(r) for r in rows_list)
     print(f"wrote {write_result(name, command, all_rows)}")
 
