@@ -1,6 +1,6 @@
 """Data benchmark: `POST /data` through HTTP (uncached, cached) beside the same SQL in DuckDB.
 
-    .venv/bin/python bench/data/run.py --rows 1000000 [--rows 10000000] [--requests 40] [--superset]
+    .venv/bin/python bench/data/run.py --rows 1000000 [--rows 10000000] [--requests 40] [--superset] [--pandas]
 
 Starts `toucan-ctl serve --production` (2 gunicorn workers) twice at once — result cache off,
 and on — loads a synthetic sales domain into each, and measures six dashboard pipelines with
@@ -10,6 +10,8 @@ one sequential client that takes turns, request by request, between:
 - with `--superset`, Apache Superset 6.1's `POST /api/v1/chart/data` on the same file, forced
   past its cache and cached (bench/superset/setup.py; the pipelines it can express).
 Taking turns gives every system the same machine load, even when other work shares it.
+With `--pandas`, weaverbird's pandas executor runs the pipelines afterwards, in its own
+virtualenv (bench/data/pandas_reference.py), 5 times each.
 Also records the largest resident memory of a worker while loading the domains and while
 querying. Prints a table and writes bench/results/data.json (data_<rows>.json for other sizes).
 Cached throughput is bench/data/throughput.py's.
@@ -18,6 +20,7 @@ Cached throughput is bench/data/throughput.py's.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -180,7 +183,7 @@ def duckdb_query(
     return lambda: conn.sql(sql, params=compiled.params or None).to_arrow_table()
 
 
-def run(rows: int, requests: int, workdir: Path, with_superset: bool) -> list[dict[str, Any]]:
+def run(rows: int, requests: int, workdir: Path, with_superset: bool, with_pandas: bool) -> list[dict[str, Any]]:
     sales, targets = make_data(workdir, rows)
     files = {"sales": sales, "targets": targets}
     results: dict[str, dict[str, Any]] = {name: {"rows": rows, "pipeline": name} for name in PIPELINES}
@@ -252,21 +255,50 @@ def run(rows: int, requests: int, workdir: Path, with_superset: bool) -> list[di
         memory["peak worker RSS MiB, querying"] = max(s.take_peak() for s in samplers)
         if superset_sampler is not None:
             memory["superset peak worker RSS MiB"] = superset_sampler.take_peak()
+    if with_pandas:
+        for name, p50 in pandas_p50(rows).items():
+            results[name]["pandas p50 ms"] = p50
+            results[name]["pandas / uncached"] = round(p50 / results[name]["uncached p50 ms"], 1)
     for row in results.values():
         row.update({key: round(value, 1) for key, value in memory.items()})
     return list(results.values())
+
+
+def pandas_p50(rows: int, runs: int = 5) -> dict[str, float]:
+    """p50 of weaverbird's pandas executor per pipeline (pandas_reference.py, in its own virtualenv)."""
+    python = HERE.parent / "results" / "tmp" / "venv-weaverbird" / "bin" / "python"
+    if not python.exists():
+        raise SystemExit(f"--pandas needs {python}: see bench/data/pandas_reference.py")
+    out = subprocess.run(
+        [str(python), str(HERE / "pandas_reference.py"), "--rows", str(rows), "--requests", str(runs)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return {line["pipeline"]: line["p50_ms"] for line in lines}
+
+
+def _pair(row: dict[str, Any], key: str) -> str:
+    if f"{key} p95 ms" in row:
+        return f"{row[f'{key} p50 ms']} / {row[f'{key} p95 ms']}"
+    return str(row.get(f"{key} p50 ms", "-"))
 
 
 def print_summary(rows: list[dict[str, Any]]) -> None:
     """p50 / p95 side by side, one line per pipeline (the JSON keeps every field)."""
     systems = ("uncached", "cached", "duckdb", "superset uncached", "superset cached")
     shown = [key for key in systems if any(f"{key} p50 ms" in row for row in rows)]
-    header = ["rows", "pipeline", *shown, "uncached / duckdb", "superset / uncached"]
+    ratios = ["uncached / duckdb", "superset / uncached"]
+    if any("pandas p50 ms" in row for row in rows):
+        shown.append("pandas")
+        ratios.append("pandas / uncached")
+    header = ["rows", "pipeline", *shown, *ratios]
     lines = [header]
     for row in rows:
         cells = [str(row["rows"]), row["pipeline"]]
-        cells += [f"{row[f'{k} p50 ms']} / {row[f'{k} p95 ms']}" if f"{k} p50 ms" in row else "-" for k in shown]
-        cells += [str(row.get("uncached / duckdb", "-")), str(row.get("superset / uncached", "-"))]
+        cells += [_pair(row, key) for key in shown]
+        cells += [str(row.get(key, "-")) for key in ratios]
         lines.append(cells)
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     print("POST /data beside DuckDB and Superset, p50 / p95 ms")
@@ -283,19 +315,21 @@ def main() -> None:
     parser.add_argument("--rows", type=int, action="append")
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--superset", action="store_true", help="measure Apache Superset 6.1 in the same run")
+    parser.add_argument("--pandas", action="store_true", help="run weaverbird's pandas executor afterwards")
     args = parser.parse_args()
     workdir = HERE.parent / "results" / "tmp"
     workdir.mkdir(parents=True, exist_ok=True)
     rows_list = args.rows or [1_000_000]
     all_rows: list[dict[str, Any]] = []
     for rows in rows_list:
-        all_rows.extend(run(rows, args.requests, workdir, args.superset))
+        all_rows.extend(run(rows, args.requests, workdir, args.superset, args.pandas))
     print_summary(all_rows)
     command = (
         "python bench/data/run.py "
         + " ".join(f"--rows {r}" for r in rows_list)
         + f" --requests {args.requests}"
         + (" --superset" if args.superset else "")
+        + (" --pandas" if args.pandas else "")
     )
     name = "data" if rows_list == [1_000_000] else "data_" + "_".join(str(r) for r in rows_list)
     print(f"wrote {write_result(name, command, all_rows)}")
