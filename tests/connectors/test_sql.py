@@ -283,3 +283,59 @@ def test_table_sql_quotes_only_when_needed() -> None:
     assert table_sql("analytics.sales", 3, "bigquery") == "SELECT * FROM analytics.sales LIMIT 3"
     with pytest.raises(ValidationError):
         table_sql("a.b.c.d", None, "postgres")
+
+
+# Types whose drivers cannot be installed or reached here: the URL and options they get -----------
+
+
+@pytest.mark.parametrize(
+    ("provider", "url", "address"),
+    [
+        (
+            {"type": "azure_mssql", "host": "x.database.windows.net", "user": "u", "database": "d", "encrypt": False},
+            "mssql+pyodbc://u:***@x.database.windows.net:1433/d?Encrypt=yes&TrustServerCertificate=no"
+            "&driver=ODBC+Driver+18+for+SQL+Server",
+            ("x.database.windows.net", 1433),
+        ),
+        (
+            {"type": "mssql", "host": "sql1", "user": "u", "encrypt": False, "trust_server_certificate": True},
+            "mssql+pyodbc://u:***@sql1:1433?Encrypt=no&TrustServerCertificate=yes&driver=ODBC+Driver+18+for+SQL+Server",
+            ("sql1", 1433),
+        ),
+        (
+            {"type": "oracle", "host": "ora", "user": "u", "service_name": "ORCL"},
+            "oracle+oracledb://u:***@ora:1521?service_name=ORCL",
+            ("ora", 1521),
+        ),
+        (
+            {"type": "snowflake", "account": "org-acc", "user": "u", "database": "DB", "schema": "PUBLIC", "role": "R"},
+            "snowflake://u:***@org-acc/DB/PUBLIC?role=R",
+            None,
+        ),
+        (
+            {"type": "bigquery", "project": "proj", "dataset": "ds", "credentials": {"private_key": PASSWORD}},
+            "bigquery://proj/ds",
+            None,
+        ),
+        (
+            {"type": "clickhouse", "host": "ch", "protocol": "native", "secure": True},
+            "clickhouse+native://default:***@ch:9440?connect_timeout=30&secure=True&send_receive_timeout=30",
+            ("ch", 9440),
+        ),
+        ({"type": "clickhouse", "host": "ch"}, "clickhouse+http://default:***@ch:8123?timeout=30", ("ch", 8123)),
+    ],
+)
+def test_connection_urls_of_types_without_a_server_here(
+    provider: dict[str, Any], url: str, address: tuple[str, int] | None, tmp_path: Path
+) -> None:
+    from toucan.connectors import sql
+    from toucan.connectors.registry import TYPES
+
+    connector_class = getattr(sql, TYPES[provider["type"]].class_name)
+    secret = {} if provider["type"] == "bigquery" else {"password": PASSWORD}
+    config = connector_class.config_model.model_validate({"name": "db", **secret, **provider})
+    connector = connector_class(config, make_settings(tmp_path))
+    assert connector.url().render_as_string(hide_password=True) == url
+    assert connector.address() == address
+    assert PASSWORD not in repr(connector) and PASSWORD not in repr(connector.config)
+    assert connector.redact(f"driver said: bad login {PASSWORD}") == "driver said: bad login ***"

@@ -463,6 +463,7 @@ class OracleConnector(ServerConnector):
 
 
 class ClickHouseConfig(ServerConfig):
+    user: str | None = "default"
     protocol: Literal["http", "native"] = "http"
     secure: bool = False
 
@@ -489,7 +490,13 @@ class ClickHouseConnector(ServerConnector):
         secure: dict[str, str] = {}
         if self.config.secure:
             secure = {"protocol": "https"} if self.config.protocol == "http" else {"secure": "True"}
-        return {**secure, "connect_timeout": str(round(self.timeout)), **self.config.options}
+        seconds = f"{self.timeout:g}"
+        timeouts = (
+            {"timeout": seconds}
+            if self.config.protocol == "http"
+            else {"connect_timeout": seconds, "send_receive_timeout": seconds}
+        )
+        return {**secure, **timeouts, **self.config.options}
 
 
 class SnowflakeConfig(ProviderConfig):
