@@ -310,6 +310,7 @@ class HttpApiConnector(Connector):
 
             fields = ("url", "headers", "params", "json_body", "data")
             rendered = render({name: getattr(parsed, name) for name in fields}, parsed.parameters)
+            rendered["url"] = str(rendered["url"])  # "{{ path }}" alone takes the parameter's type
             parsed = parsed.model_copy(update=rendered)
         records: list[dict[str, Any]] = []
         if limit == 0:
