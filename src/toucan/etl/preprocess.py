@@ -46,14 +46,17 @@ class Preprocess:
         self.settings = ctx.settings
         self.files = SourceFiles(ctx.db, ctx.settings.data_dir, ctx.settings.upload_max_bytes)
         self.secret_values: dict[str, str] = {}
+        self.raw_sources: list[dict[str, Any]] = []
 
     def run(self, app_id: str, stage: Stage) -> None:
         with self.ctx.db.readonly_session() as session:
             raw_etl = read_config(session, app_id, stage, ConfigKind.ETL)
             augment = read_config(session, app_id, stage, ConfigKind.AUGMENT).get("code", "")
         self.secret_values = AppSecrets(self.ctx.db, self.settings.resolved_secret_key()).values(app_id)
+        rendered = render_secrets(raw_etl, self.secret_values, "etl_config")
+        self.raw_sources = [s if isinstance(s, dict) else {} for s in rendered.get("DATA_SOURCES") or []]
         try:
-            etl = EtlConfig.model_validate(render_secrets(raw_etl, self.secret_values, "etl_config"))
+            etl = EtlConfig.model_validate(rendered)
         except PydanticValidationError as exc:
             raise JobFailed(f"The {stage.value} etl_config is not valid: {exc.errors()[0]['msg']}") from None
         sources = [s for s in etl.DATA_SOURCES if s.load and not s.live_data]
@@ -127,6 +130,8 @@ class Preprocess:
                 self.ctx.log(f"{where}: reading {source.file}")
                 name = source.file
                 staged = self._stage(app_id, lambda conn, target: copy_to_parquet(conn, path, target, name, options))
+            elif source.name:  # a DATA_PROVIDERS entry: its connector reads `url`, `query`…
+                staged = self._from_connector(app_id, where, source, etl)
             elif source.url:
                 from toucan.connectors.network import fetch_url
 
@@ -135,8 +140,6 @@ class Preprocess:
                 target.write_bytes(fetch_url(source.url, self.settings).content)
                 name = Path(source.url.split("?")[0]).name or "download"
                 staged = self._stage(app_id, lambda conn, out: copy_to_parquet(conn, target, out, name, options))
-            elif source.name:
-                staged = self._from_connector(app_id, where, source, etl)
             else:
                 raise JobFailed(f"{where}: give 'file' (an uploaded file), 'url', or 'name' (a DATA_PROVIDERS entry).")
         except ToucanError as exc:
@@ -155,10 +158,13 @@ class Preprocess:
             raise JobFailed(
                 f"{where}: no DATA_PROVIDERS entry is named {source.name!r}.",
             )
-        connector = build_connector(provider.model_dump(), self.settings)
-        parsed = connector.parse_source(source.model_dump())
+        connector = build_connector(provider.model_dump(), self.settings, timeout=self.settings.job_time_limit)
+        raw = next(r for r in self.raw_sources if r.get("domain") == source.domain and r.get("name") == source.name)
+        # Only the connector's fields: how the load is checked is preprocess's business.
+        parsed = connector.parse_source({k: v for k, v in raw.items() if k not in ("validation",)})
         self.ctx.log(f"{where}: querying {provider.type} provider {provider.name!r}")
-        table = connector.fetch(parsed)
+        with connector:
+            table = connector.fetch(parsed)
         return self._stage(app_id, lambda conn, target: write_arrow(conn, table, target))
 
     def _legacy_augment(self, app_id: str, code: str, staged: dict[str, StagedFile], work: Path) -> dict[str, Any]:
