@@ -1,0 +1,248 @@
+"""Live data: a data source with `live_data: true` is read through its connector when a data
+request needs it, instead of being loaded by preprocess.
+
+The rows are fetched into a Parquet file under `<data dir>/live/`, kept for the source's
+`cache_ttl` (TOUCAN_CACHE_TTL_SECONDS when not given), and queried by DuckDB like a loaded
+domain, so data permissions, pipelines and Mongo-style requests apply unchanged. A source that
+speaks SQL runs its own `query` (or reads its `table`) on the database. A slow source fails
+after TOUCAN_CONNECTOR_TIMEOUT with a clear error; the fetch runs in the request's worker
+thread, so other requests go on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from toucan.apps.configs import ConfigKind, Stage, read_config
+from toucan.apps.secrets import AppSecrets, render_secrets
+from toucan.data.domains import sql_string
+from toucan.data.query import CompiledQuery
+from toucan.db.engine import Database
+from toucan.errors import ToucanError, ValidationError
+from toucan.settings import Settings
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# Keys of a DATA_SOURCES entry that are about loading, not about the connector.
+_LOADING_KEYS = {"validation"}
+_MARKER_PREFIX = "live-domain:"
+_MARKER = re.compile(r"read_parquet\('" + _MARKER_PREFIX + r"([0-9a-f]*)'\)")
+
+
+class _NoPushdown(Exception):
+    """The query cannot be written in the source's dialect."""
+
+
+def marker(domain: str) -> str:
+    """What a compiled query reads for a live domain until `finalize` replaces it."""
+    return _MARKER_PREFIX + domain.encode().hex()
+
+
+def pushdown_sql(sql: str, params: list[Any], marker_path: str, source_sql: str, dialect: str) -> str | None:
+    """`sql` (DuckDB, `?` parameters) rewritten for the source: parameters inlined as literals,
+    the live domain's read replaced by the source's own query. None when it cannot be."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+        placeholders = list(tree.find_all(exp.Placeholder))
+        if len(placeholders) != len(params):
+            return None
+        for node, value in zip(placeholders, params, strict=True):
+            node.replace(exp.convert(value))
+        source = sqlglot.parse_one(source_sql, read=dialect)
+        reads = [t for t in tree.find_all(exp.Table) if isinstance(t.this, exp.ReadParquet)]
+        if len(reads) != 1 or reads[0].this.expressions[0].name != marker_path:
+            return None
+        reads[0].replace(exp.Subquery(this=source, alias=exp.TableAlias(this=exp.to_identifier("live_source"))))
+        return tree.sql(dialect=dialect)
+    except Exception:  # sqlglot cannot parse or write it: DuckDB runs it instead
+        return None
+
+
+def _source_sql(source: Any, dialect: str) -> str:
+    from toucan.connectors.sql import table_sql
+
+    query = getattr(source, "query", None)
+    if query:
+        return str(query)
+    return table_sql(str(source.table), None, dialect)
+
+
+@dataclass(frozen=True)
+class LiveSource:
+    domain: str
+    provider: dict[str, Any]
+    source: dict[str, Any]
+    ttl: float
+
+    @property
+    def key(self) -> str:
+        """Changes whenever the provider or the source definition changes."""
+        text = json.dumps([self.provider, self.source], sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class LiveSources:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.root = settings.data_dir / "live"
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def find(self, app_id: str, stage: Stage, domain: str) -> LiveSource | None:
+        """The live source of `domain`, None when the stage's etl_config has none."""
+        with self.db.readonly_session() as session:
+            etl = read_config(session, app_id, stage, ConfigKind.ETL)
+        entries = [s for s in etl.get("DATA_SOURCES") or [] if isinstance(s, dict)]
+        entry = next((s for s in entries if s.get("domain") == domain and s.get("live_data") is True), None)
+        if entry is None:
+            return None
+        providers = [p for p in etl.get("DATA_PROVIDERS") or [] if isinstance(p, dict)]
+        provider = next((p for p in providers if p.get("name") == entry.get("name")), None)
+        if provider is None:
+            raise ValidationError(
+                f"The live data source of domain {domain!r} names the provider {entry.get('name')!r}, "
+                "which DATA_PROVIDERS does not declare.",
+                details={"domain": domain, "provider": entry.get("name")},
+            )
+        ttl = entry.get("cache_ttl")
+        ttl_seconds = (
+            float(ttl) if isinstance(ttl, int | float) and ttl >= 0 else float(self.settings.cache_ttl_seconds)
+        )
+        source = {k: v for k, v in entry.items() if k not in _LOADING_KEYS}
+        return LiveSource(domain, provider, source, ttl_seconds)
+
+    def path_for(self, app_id: str, stage: Stage, domain: str) -> Path | None:
+        """A fresh enough Parquet file of the live domain (fetching it when needed), or None
+        when `domain` is not a live domain of the stage."""
+        live = self.find(app_id, stage, domain)
+        if live is None:
+            return None
+        return self._cached(app_id, stage, live, live.key, lambda connector, source: connector.fetch(source))
+
+    def finalize(self, app_id: str, stage: Stage, compiled: CompiledQuery) -> CompiledQuery:
+        """Replace the live-domain markers of a compiled query by data.
+
+        A query on one live domain of a SQL source is pushed down: it runs on the source, in
+        its dialect, and only its answer comes back. Otherwise (or when the source rejects the
+        translated SQL) each live domain is fetched whole and DuckDB runs the query.
+        """
+        found = {bytes.fromhex(code).decode() for code in _MARKER.findall(compiled.sql)}
+        if not found:
+            return compiled
+        if len(found) == 1 and not compiled.uses_raw_sql and "read_parquet(" not in _MARKER.sub("", compiled.sql):
+            domain = next(iter(found))
+            pushed = self._pushdown(app_id, stage, domain, compiled)
+            if pushed is not None:
+                return CompiledQuery(
+                    f"SELECT * FROM read_parquet({sql_string(str(pushed))})", [], compiled.domains, False
+                )
+        sql = compiled.sql
+        for domain in found:
+            path = self.path_for(app_id, stage, domain)
+            if path is None:
+                raise ValidationError(f"Domain {domain!r} is no longer a live data source.", details={"domain": domain})
+            sql = sql.replace(sql_string(marker(domain)), sql_string(str(path)))
+        return CompiledQuery(sql, compiled.params, compiled.domains, compiled.uses_raw_sql)
+
+    def _pushdown(self, app_id: str, stage: Stage, domain: str, compiled: CompiledQuery) -> Path | None:
+        from toucan.connectors.base import SourceQueryError
+        from toucan.connectors.registry import get_connector_class
+        from toucan.connectors.sql import SqlConnector
+
+        live = self.find(app_id, stage, domain)
+        if live is None:
+            return None
+        try:
+            if not issubclass(get_connector_class(str(live.provider.get("type"))), SqlConnector):
+                return None
+        except ToucanError:
+            return None
+        key = hashlib.sha256(json.dumps([live.key, compiled.sql, compiled.params], default=str).encode()).hexdigest()[
+            :32
+        ]
+
+        def run(connector: Any, source: Any) -> pa.Table:
+            sql = pushdown_sql(
+                compiled.sql, compiled.params, marker(domain), _source_sql(source, connector.dialect), connector.dialect
+            )
+            if sql is None:
+                raise _NoPushdown
+            return connector.fetch_sql(sql, parameters=dict(source.parameters))
+
+        try:
+            return self._cached(app_id, stage, live, f"q-{key}", run)
+        except (_NoPushdown, SourceQueryError):
+            return None
+
+    def _cached(
+        self, app_id: str, stage: Stage, live: LiveSource, key: str, fetch: Callable[[Any, Any], pa.Table]
+    ) -> Path:
+        directory = self.root / app_id / stage.value / live.key / key
+        with self._lock(str(directory)):
+            current = _newest(directory)
+            if current is not None and time.time() - current.stat().st_mtime < live.ttl:
+                return current
+            fresh = self._fetch(app_id, live, directory, fetch)
+            _remove_older(directory, keep=fresh)
+            return fresh
+
+    def _fetch(self, app_id: str, live: LiveSource, directory: Path, fetch: Callable[[Any, Any], pa.Table]) -> Path:
+        from toucan.connectors.registry import build_connector
+
+        secrets = AppSecrets(self.db, self.settings.resolved_secret_key()).values(app_id)
+        provider = render_secrets(live.provider, secrets, "etl_config.DATA_PROVIDERS")
+        source = render_secrets(live.source, secrets, "etl_config.DATA_SOURCES")
+        try:
+            connector = build_connector(provider, self.settings)
+            with connector:
+                table = fetch(connector, connector.parse_source(source))
+        except ToucanError as exc:
+            exc.message = f"Live data source {live.domain!r}: {exc.message}"
+            raise
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
+        tmp = directory / f".{target.name}.tmp"
+        import duckdb
+
+        conn = duckdb.connect(":memory:")
+        try:
+            conn.register("live_rows", table)
+            conn.execute(f"COPY (SELECT * FROM live_rows) TO {sql_string(str(tmp))} (FORMAT parquet)")
+        finally:
+            conn.close()
+        os.replace(tmp, target)
+        return target
+
+    def _lock(self, key: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+
+def _newest(directory: Path) -> Path | None:
+    if not directory.is_dir():
+        return None
+    files = sorted(p for p in directory.glob("*.parquet"))
+    return files[-1] if files else None
+
+
+def _remove_older(directory: Path, keep: Path, grace: float = 300.0) -> None:
+    """Drop fetches replaced more than `grace` seconds ago (queries may still read recent ones)."""
+    now = time.time()
+    for path in directory.glob("*.parquet"):
+        if path != keep and now - path.stat().st_mtime > grace:
+            path.unlink(missing_ok=True)
