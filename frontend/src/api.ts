@@ -70,9 +70,17 @@ export function setToken(token: string | null): void {
   else localStorage.removeItem(TOKEN_KEY);
 }
 
-async function request<T>(method: string, path: string, body?: unknown, auth = true, text = false): Promise<T> {
+// `text`: the body is sent and the answer returned as text (`contentType` names the body's type).
+async function request<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  auth = true,
+  text = false,
+  contentType = "text/plain",
+): Promise<T> {
   const headers: Record<string, string> = {};
-  if (body !== undefined) headers["Content-Type"] = text ? "text/plain" : "application/json";
+  if (body !== undefined) headers["Content-Type"] = text ? contentType : "application/json";
   const token = getToken();
   if (auth && token) headers.Authorization = `Bearer ${token}`;
   let response: Response;
@@ -87,16 +95,18 @@ async function request<T>(method: string, path: string, body?: unknown, auth = t
   }
   const raw = await response.text();
   const parsed = raw ? safeJson(raw) : null;
-  if (!response.ok) {
-    const error = (parsed as { error?: ApiErrorBody } | null)?.error;
-    throw new ApiError(
-      response.status,
-      error?.code ?? "http_error",
-      error?.message ?? `The backend answered ${response.status}.`,
-      error?.details ?? null,
-    );
-  }
+  if (!response.ok) throw errorFrom(response.status, parsed);
   return (text && response.ok ? raw : parsed) as T;
+}
+
+function errorFrom(status: number, parsed: unknown): ApiError {
+  const error = (parsed as { error?: ApiErrorBody } | null)?.error;
+  return new ApiError(
+    status,
+    error?.code ?? "http_error",
+    error?.message ?? `The backend answered ${status}.`,
+    error?.details ?? null,
+  );
 }
 
 function safeJson(text: string): unknown {
@@ -120,6 +130,85 @@ export interface GroupRecord {
   name: string;
   privileges: Record<string, string[]>;
   members: string[];
+}
+
+// --- data in: uploaded sources, chunked uploads, ETL config, preprocess jobs -----------------
+
+export interface SourceFile {
+  filename: string;
+  size: number;
+  sha256: string;
+  uploaded_at: string;
+  uploaded_by: string | null;
+  rows?: number;
+}
+
+export interface UploadSession {
+  id: string;
+  filename: string;
+  size: number;
+  offset: number;
+}
+
+export type JobState = "queued" | "running" | "succeeded" | "failed";
+
+export interface JobLogLine {
+  at: string;
+  level: string;
+  message: string;
+}
+
+export interface Job {
+  id: string;
+  app: string | null;
+  stage: string | null;
+  kind: string;
+  state: JobState;
+  progress: number;
+  created_by: string | null;
+  created_at: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+  error: string | null;
+  traceback?: string | null;
+  log?: JobLogLine[];
+}
+
+export interface DomainInfo {
+  name: string;
+  rows: number;
+  columns: Column[];
+}
+
+export interface StageMetadata {
+  stage: Stage;
+  version: string | null;
+  domains: DomainInfo[];
+}
+
+const appPath = (id: string) => `/${encodeURIComponent(id)}`;
+const uploadPath = (id: string, upload: string) =>
+  `${appPath(id)}/data/sources/uploads/${encodeURIComponent(upload)}`;
+
+/** PATCH one chunk of a chunked upload at `offset`; XHR because fetch reports no upload progress. */
+function sendChunk(id: string, upload: string, offset: number, chunk: Blob, onProgress: (sent: number) => void) {
+  return new Promise<UploadSession>((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("PATCH", apiBase() + uploadPath(id, upload));
+    const token = getToken();
+    if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+    xhr.setRequestHeader("Upload-Offset", String(offset));
+    xhr.setRequestHeader("Content-Type", "application/offset+octet-stream");
+    xhr.upload.onprogress = (event) => onProgress(event.loaded);
+    xhr.onload = () => {
+      const parsed = xhr.responseText ? safeJson(xhr.responseText) : null;
+      if (xhr.status >= 200 && xhr.status < 300) resolve(parsed as UploadSession);
+      else reject(errorFrom(xhr.status, parsed));
+    };
+    xhr.onerror = () => reject(new ApiError(0, "unreachable", "The connection broke while sending the file."));
+    xhr.onabort = () => reject(new ApiError(0, "aborted", "The upload was stopped."));
+    xhr.send(chunk);
+  });
 }
 
 export const api = {
@@ -156,6 +245,29 @@ export const api = {
   deleteGroup: (name: string) => request<null>("DELETE", `/groups/${encodeURIComponent(name)}`),
   preview: (id: string, query: unknown, variables: Record<string, unknown>) =>
     request<DataResult>("POST", `/${encodeURIComponent(id)}/query/preview`, { query, variables }),
+  sources: (id: string) => request<{ sources: SourceFile[] }>("GET", `${appPath(id)}/data/sources`),
+  deleteSource: (id: string, filename: string) =>
+    request<null>("DELETE", `${appPath(id)}/data/sources/${encodeURIComponent(filename)}`),
+  startUpload: (id: string, filename: string, size: number) =>
+    request<UploadSession>("POST", `${appPath(id)}/data/sources/uploads`, { filename, size }),
+  uploadState: (id: string, upload: string) => request<UploadSession>("GET", uploadPath(id, upload)),
+  sendChunk,
+  completeUpload: (id: string, upload: string) => request<SourceFile>("POST", `${uploadPath(id, upload)}/complete`),
+  cancelUpload: (id: string, upload: string) => request<null>("DELETE", uploadPath(id, upload)),
+  etlConfig: (id: string) => request<Record<string, unknown>>("GET", `${appPath(id)}/config/etl?stage=staging`),
+  // Sent as the builder typed it, so JSON syntax errors come back with the server's line and column.
+  putEtlConfig: (id: string, json: string) =>
+    request<string>("PUT", `${appPath(id)}/config/etl?stage=staging`, json, true, true, "application/json"),
+  preprocess: (id: string) => request<Job>("POST", `${appPath(id)}/data/preprocess?stage=staging`),
+  job: (jobId: string) => request<Job>("GET", `/jobs/${encodeURIComponent(jobId)}`),
+  jobs: (id: string) => request<{ jobs: Job[] }>("GET", `${appPath(id)}/jobs`),
+  metadata: (id: string, stage: Stage) => request<StageMetadata>("GET", `${appPath(id)}/metadata?stage=${stage}`),
+  releaseStaging: (id: string) =>
+    request<{ results: { release_data?: { version: string; domains: string[] } } }>(
+      "POST",
+      `${appPath(id)}/config/operations`,
+      { operations: ["release_design", "release_data"] },
+    ),
 };
 
 // --- front config ----------------------------------------------------------------------
