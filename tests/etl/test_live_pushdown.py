@@ -78,3 +78,22 @@ def test_queries_that_cannot_be_pushed_down_say_so() -> None:
     compiled = _compile([{"name": "domain", "domain": "orders"}])
     assert pushdown_sql(compiled.sql, compiled.params, marker("other"), "SELECT 1", "postgres") is None
     assert pushdown_sql("not sql at all (", [], marker("orders"), "SELECT 1", "postgres") is None
+
+
+def test_old_live_fetches_are_collected(tmp_path: Any) -> None:
+    import os
+    import time
+
+    from toucan.data.live import collect_live_garbage
+
+    folder = tmp_path / "live" / "app" / "staging" / "k" / "q"
+    folder.mkdir(parents=True)
+    old, fresh = folder / "1.parquet", folder / "2.parquet"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    os.utime(old, (time.time() - 90000, time.time() - 90000))
+    assert collect_live_garbage(tmp_path) == 1
+    assert not old.exists() and fresh.exists()
+    fresh.unlink()
+    collect_live_garbage(tmp_path)
+    assert not (tmp_path / "live" / "app").exists()

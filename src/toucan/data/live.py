@@ -11,6 +11,7 @@ thread, so other requests go on.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -246,3 +247,23 @@ def _remove_older(directory: Path, keep: Path, grace: float = 300.0) -> None:
     for path in directory.glob("*.parquet"):
         if path != keep and now - path.stat().st_mtime > grace:
             path.unlink(missing_ok=True)
+
+
+def collect_live_garbage(data_dir: Path, max_age: float = 86400.0) -> int:
+    """Delete live fetches older than `max_age` seconds (and empty folders); returns how many files."""
+    root = data_dir / "live"
+    if not root.is_dir():
+        return 0
+    now = time.time()
+    removed = 0
+    for path in sorted(root.rglob("*.parquet")):
+        try:
+            if now - path.stat().st_mtime > max_age:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass
+    for folder in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when empty
+    return removed

@@ -13,7 +13,6 @@ from contextlib import contextmanager
 
 from toucan.settings import Settings
 
-
 PR_SET_PDEATHSIG = 1
 
 
@@ -29,7 +28,7 @@ def embedded_worker(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(
         [sys.executable, "-m", "toucan.cli", "worker", "--beat", "--concurrency", "1"],
         env=dict(os.environ),
-        preexec_fn=_child_of_this_process,  # noqa: PLW1509
+        preexec_fn=_child_of_this_process,
     )
     try:
         yield process

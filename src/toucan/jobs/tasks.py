@@ -53,6 +53,8 @@ def create_worker_app(settings: Settings) -> Celery:
         store = domain_store_for(settings, db)
         with db.readonly_session() as session:
             apps = list(session.scalars(select(SmallApp.id)))
-        return sum(store.collect_garbage(app_id) for app_id in apps)
+        from toucan.data.live import collect_live_garbage
+
+        return sum(store.collect_garbage(app_id) for app_id in apps) + collect_live_garbage(settings.data_dir)
 
     return app
