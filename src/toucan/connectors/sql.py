@@ -31,7 +31,6 @@ from toucan.connectors.base import (
     ConnectorError,
     ConnectorStatus,
     DataSource,
-    MissingDriver,
     ProviderConfig,
     SourceQueryError,
     rows_to_table,
@@ -791,20 +790,3 @@ def _qmark(sql: str, parameters: Mapping[str, Any]) -> tuple[str, list[Any]]:
             f"The query uses parameters that are not given: {', '.join(missing)}.", details={"missing": missing}
         )
     return compiled.string, [parameters[name] for name in names]
-
-
-__all__ = [
-    "AzureMSSQLConnector",
-    "BigQueryConnector",
-    "ClickHouseConnector",
-    "DuckDBConnector",
-    "MSSQLConnector",
-    "MissingDriver",
-    "MySQLConnector",
-    "OracleConnector",
-    "PostgresConnector",
-    "SQLiteConnector",
-    "SnowflakeConnector",
-    "SqlConnector",
-    "SqlSource",
-]
