@@ -269,3 +269,34 @@ def test_a_job_queued_without_a_worker_runs_when_one_starts(
     with running_worker(settings):
         assert wait_for_job(client, admin_headers, job_id)["state"] == "succeeded"
     assert len(rows(client, admin_headers, "raw_sales")) == 3
+
+
+def test_url_sources_pass_the_ssrf_guard_only_for_allowed_hosts(
+    client: TestClient, admin_headers: dict[str, str], app_id: str, settings: Settings
+) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Files(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"city,n\nLyon,1\nNice,2\n")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Files)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/cities.csv"
+        put_etl(client, admin_headers, {"DATA_SOURCES": [{"domain": "cities", "url": url}]})
+        with running_worker(settings):
+            refused = wait_for_job(client, admin_headers, preprocess(client, admin_headers))
+        assert refused["state"] == "failed" and "TOUCAN_CONNECTORS_ALLOWED_HOSTS" in refused["error"], refused
+        with running_worker(settings, TOUCAN_CONNECTORS_ALLOWED_HOSTS="127.0.0.1"):
+            allowed = wait_for_job(client, admin_headers, preprocess(client, admin_headers))
+        assert allowed["state"] == "succeeded", allowed
+        assert rows(client, admin_headers, "cities") == [{"city": "Lyon", "n": 1}, {"city": "Nice", "n": 2}]
+    finally:
+        server.shutdown()
