@@ -199,19 +199,16 @@ def connect(base: str, client: httpx.Client, duckdb_file: Path, tables: list[str
     login.raise_for_status()
     headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
     name = duckdb_file.stem
-    found = client.get(
-        f"{base}/api/v1/database/",
-        params={"q": f"(filters:!((col:database_name,opr:eq,value:{name})))"},
-        headers=headers,
-    ).json()
-    for old in found.get("result", []):  # a previous run's registration: start clean
-        for dataset in client.get(
-            f"{base}/api/v1/dataset/",
-            params={"q": f"(filters:!((col:database,opr:rel_o_m,value:{old['id']})),page_size:100)"},
-            headers=headers,
-        ).json()["result"]:
+    # Start clean: earlier runs' databases (of any size) and their datasets, whose table
+    # names Superset's metadata keeps unique.
+    everything = "(page:0,page_size:100)"
+    databases = client.get(f"{base}/api/v1/database/", params={"q": everything}, headers=headers).json()["result"]
+    old = {d["id"] for d in databases if d["database_name"].startswith("superset_")}
+    for dataset in client.get(f"{base}/api/v1/dataset/", params={"q": everything}, headers=headers).json()["result"]:
+        if dataset["database"]["id"] in old or dataset["table_name"] in tables:
             client.delete(f"{base}/api/v1/dataset/{dataset['id']}", headers=headers).raise_for_status()
-        client.delete(f"{base}/api/v1/database/{old['id']}", headers=headers).raise_for_status()
+    for database_id in old:
+        client.delete(f"{base}/api/v1/database/{database_id}", headers=headers).raise_for_status()
     created = client.post(
         f"{base}/api/v1/database/",
         json={
