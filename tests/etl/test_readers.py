@@ -105,3 +105,13 @@ def test_check_readable_counts_rows(tmp_path: Path) -> None:
     source.write_text("a\n1\n2\n3\n")
     conn = duckdb.connect()
     assert check_readable(conn, source, "x.csv", FileOptions()) == 3
+
+
+def test_check_readable_converts_every_value_past_the_sample(tmp_path: Path) -> None:
+    source = tmp_path / "x.csv"
+    source.write_text("a,b\n" + "".join(f"{i},x\n" for i in range(30000)) + "oops,y\n")
+    conn = duckdb.connect()
+    with pytest.raises(ValidationError) as info:
+        check_readable(conn, source, "x.csv", FileOptions())
+    assert info.value.details is not None and info.value.details["line"] == 30002
+    assert "oops" in info.value.details["reason"]
