@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 FRONTEND_SOURCES := $(shell find frontend -path frontend/node_modules -prune -o -path frontend/dist -prune -o -type f -print 2>/dev/null)
 
-.PHONY: install run frontend test lint typecheck test-sqlite test-postgres test-frontend docs bench clean
+.PHONY: install run frontend test lint typecheck test-sqlite test-postgres test-frontend docs bench bench-etl clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ docs: install
 
 bench: install
 	$(BIN)/python bench/startup.py
+
+# A 1 GB CSV and a 1 M-row PostgreSQL table (127.0.0.1:5432, db test) into domains; a few minutes.
+bench-etl: install
+	$(BIN)/python bench/etl/run.py
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist .mypy_cache .ruff_cache .pytest_cache
