@@ -99,15 +99,17 @@ import duckdb
 source, target, mode, temp = sys.argv[1:5]
 if mode == "duckdb":
     conn = duckdb.connect()
-    start = time.perf_counter()
-    conn.execute(f"COPY (SELECT * FROM read_csv('{source}')) TO '{target}' (FORMAT parquet)")
+    sql = f"COPY (SELECT * FROM read_csv('{source}')) TO '{target}' (FORMAT parquet)"
+    copy = lambda: conn.execute(sql)
 else:
     from toucan.data.engine import load_config
     from toucan.etl.readers import FileOptions, copy_to_parquet
     from toucan.settings import Settings
     conn = duckdb.connect(config=load_config(Settings().duckdb_memory_mb, Path(temp)))
-    start = time.perf_counter()
-    copy_to_parquet(conn, Path(source), Path(target), Path(source).name, FileOptions())
+    copy = lambda: copy_to_parquet(conn, Path(source), Path(target), Path(source).name, FileOptions())
+conn.execute("SET enable_progress_bar = false")
+start = time.perf_counter()
+copy()
 wall = time.perf_counter() - start
 rows = conn.execute(f"SELECT count(*) FROM read_parquet('{target}')").fetchone()[0]
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -139,7 +141,7 @@ def duckdb_alone(csv: Path, workdir: Path, mode: str) -> dict[str, Any]:
     )
     if out.returncode != 0:
         raise SystemExit(f"CSV → Parquet ({mode}) failed:\n{out.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(out.stdout)
+    result: dict[str, Any] = json.loads(out.stdout.splitlines()[-1])
     result["parquet_mib"] = target.stat().st_size / 2**20
     target.unlink()
     return result
