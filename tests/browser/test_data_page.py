@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.conftest import ADMIN_PASSWORD, shot
+from tests.browser.conftest import ADMIN_PASSWORD, DEMO_PASSWORD, shot
 from tests.browser.test_stories import READY, login
 
 pytestmark = pytest.mark.browser
@@ -302,3 +302,13 @@ def test_data_page_at_tablet_width_in_french(stack: str, browser: Any, tmp_path:
         page_shot(page, "data-tablet-fr")
     finally:
         context.close()
+
+
+def test_a_viewer_is_told_the_data_page_needs_the_contribute_privilege(stack: str, page: Any) -> None:
+    login(page, stack, "demo-viewer", DEMO_PASSWORD)
+    page.goto(f"{stack}/apps/demo-sales/data")
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert alert.inner_text() == "Managing an app's data needs the contribute privilege on it."
+    assert page.locator("[data-dropzone], textarea[name=etl-config], [data-action=preprocess]").count() == 0
+    assert page.console_errors == []  # nothing was asked that a viewer may not see
