@@ -1,8 +1,8 @@
 """ETL benchmark: a CSV into a domain beside DuckDB alone; a PostgreSQL table beside COPY.
 
-    .venv/bin/python bench/etl/run.py [--rows 10000000] [--pg-rows 1000000]
+    .venv/bin/python bench/etl/run.py [--rows 10000000] [--pg-rows 1000000] [--runs 3]
 
-In one run:
+In one run, every measure `--runs` times, taking turns (so all see the same machine load):
 - a CSV of `--rows` rows (10 M rows ≈ 1 GB) is generated once under bench/results/tmp/etl;
 - DuckDB's own `COPY (SELECT * FROM read_csv(...)) TO '….parquet'` on that file, in a child
   process (so its peak RSS is its own), with DuckDB's defaults; and, in a child process too,
@@ -11,15 +11,16 @@ In one run:
 - `toucan-ctl serve` (embedded worker, its own data dir): the file uploaded through the
   chunked API, then `POST /{app}/data/preprocess` into a domain. Upload time (transfer, and
   `complete`, which reads the whole file once to check it), the job's wall time (its
-  started_at → finished_at, and client-side from the POST to the job's end), and peak RSS of
-  the API process during the upload and of the worker's processes during the job;
+  started_at → finished_at; client-side from the POST to the job's end; the time queued), and
+  peak RSS of the API process during the upload and of the worker's processes during the job;
 - a table of `--pg-rows` rows in the local PostgreSQL (db `test`, schema `bench_etl`, dropped
   at the end) loaded by a preprocess with a postgres source, beside
   `COPY (SELECT * FROM …) TO STDOUT` of the same table through psycopg.
 
-Peak RSS of a group of processes: their sum sampled every 20 ms, and the kernel's exact peak
+Wall times are medians of the runs (every run's is kept); peak RSS is the largest of the
+runs: of a group of processes, their sum sampled every 20 ms, and the kernel's exact peak
 (VmHWM, reset when the measure starts) of the largest one. Prints a table and writes
-bench/results/etl.json (etl_<rows>.json for other sizes).
+bench/results/etl.json (etl_<rows>_<pg-rows>.json for other sizes).
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -239,8 +241,10 @@ def embedded_stack(data_dir: Path) -> Iterator[tuple[str, psutil.Process]]:
                 time.sleep(0.05)
         yield base, psutil.Process(proc.pid)
     finally:
+        children = _descendants(psutil.Process(proc.pid))[1:]
         proc.terminate()
         proc.wait(timeout=60)
+        psutil.wait_procs(children, timeout=30)  # the worker and its scheduler still write to the data dir
 
 
 class Toucan:
@@ -373,126 +377,46 @@ def _load() -> float:
     return round(os.getloadavg()[0], 1)
 
 
-def _alone_row(system: str, rows: int, found: dict[str, Any]) -> dict[str, Any]:
-    if found["rows"] != rows:
-        raise SystemExit(f"{system}: read {found['rows']} rows, not {rows}")
-    return {
-        "system": system,
-        "wall s": round(found["wall"], 2),
-        "rows/s": round(rows / found["wall"]),
-        "peak RSS MiB": round(found["peak_mib"], 1),
-        "parquet MiB": round(found["parquet_mib"], 1),
-        "load": found["load"],
-    }
-
-
-def duckdb_alone_rows(csv: Path, rows: int, workdir: Path) -> list[dict[str, Any]]:
-    """DuckDB alone, before and after the stack's reader (the machine's load varies)."""
-    found = []
-    for system, mode in (
-        ("CSV: DuckDB alone (defaults)", "duckdb"),
-        ("CSV: stack reader alone (1 thread, zstd)", "reader"),
-        ("CSV: DuckDB alone (defaults), again", "duckdb"),
-    ):
-        load = _load()
-        found.append(_alone_row(system, rows, {**duckdb_alone(csv, workdir, mode), "load": load}))
-    return found
-
-
-def stack_csv_rows(toucan: Toucan, api: PeakRss, worker: PeakRss, csv: Path, rows: int) -> list[dict[str, Any]]:
-    """The CSV uploaded through the chunked API, then preprocessed into a domain."""
-    toucan.create_app("bench", {"DATA_SOURCES": [{"domain": "sales", "file": "sales.csv"}]})
+def upload_once(toucan: Toucan, api: PeakRss, csv: Path) -> dict[str, Any]:
     load = _load()
     api.reset()
     transfer, complete = toucan.upload("bench", "sales.csv", csv)
-    upload = {
-        "system": "CSV: upload (chunked API)",
-        "wall s": round(transfer + complete, 2),
-        "transfer s": round(transfer, 2),
-        "complete (check) s": round(complete, 2),
-        "peak RSS MiB": round(api.peak()[1], 1),
-        "peak RSS of": "API process",
-        "load": load,
-    }
+    return {"wall": transfer + complete, "transfer": transfer, "check": complete, "peak": api.peak()[1], "load": load}
+
+
+def preprocess_once(toucan: Toucan, worker: PeakRss, app: str, domain: str, rows: int) -> dict[str, Any]:
     load = _load()
     worker.reset()
-    job, client_wall = toucan.preprocess("bench")
+    job, client_wall = toucan.preprocess(app)
     tree, largest = worker.peak()
-    loaded = toucan.domain_rows("bench")
-    if loaded != {"sales": rows}:
-        raise SystemExit(f"the domain has {loaded}, not {rows} rows")
-    wall = _job_seconds(job)
-    preprocess = {
-        "system": "CSV: preprocess job",
-        "wall s": round(wall, 2),
-        "client wall s": round(client_wall, 2),
-        "rows/s": round(rows / wall),
-        "peak RSS MiB": round(largest, 1),
-        "worker tree peak RSS MiB": round(tree, 1),
-        "peak RSS of": "job process (worker tree: sum)",
+    loaded = toucan.domain_rows(app)
+    if loaded != {domain: rows}:
+        raise SystemExit(f"{app}: the domains hold {loaded}, not {rows} rows of {domain}")
+    queued = datetime.fromisoformat(job["started_at"]) - datetime.fromisoformat(job["created_at"])
+    return {
+        "wall": _job_seconds(job),
+        "client": client_wall,
+        "queued": queued.total_seconds(),
+        "peak": largest,
+        "tree": tree,
         "load": load,
     }
-    return [upload, preprocess]
 
 
-def postgres_rows(toucan: Toucan, worker: PeakRss, rows: int) -> list[dict[str, Any]]:
-    """A PostgreSQL table loaded by a preprocess, beside COPY … TO STDOUT of the same table."""
-    provider = {"name": "pg", "type": "postgres", "host": "127.0.0.1", "port": 5432, "user": "postgres"}
-    with pg_table(rows) as table:
-        pg_copy(table)  # warm-up: the table in PostgreSQL's buffers and the OS cache
-        toucan.create_app(
-            "bench-pg",
-            {
-                "DATA_PROVIDERS": [{**provider, "database": "test"}],
-                "DATA_SOURCES": [{"domain": "orders", "name": "pg", "table": table}],
-            },
-        )
-        load = _load()
-        worker.reset()
-        job, client_wall = toucan.preprocess("bench-pg")
-        tree, largest = worker.peak()
-        loaded = toucan.domain_rows("bench-pg")
-        if loaded != {"orders": rows}:
-            raise SystemExit(f"the PostgreSQL domain has {loaded}, not {rows} rows")
-        copy_load = _load()
-        copy_wall, copy_bytes = pg_copy(table)
-    wall = _job_seconds(job)
-    return [
-        {
-            "system": "PG: preprocess job (postgres source)",
-            "wall s": round(wall, 2),
-            "client wall s": round(client_wall, 2),
-            "rows/s": round(rows / wall),
-            "peak RSS MiB": round(largest, 1),
-            "worker tree peak RSS MiB": round(tree, 1),
-            "peak RSS of": "job process (worker tree: sum)",
-            "÷ COPY": round(wall / copy_wall, 2),
-            "load": load,
-        },
-        {
-            "system": "PG: psycopg COPY … TO STDOUT",
-            "wall s": round(copy_wall, 2),
-            "rows/s": round(rows / copy_wall),
-            "copy MB": round(copy_bytes / 1e6, 1),
-            "load": copy_load,
-        },
-    ]
-
-
-def run(rows: int, pg_rows: int, workdir: Path) -> list[dict[str, Any]]:
-    started = time.perf_counter()
-    csv = make_csv(workdir, rows)
-    csv_mb = csv.stat().st_size / 1e6
-    print(f"CSV: {csv} ({csv_mb:.0f} MB, {rows} rows; {time.perf_counter() - started:.1f} s)")
-    alone = duckdb_alone_rows(csv, rows, workdir)
+def measure(rows: int, pg_rows: int, runs: int, workdir: Path, csv: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every measure `runs` times, taking turns, so that all see the same machine load."""
+    samples: dict[str, list[dict[str, Any]]] = {key: [] for key in MEASURES}
     data_dir = workdir / "stack"
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir()
-    with httpx.Client(timeout=3600) as client, embedded_stack(data_dir) as (base, serve):
+    with ExitStack() as stack:
+        client = stack.enter_context(httpx.Client(timeout=3600))
+        base, serve = stack.enter_context(embedded_stack(data_dir))
         api = PeakRss(lambda: [serve])
         worker = PeakRss(_worker_group(serve))
-        api.start()
-        worker.start()
+        for sampler in (api, worker):
+            sampler.start()
+            stack.callback(sampler.stop.set)
         toucan = Toucan(base, client)
         # Warm-up, and the worker's readiness signal: a one-row file through a preprocess.
         warm = workdir / "warm-up.csv"
@@ -500,38 +424,110 @@ def run(rows: int, pg_rows: int, workdir: Path) -> list[dict[str, Any]]:
         toucan.create_app("warm-up", {"DATA_SOURCES": [{"domain": "w", "file": "w.csv"}]})
         toucan.upload("warm-up", "w.csv", warm)
         toucan.preprocess("warm-up")
-        stack = stack_csv_rows(toucan, api, worker, csv, rows)
-        pg = postgres_rows(toucan, worker, pg_rows) if pg_rows else []
-        api.stop.set()
-        worker.stop.set()
+        toucan.create_app("bench", {"DATA_SOURCES": [{"domain": "sales", "file": "sales.csv"}]})
+        table = stack.enter_context(pg_table(pg_rows)) if pg_rows else None
+        if table is not None:
+            pg_copy(table)  # warm-up: the table in PostgreSQL's buffers and the OS cache
+            provider = {"name": "pg", "type": "postgres", "host": "127.0.0.1", "port": 5432, "user": "postgres"}
+            toucan.create_app(
+                "bench-pg",
+                {
+                    "DATA_PROVIDERS": [{**provider, "database": "test"}],
+                    "DATA_SOURCES": [{"domain": "orders", "name": "pg", "table": table}],
+                },
+            )
+        for run in range(runs):
+            print(f"run {run + 1} of {runs}")
+            for mode in ("duckdb", "reader"):
+                load = _load()
+                found = duckdb_alone(csv, workdir, mode)
+                if found["rows"] != rows:
+                    raise SystemExit(f"{mode}: read {found['rows']} rows, not {rows}")
+                samples[mode].append({**found, "peak": found["peak_mib"], "load": load})
+            samples["upload"].append(upload_once(toucan, api, csv))
+            samples["preprocess"].append(preprocess_once(toucan, worker, "bench", "sales", rows))
+            if table is not None:
+                samples["pg preprocess"].append(preprocess_once(toucan, worker, "bench-pg", "orders", pg_rows))
+                load = _load()
+                wall, size = pg_copy(table)
+                samples["pg copy"].append({"wall": wall, "bytes": size, "load": load})
     shutil.rmtree(data_dir, ignore_errors=True)
+    return samples
 
-    # Against the faster DuckDB run: the ratio is never flattered by a slow moment of the machine.
-    duckdb_wall = min(alone[0]["wall s"], alone[2]["wall s"])
-    alone[1]["÷ DuckDB"] = round(alone[1]["wall s"] / duckdb_wall, 2)
-    job = stack[1]
-    job["÷ DuckDB"] = round(job["wall s"] / duckdb_wall, 2)
+
+# What each measure is, its case, and the fields of its samples the JSON keeps (median, or max for peaks).
+MEASURES = {
+    "duckdb": ("CSV", "DuckDB alone: read_csv → Parquet, defaults"),
+    "reader": ("CSV", "the stack's reader alone (1 thread, zstd)"),
+    "upload": ("CSV", "upload through the chunked API"),
+    "preprocess": ("CSV", "preprocess job"),
+    "pg preprocess": ("PG", "preprocess job, postgres source"),
+    "pg copy": ("PG", "psycopg COPY (SELECT *) TO STDOUT"),
+}
+
+
+def _median(samples: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(sample[key] for sample in samples)
+
+
+def summarise(samples: dict[str, list[dict[str, Any]]], rows: int, pg_rows: int, csv_mb: float) -> list[dict[str, Any]]:
+    """One row per measure: median wall time, every run's, and the largest peak RSS."""
+    out: list[dict[str, Any]] = []
+    for key, found in samples.items():
+        if not found:
+            continue
+        case, system = MEASURES[key]
+        count = rows if case == "CSV" else pg_rows
+        wall = _median(found, "wall")
+        row: dict[str, Any] = {
+            "case": f"CSV {csv_mb:.0f} MB → domain" if case == "CSV" else "PostgreSQL table → domain",
+            "system": system,
+            "rows": count,
+            "wall s": round(wall, 2),
+            "wall s, every run": [round(sample["wall"], 2) for sample in found],
+            "rows/s": round(count / wall),
+            "load, every run": [sample["load"] for sample in found],
+        }
+        if "peak" in found[0]:
+            row["peak RSS MiB"] = round(max(sample["peak"] for sample in found), 1)
+        if "tree" in found[0]:
+            row["worker tree peak RSS MiB"] = round(max(sample["tree"] for sample in found), 1)
+            row["client wall s"] = round(_median(found, "client"), 2)
+            row["queued s"] = round(_median(found, "queued"), 2)
+        if key == "upload":
+            row["transfer s"] = round(_median(found, "transfer"), 2)
+            row["check s"] = round(_median(found, "check"), 2)
+            row["peak RSS of"] = "API process"
+        if key in ("preprocess", "pg preprocess"):
+            row["peak RSS of"] = "job process; worker tree: sum of its processes"
+        out.append(row)
+    by_key = dict(zip((k for k in samples if samples[k]), out, strict=True))
+    duckdb_wall = by_key["duckdb"]["wall s"]
+    for key in ("reader", "preprocess"):
+        by_key[key]["÷ DuckDB"] = round(by_key[key]["wall s"] / duckdb_wall, 2)
+    job = by_key["preprocess"]
     job["target"] = f"<= {TARGET_RATIO} x DuckDB, worker < 1 GB"
-    job["met"] = job["wall s"] <= TARGET_RATIO * duckdb_wall and job["worker tree peak RSS MiB"] < TARGET_PEAK_MIB
-    csv_case = {"case": f"CSV {csv_mb:.0f} MB → domain", "rows": rows}
-    pg_case = {"case": "PostgreSQL table → domain", "rows": pg_rows}
-    return [{**csv_case, **row} for row in alone + stack] + [{**pg_case, **row} for row in pg]
+    job["met"] = job["÷ DuckDB"] <= TARGET_RATIO and job["worker tree peak RSS MiB"] < TARGET_PEAK_MIB
+    if "pg copy" in by_key:
+        by_key["pg preprocess"]["÷ COPY"] = round(by_key["pg preprocess"]["wall s"] / by_key["pg copy"]["wall s"], 2)
+        by_key["pg copy"]["copy MB"] = round(samples["pg copy"][0]["bytes"] / 1e6, 1)
+    return out
 
 
 def _summary(row: dict[str, Any]) -> dict[str, Any]:
     """A row of the printed table (the JSON keeps every field)."""
-    wall = str(row["wall s"])
+    wall = f"{row['wall s']} ({' '.join(str(w) for w in row['wall s, every run'])})"
     if "transfer s" in row:
-        wall += f" ({row['transfer s']} + check {row['complete (check) s']})"
+        wall += f"; transfer {row['transfer s']} + check {row['check s']}"
     peak = str(row.get("peak RSS MiB", ""))
     if "worker tree peak RSS MiB" in row:
         peak += f" (tree {row['worker tree peak RSS MiB']})"
     ratio = next((f"{row[k]} x {k[2:]}" for k in ("÷ DuckDB", "÷ COPY") if k in row), "")
     return {
-        "what": row["system"],
+        "what": f"{row['case'].split()[0]}: {row['system']}",
         "rows": f"{row['rows']:,}",
-        "wall s": wall,
-        "rows/s": row.get("rows/s", ""),
+        "wall s: median (runs)": wall,
+        "rows/s": row["rows/s"],
         "peak RSS MiB": peak,
         "ratio": ratio,
     }
@@ -541,13 +537,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=10_000_000, help="rows of the CSV (10 M ≈ 1 GB)")
     parser.add_argument("--pg-rows", type=int, default=1_000_000, help="rows of the PostgreSQL table (0: skip)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of every measure, taking turns")
     args = parser.parse_args()
     workdir = HERE.parent / "results" / "tmp" / "etl"
     workdir.mkdir(parents=True, exist_ok=True)
-    rows = run(args.rows, args.pg_rows, workdir)
+    started = time.perf_counter()
+    csv = make_csv(workdir, args.rows)
+    csv_mb = csv.stat().st_size / 1e6
+    print(f"CSV: {csv} ({csv_mb:.0f} MB, {args.rows} rows; {time.perf_counter() - started:.1f} s)")
+    samples = measure(args.rows, args.pg_rows, args.runs, workdir, csv)
+    rows = summarise(samples, args.rows, args.pg_rows, csv_mb)
     print_table("Data in: CSV and PostgreSQL → domain, beside DuckDB and COPY", [_summary(row) for row in rows])
-    command = f"python bench/etl/run.py --rows {args.rows} --pg-rows {args.pg_rows}"
-    name = "etl" if (args.rows, args.pg_rows) == (10_000_000, 1_000_000) else f"etl_{args.rows}_{args.pg_rows}"
+    command = f"python bench/etl/run.py --rows {args.rows} --pg-rows {args.pg_rows} --runs {args.runs}"
+    default = (args.rows, args.pg_rows) == (10_000_000, 1_000_000)
+    name = "etl" if default else f"etl_{args.rows}_{args.pg_rows}"
     print(f"wrote {write_result(name, command, rows)}")
 
 
