@@ -65,6 +65,7 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
         database, settings.data_dir, settings.upload_max_bytes, memory_mb=settings.duckdb_memory_mb
     )
     install_error_handlers(api)
+    api.include_router(data.query_router)  # first: the most frequent requests
     for module in (root, auth, users, small_apps, configs, data, data_in, sso):
         api.include_router(module.router)
     if settings.cors_origins:

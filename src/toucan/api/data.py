@@ -27,6 +27,10 @@ from toucan.data.service import (
 from toucan.errors import PayloadTooLarge, ValidationError
 
 router = APIRouter(tags=["data"])
+# The routes that answer most requests, registered before every other router (see
+# `create_api`): routes are matched one by one, which cost ~0.1 ms a request at the end of
+# the list. `POST /{app}/data` and `POST /{app}/query/preview` shadow no other route.
+query_router = APIRouter(tags=["data"])
 
 JSON = "application/json"
 
@@ -36,7 +40,7 @@ def _check(ctx: ContextDep, identity: IdentityDep, app: str, privilege: AppPrivi
         get_app_for(session, identity, app, privilege)
 
 
-@router.post("/{app}/data", summary="Run a data request (pipeline or Mongo-style) on a stage's domains")
+@query_router.post("/{app}/data", summary="Run a data request (pipeline or Mongo-style) on a stage's domains")
 async def data(
     app: str,
     body: DataRequest,
@@ -44,12 +48,11 @@ async def data(
     identity: IdentityDep,
     stage: Stage = Stage.PRODUCTION,
 ) -> Response:
-    await run_in_threadpool(_check, ctx, identity, app, stage_read_privilege(stage))
-    payload = await ctx.data.query(app, stage, identity, body)
+    payload = await ctx.data.query(app, stage, identity, body, privilege=stage_read_privilege(stage))
     return Response(payload, media_type=JSON)
 
 
-@router.post("/{app}/query/preview", summary="Preview a data request on staging (contributors)")
+@query_router.post("/{app}/query/preview", summary="Preview a data request on staging (contributors)")
 async def preview(
     app: str,
     body: DataRequest,
@@ -57,8 +60,9 @@ async def preview(
     identity: IdentityDep,
     stage: Stage = Stage.STAGING,
 ) -> Response:
-    await run_in_threadpool(_check, ctx, identity, app, AppPrivilege.CONTRIBUTE)
-    payload = await ctx.data.query(app, stage, identity, body, default_limit=PREVIEW_ROWS)
+    payload = await ctx.data.query(
+        app, stage, identity, body, privilege=AppPrivilege.CONTRIBUTE, default_limit=PREVIEW_ROWS
+    )
     return Response(payload, media_type=JSON)
 
 

@@ -9,11 +9,13 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from toucan.auth import ratelimit
 from toucan.auth.identity import Identity, load_identity
 from toucan.auth.login import check_account_usable, verify_credentials
-from toucan.auth.tokens import user_for_token
+from toucan.auth.tokens import identity_for_token
+from toucan.data.reads import RequestReads
 from toucan.data.service import DataService
 from toucan.db.engine import Database
 from toucan.errors import AuthenticationError, PermissionDenied
@@ -35,11 +37,16 @@ class Context:
     data: DataService
 
     @property
+    def reads(self) -> RequestReads:
+        return self.data.reads
+
+    @property
     def token_ttl(self) -> timedelta:
         return timedelta(hours=self.settings.token_ttl_hours)
 
 
-def get_context(request: Request) -> Context:
+async def get_context(request: Request) -> Context:
+    # async: FastAPI would run a plain function in the threadpool, on every request.
     ctx: Context = request.app.state.ctx
     return ctx
 
@@ -82,26 +89,34 @@ def _basic_identity(ctx: Context, value: str) -> Identity:
     return identity
 
 
-def current_identity(request: Request, ctx: ContextDep) -> Identity:
-    """The authenticated caller: Bearer token, or HTTP Basic for scripts."""
+def _bearer_identity(ctx: Context, raw: str) -> Identity:
+    # The primary, not the read replica: a token issued a moment ago must work at once.
+    found = ctx.reads.run(lambda conn: identity_for_token(conn, raw))
+    if found is None:
+        raise AuthenticationError("This token is invalid, expired or revoked. Log in again.", code="invalid_token")
+    check_account_usable(found)
+    return found.identity
+
+
+async def current_identity(request: Request, ctx: ContextDep) -> Identity:
+    """The authenticated caller: Bearer token, or HTTP Basic for scripts.
+
+    A token costs one indexed read on every request, so a revocation counts at once; it
+    runs on the event loop (see data/reads.py). Basic credentials need a password hash:
+    in the threadpool.
+    """
     header = request.headers.get("authorization")
     if not header:
         raise AuthenticationError(MISSING_AUTHORIZATION, code="missing_authorization")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "basic":
-        return _basic_identity(ctx, value.strip())
+        return await run_in_threadpool(_basic_identity, ctx, value.strip())
     if scheme.lower() != "bearer" or not value.strip():
         raise AuthenticationError(
             "The Authorization header must be 'Bearer <token>' or 'Basic <credentials>'.",
             code="invalid_authorization",
         )
-    # The primary, not the read replica: a token issued a moment ago must work at once.
-    with ctx.db.session() as session:
-        user = user_for_token(session, value.strip())
-        if user is None:
-            raise AuthenticationError("This token is invalid, expired or revoked. Log in again.", code="invalid_token")
-        check_account_usable(user)
-        return load_identity(session, user)
+    return _bearer_identity(ctx, value.strip())
 
 
 IdentityDep = Annotated[Identity, Depends(current_identity)]

@@ -111,14 +111,20 @@ def get_app_for(session: Session, identity: Identity, app_id: str, wanted: AppPr
     An app the caller may not even view answers 404, so its existence is not revealed.
     """
     app = session.get(SmallApp, app_id)
-    if app is None or not identity.can(app_id, AppPrivilege.VIEW):
+    check_app_access(identity, app_id, app is not None, wanted)
+    assert app is not None
+    return app
+
+
+def check_app_access(identity: Identity, app_id: str, exists: bool, wanted: AppPrivilege) -> None:
+    """Raise unless the app exists and `identity` holds `wanted` on it (404 when it may not view it)."""
+    if not exists or not identity.can(app_id, AppPrivilege.VIEW):
         raise NotFound(f"Small app {app_id!r} does not exist.", details={"app": app_id})
     if not identity.can(app_id, wanted):
         raise PermissionDenied(
             f"You need the {wanted.value!r} privilege on {app_id!r} for this.",
             details={"app": app_id, "privilege": wanted.value},
         )
-    return app
 
 
 def list_apps(session: Session, identity: Identity) -> list[SmallApp]:

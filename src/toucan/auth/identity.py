@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import JSON, Connection, Select, bindparam, or_, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import GenericFunction
 
 from toucan.auth.roles import AppPrivilege, Role, implies, is_admin
-from toucan.db.models import Privilege, User
+from toucan.db.models import Group, Privilege, Token, User, UserGroup
 
 
 @dataclass(frozen=True)
@@ -74,3 +78,95 @@ def load_identity(session: Session, user: User) -> Identity:
         privileges={app: frozenset(p) for app, p in grants.items()},
         attributes=dict(user.attributes or {}),
     )
+
+
+# --- one statement per request ----------------------------------------------------------
+
+
+class json_array_agg(GenericFunction[Any]):
+    """The values of a column as one JSON array (`[]` or NULL when there is no row)."""
+
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(json_array_agg, "sqlite")
+def _json_array_agg_sqlite(element: json_array_agg, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_group_array({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_array_agg, "postgresql")
+def _json_array_agg_postgresql(element: json_array_agg, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_agg({compiler.process(element.clauses, **kw)})"
+
+
+@dataclass(frozen=True)
+class TokenIdentity:
+    """What a token's row says: whose it is, whether it may still be used, and the identity."""
+
+    identity: Identity
+    token_expires_at: datetime
+    token_revoked: bool
+    disabled: bool
+    expiration_date: datetime | None
+
+
+def _token_identity_statement() -> Select[Any]:
+    groups = (
+        select(json_array_agg(Group.name))
+        .join_from(UserGroup, Group, Group.id == UserGroup.group_id)
+        .where(UserGroup.user_id == User.id)
+        .scalar_subquery()
+    )
+    # Correlated explicitly: nested two levels down, `users` would otherwise join in afresh
+    # and every user would get the privileges of every group.
+    member_of = select(UserGroup.group_id).where(UserGroup.user_id == User.id).correlate(User)
+    # "app:privilege": privileges never contain ':', so the last ':' splits them.
+    grants = (
+        select(json_array_agg(Privilege.app_id + ":" + Privilege.privilege))
+        .where(or_(Privilege.user_id == User.id, Privilege.group_id.in_(member_of)))
+        .scalar_subquery()
+    )
+    return (
+        select(
+            User.id,
+            User.username,
+            User.role,
+            User.disabled,
+            User.expiration_date,
+            User.attributes,
+            Token.expires_at,
+            Token.revoked,
+            groups,
+            grants,
+        )
+        .join_from(Token, User, User.id == Token.user_id)
+        .where(Token.token_hash == bindparam("token_hash"))
+    )
+
+
+_TOKEN_IDENTITY = _token_identity_statement()
+
+
+def read_token_identity(conn: Connection, token_hash: str) -> TokenIdentity | None:
+    """The identity behind a token digest, groups and privileges included, in one statement.
+
+    Nothing is cached: a revoked token or a changed privilege counts from the next request.
+    """
+    row = conn.execute(_TOKEN_IDENTITY, {"token_hash": token_hash}).one_or_none()
+    if row is None:
+        return None
+    user_id, username, role, disabled, expiration_date, attributes, expires_at, revoked, groups, grants = row
+    privileges: dict[str, set[str]] = {}
+    for grant in grants or ():
+        app_id, _, privilege = grant.rpartition(":")
+        privileges.setdefault(app_id, set()).add(privilege)
+    identity = Identity(
+        user_id=user_id,
+        username=username,
+        role=Role(role),
+        groups=tuple(sorted(groups or ())),
+        privileges={app: frozenset(p) for app, p in privileges.items()},
+        attributes=dict(attributes or {}),
+    )
+    return TokenIdentity(identity, expires_at, bool(revoked), bool(disabled), expiration_date)

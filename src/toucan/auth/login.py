@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,7 +24,17 @@ class LoginResult:
     identity: Identity
 
 
-def check_account_usable(user: User) -> None:
+class AccountState(Protocol):
+    """What decides whether an account may be used: a `User` row or a token's identity row."""
+
+    @property
+    def disabled(self) -> bool: ...
+
+    @property
+    def expiration_date(self) -> datetime | None: ...
+
+
+def check_account_usable(user: AccountState) -> None:
     """Raise when a disabled or expired account tries to log in or use a token."""
     if user.disabled:
         raise AuthenticationError(

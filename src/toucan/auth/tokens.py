@@ -6,9 +6,10 @@ import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, delete, update
 from sqlalchemy.orm import Session
 
+from toucan.auth.identity import TokenIdentity, read_token_identity
 from toucan.db.models import Token, User
 
 TOKEN_PREFIX = "tct_"
@@ -28,12 +29,12 @@ def issue_token(session: Session, user: User, ttl: timedelta) -> str:
     return raw
 
 
-def user_for_token(session: Session, raw: str) -> User | None:
-    """The user a valid, unrevoked, unexpired token belongs to."""
-    token = session.scalar(select(Token).where(Token.token_hash == _digest(raw)))
-    if token is None or token.revoked or token.expires_at <= datetime.now(UTC):
+def identity_for_token(conn: Connection, raw: str) -> TokenIdentity | None:
+    """The identity of a valid, unrevoked, unexpired token, read in one statement."""
+    found = read_token_identity(conn, _digest(raw))
+    if found is None or found.token_revoked or found.token_expires_at <= datetime.now(UTC):
         return None
-    return session.get(User, token.user_id)
+    return found
 
 
 def revoke_token(session: Session, raw: str) -> bool:

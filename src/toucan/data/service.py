@@ -1,6 +1,12 @@
 """The data path: a data request → permissions → one SQL query → cached JSON rows.
 
 Called by the HTTP layer (`/data`, `/query/preview`, downloads) and by workers alike.
+
+A cached answer costs one small read of the metadata database (besides the caller's token):
+the app's row with its stage head and the version of its ETL config. Per process, the
+domains and permission rules of a stage are kept while that head and version hold, and
+compiled requests are kept by everything their SQL depends on — so new data, a changed
+rule or a changed caller never reuse them, and nothing goes stale between processes.
 """
 
 from __future__ import annotations
@@ -17,19 +23,24 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import and_, bindparam, select
 from starlette.concurrency import run_in_threadpool
 
-from toucan.apps.configs import ConfigKind, Stage, read_config
+from toucan.apps.configs import ConfigKind, Stage
+from toucan.apps.small_apps import check_app_access
 from toucan.auth.identity import Identity
 from toucan.auth.roles import AppPrivilege
 from toucan.data import permissions
-from toucan.data.cache import ResultCache, cache_key, make_cache
+from toucan.data.cache import Memo, ResultCache, cache_key, make_cache
 from toucan.data.domains import DomainStore, Snapshot, sql_string
 from toucan.data.engine import QueryEngine, fetch_page
 from toucan.data.query import CompiledQuery, compile_request
+from toucan.data.reads import RequestReads
 from toucan.data.templating import render
+from toucan.db.domain_models import StageHead
 from toucan.db.engine import Database
-from toucan.errors import PermissionDenied
+from toucan.db.models import AppConfig, SmallApp
+from toucan.errors import NotFound, PermissionDenied
 from toucan.settings import Settings
 
 PREVIEW_ROWS = 50
@@ -44,6 +55,70 @@ class DataRequest(BaseModel):
     offset: int = Field(default=0, ge=0)
 
 
+# An ETL config row is identified by its id, version and update time: a rewrite bumps the
+# version, and a re-created app's config has another update time even if SQLite reuses the id.
+RulesStamp = tuple[int, int, str]
+Rules = tuple[permissions.PermissionRule, ...]
+
+
+@dataclass(frozen=True)
+class Stamps:
+    """What says whether a stage's domains and rules changed: its head and its ETL config row."""
+
+    head: str | None
+    rules: RulesStamp | None
+
+
+@dataclass(frozen=True)
+class StageState:
+    """The domains and permission rules of one app and stage, with the stamps they were read at."""
+
+    snapshot: Snapshot
+    rules_stamp: RulesStamp | None
+    rules: Rules
+
+    @property
+    def stamps(self) -> Stamps:
+        return Stamps(self.snapshot.version_id, self.rules_stamp)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A compiled data request and the key of its cached answer."""
+
+    snapshot: Snapshot
+    compiled: CompiledQuery
+    cache_key: str
+
+
+_STAGE_STAMP = (
+    select(SmallApp.id, StageHead.version_id, AppConfig.id, AppConfig.version, AppConfig.updated_at)
+    .select_from(SmallApp)
+    .outerjoin(StageHead, and_(StageHead.app_id == SmallApp.id, StageHead.stage == bindparam("stage")))
+    .outerjoin(
+        AppConfig,
+        and_(
+            AppConfig.app_id == SmallApp.id,
+            AppConfig.stage == bindparam("stage"),
+            AppConfig.kind == ConfigKind.ETL.value,
+        ),
+    )
+    .where(SmallApp.id == bindparam("app_id"))
+)
+
+_RULES = select(AppConfig.id, AppConfig.version, AppConfig.updated_at, AppConfig.content).where(
+    AppConfig.app_id == bindparam("app_id"),
+    AppConfig.stage == bindparam("stage"),
+    AppConfig.kind == ConfigKind.ETL.value,
+)
+
+
+def _rules_stamp(config_id: int | None, version: int | None, updated_at: Any) -> RulesStamp | None:
+    if config_id is None or version is None:
+        return None
+    return (config_id, version, updated_at.isoformat())
+
+
 @dataclass
 class DataService:
     db: Database
@@ -53,8 +128,11 @@ class DataService:
     engine_factory: Callable[[], QueryEngine]
     cache: ResultCache
     max_rows: int
+    reads: RequestReads
     _engine: QueryEngine | None = field(default=None, init=False, repr=False)
     _engine_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _states: Memo[tuple[str, Stage], StageState] = field(default_factory=lambda: Memo(1024), init=False, repr=False)
+    _plans: Memo[bytes, Plan] = field(default_factory=lambda: Memo(4096), init=False, repr=False)
 
     @property
     def engine(self) -> QueryEngine:
@@ -67,19 +145,66 @@ class DataService:
     def close(self) -> None:
         if self._engine is not None:
             self._engine.close()
+        self.reads.close()
+
+    # --- metadata ------------------------------------------------------------------------
+
+    def stamps(self, app_id: str, stage: Stage) -> Stamps | None:
+        """The stage's head and ETL config version, in one indexed read; None: no such app."""
+        params = {"app_id": app_id, "stage": stage.value}
+        row = self.reads.run(lambda conn: conn.execute(_STAGE_STAMP, params).one_or_none())
+        if row is None:
+            return None
+        _, head, config_id, version, updated_at = row
+        return Stamps(head, _rules_stamp(config_id, version, updated_at))
+
+    def known_state(self, app_id: str, stage: Stage, stamps: Stamps) -> StageState | None:
+        """What this process kept of the stage, if it was read at exactly these stamps."""
+        known = self._states.get((app_id, stage))
+        return known if known is not None and known.stamps == stamps else None
+
+    def read_state(self, app_id: str, stage: Stage, stamps: Stamps) -> StageState:
+        """Read again what moved since this process last looked (domain list, rules)."""
+        known = self._states.get((app_id, stage))
+        # What is read may already be newer than `stamps`: it is kept under its own stamps,
+        # so the next request reads it again; never older.
+        if known is not None and known.snapshot.version_id == stamps.head:
+            snapshot = known.snapshot
+        else:
+            snapshot = self.store.snapshot(app_id, stage)
+        if known is not None and known.rules_stamp == stamps.rules:
+            rules_stamp, rules = known.rules_stamp, known.rules
+        else:
+            rules_stamp, rules = self._read_rules(app_id, stage)
+        state = StageState(snapshot, rules_stamp, rules)
+        self._states.set((app_id, stage), state)
+        return state
+
+    def stage_state(self, app_id: str, stage: Stage) -> StageState | None:
+        """The stage's current domains and rules; None when the app does not exist.
+
+        One indexed read when nothing changed since this process last looked.
+        """
+        stamps = self.stamps(app_id, stage)
+        if stamps is None:
+            return None
+        return self.known_state(app_id, stage, stamps) or self.read_state(app_id, stage, stamps)
+
+    def _read_rules(self, app_id: str, stage: Stage) -> tuple[RulesStamp | None, Rules]:
+        params = {"app_id": app_id, "stage": stage.value}
+        row = self.reads.run(lambda conn: conn.execute(_RULES, params).one_or_none())
+        if row is None:
+            return None, ()
+        config_id, version, updated_at, content = row
+        return _rules_stamp(config_id, version, updated_at), tuple(permissions.parse_rules(dict(content or {})))
 
     # --- compiling ---------------------------------------------------------------------
 
-    def _rules(self, app_id: str, stage: Stage) -> list[permissions.PermissionRule]:
-        with self.db.readonly_session() as session:
-            return permissions.parse_rules(read_config(session, app_id, stage, ConfigKind.ETL))
-
-    def compile(
-        self, app_id: str, stage: Stage, identity: Identity, query: Any, variables: dict[str, Any]
-    ) -> tuple[Snapshot, CompiledQuery, dict[str, permissions.RowFilter]]:
-        """Template, check and compile a request against the stage's current domains."""
-        snapshot = self.store.snapshot(app_id, stage)
-        rules = self._rules(app_id, stage)
+    def _compile(
+        self, state: StageState, identity: Identity, query: Any, variables: dict[str, Any]
+    ) -> tuple[CompiledQuery, dict[str, permissions.RowFilter]]:
+        snapshot = state.snapshot
+        rules = list(state.rules)
         user_vars = identity.template_variables()
         filters: dict[str, permissions.RowFilter] = {}
         for name in snapshot.domains:
@@ -95,13 +220,34 @@ class DataService:
         def resolve(domain: str) -> str:
             return f"read_parquet({sql_string(str(snapshot.get(domain).path))})"
 
-        compiled = compile_request(rendered, resolve_domain=resolve, row_filters=filters)
-        if compiled.uses_raw_sql and not identity.can(app_id, AppPrivilege.CONTRIBUTE):
-            raise PermissionDenied(
-                "customsql and custom steps are for contributors only.",
-                details={"privilege": AppPrivilege.CONTRIBUTE.value},
-            )
-        return snapshot, compiled, filters
+        return compile_request(rendered, resolve_domain=resolve, row_filters=filters), filters
+
+    def compile(
+        self, app_id: str, stage: Stage, identity: Identity, query: Any, variables: dict[str, Any]
+    ) -> tuple[Snapshot, CompiledQuery, dict[str, permissions.RowFilter]]:
+        """Template, check and compile a request against the stage's current domains."""
+        state = self.stage_state(app_id, stage)
+        if state is None:
+            raise NotFound(f"Small app {app_id!r} does not exist.", details={"app": app_id})
+        compiled, filters = self._compile(state, identity, query, variables)
+        _check_raw_sql(compiled, identity, app_id)
+        return state.snapshot, compiled, filters
+
+    def _plan(
+        self, app_id: str, stage: Stage, state: StageState, identity: Identity, request: DataRequest, limit: int
+    ) -> Plan:
+        compiled, filters = self._compile(state, identity, request.query, request.variables)
+        key = cache_key(
+            app_id,
+            stage.value,
+            state.snapshot.version_id,
+            compiled.sql,
+            compiled.params,
+            {k: (v.see_all, v.conditions) for k, v in sorted(filters.items())},
+            limit,
+            request.offset,
+        )
+        return Plan(state.snapshot, compiled, key)
 
     # --- querying ----------------------------------------------------------------------
 
@@ -112,28 +258,36 @@ class DataService:
         identity: Identity,
         request: DataRequest,
         *,
+        privilege: AppPrivilege,
         default_limit: int | None = None,
     ) -> bytes:
-        """The JSON answer of `/data`: `{"data", "columns", "total", "truncated"}`."""
-        # Compiling reads metadata (stage head, rules): off the event loop, like the query.
-        snapshot, compiled, filters = await run_in_threadpool(
-            self.compile, app_id, stage, identity, request.query, request.variables
-        )
+        """The JSON answer of `/data`: `{"data", "columns", "total", "truncated"}`.
+
+        Checks that the app exists and that `identity` holds `privilege` on it. A request
+        compiled before for the same stamps and caller, whose answer is cached, stays on the
+        event loop; compiling and querying run in threads.
+        """
+        # The stamps and the caller's token are read on the event loop (see data/reads.py).
+        stamps = self.stamps(app_id, stage)
+        check_app_access(identity, app_id, stamps is not None, privilege)
+        assert stamps is not None
+        state = self.known_state(app_id, stage, stamps)
+        if state is None:
+            state = await run_in_threadpool(self.read_state, app_id, stage, stamps)
         wanted = request.limit if request.limit is not None else (default_limit or self.max_rows)
         limit = min(wanted, self.max_rows)
-        key = cache_key(
-            app_id,
-            stage.value,
-            snapshot.version_id,
-            compiled.sql,
-            compiled.params,
-            {k: (v.see_all, v.conditions) for k, v in sorted(filters.items())},
-            limit,
-            request.offset,
-        )
-        cached = self.cache.get(key)
+        memo_key = _plan_key(app_id, stage, state, identity, request, limit)
+        plan = self._plans.get(memo_key) if memo_key is not None else None
+        if plan is None:
+            plan = await run_in_threadpool(self._plan, app_id, stage, state, identity, request, limit)
+            if memo_key is not None:
+                self._plans.set(memo_key, plan)
+        # Privileges are read on every request: a memoised plan never skips this check.
+        _check_raw_sql(plan.compiled, identity, app_id)
+        cached = self.cache.get(plan.cache_key)
         if cached is not None:
             return cached
+        compiled = plan.compiled
 
         def work(cursor: Any) -> bytes:
             result = fetch_page(cursor, compiled.sql, compiled.params, limit, request.offset)
@@ -147,8 +301,43 @@ class DataService:
             return orjson.dumps(body, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
 
         payload = await self.engine.run(work)
-        self.cache.set(key, payload)
+        self.cache.set(plan.cache_key, payload)
         return payload
+
+
+def _plan_key(
+    app_id: str, stage: Stage, state: StageState, identity: Identity, request: DataRequest, limit: int
+) -> bytes | None:
+    """Everything a compiled request depends on, or None when it cannot be serialised exactly.
+
+    The caller's template variables cover what permissions depend on (role, groups,
+    attributes); the stamps cover the domains and the rules.
+    """
+    try:
+        return orjson.dumps(
+            [
+                app_id,
+                stage.value,
+                state.snapshot.version_id,
+                state.rules_stamp,
+                identity.template_variables(),
+                request.query,
+                request.variables,
+                limit,
+                request.offset,
+            ],
+            option=orjson.OPT_SORT_KEYS,
+        )
+    except (TypeError, orjson.JSONEncodeError):  # e.g. an integer beyond 64 bits
+        return None
+
+
+def _check_raw_sql(compiled: CompiledQuery, identity: Identity, app_id: str) -> None:
+    if compiled.uses_raw_sql and not identity.can(app_id, AppPrivilege.CONTRIBUTE):
+        raise PermissionDenied(
+            "customsql and custom steps are for contributors only.",
+            details={"privilege": AppPrivilege.CONTRIBUTE.value},
+        )
 
 
 def build_data_service(settings: Settings, db: Database) -> DataService:
@@ -166,6 +355,7 @@ def build_data_service(settings: Settings, db: Database) -> DataService:
         ),
         cache=make_cache(settings.redis_url, settings.cache_max_mb, settings.cache_ttl_seconds),
         max_rows=settings.data_max_rows,
+        reads=RequestReads(db),
     )
 
 
