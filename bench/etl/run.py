@@ -33,6 +33,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -407,7 +408,6 @@ def measure(rows: int, pg_rows: int, runs: int, workdir: Path, csv: Path) -> dic
     """Every measure `runs` times, taking turns, so that all see the same machine load."""
     samples: dict[str, list[dict[str, Any]]] = {key: [] for key in MEASURES}
     data_dir = workdir / "stack"
-    shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir()
     with ExitStack() as stack:
         client = stack.enter_context(httpx.Client(timeout=3600))
@@ -451,7 +451,6 @@ def measure(rows: int, pg_rows: int, runs: int, workdir: Path, csv: Path) -> dic
                 load = _load()
                 wall, size = pg_copy(table)
                 samples["pg copy"].append({"wall": wall, "bytes": size, "load": load})
-    shutil.rmtree(data_dir, ignore_errors=True)
     return samples
 
 
@@ -545,7 +544,8 @@ def main() -> None:
     csv = make_csv(workdir, args.rows)
     csv_mb = csv.stat().st_size / 1e6
     print(f"CSV: {csv} ({csv_mb:.0f} MB, {args.rows} rows; {time.perf_counter() - started:.1f} s)")
-    samples = measure(args.rows, args.pg_rows, args.runs, workdir, csv)
+    with tempfile.TemporaryDirectory(prefix="run-", dir=workdir) as run_dir:  # this run's own files
+        samples = measure(args.rows, args.pg_rows, args.runs, Path(run_dir), csv)
     rows = summarise(samples, args.rows, args.pg_rows, csv_mb)
     print_table("Data in: CSV and PostgreSQL → domain, beside DuckDB and COPY", [_summary(row) for row in rows])
     command = f"python bench/etl/run.py --rows {args.rows} --pg-rows {args.pg_rows} --runs {args.runs}"
