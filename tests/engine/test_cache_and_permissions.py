@@ -6,7 +6,7 @@ import pytest
 
 from toucan.auth.identity import Identity
 from toucan.auth.roles import Role
-from toucan.data.cache import MemoryCache, RedisCache, cache_key, make_cache
+from toucan.data.cache import Memo, MemoryCache, RedisCache, cache_key, make_cache
 from toucan.data.permissions import SEE_ALL, SEE_NOTHING, PermissionRule, RowFilter, row_filter
 
 
@@ -87,3 +87,13 @@ def test_rules_are_validated() -> None:
         PermissionRule(domain="d", scope="USER_GROUP", effect="SEE_ALL")  # no group
     with pytest.raises(ValueError):
         PermissionRule(domain="d", scope="ALL_USERS", effect="CUSTOM")  # no condition
+
+
+def test_memo_keeps_the_most_recently_used_entries() -> None:
+    memo: Memo[str, int] = Memo(max_items=2)
+    memo.set("a", 1)
+    memo.set("b", 2)
+    assert memo.get("a") == 1  # a is now the most recent
+    memo.set("c", 3)
+    assert len(memo) == 2
+    assert memo.get("b") is None and memo.get("a") == 1 and memo.get("c") == 3

@@ -15,7 +15,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -57,7 +57,7 @@ class DataRequest(BaseModel):
 
 # An ETL config row is identified by its id, version and update time: a rewrite bumps the
 # version, and a re-created app's config has another update time even if SQLite reuses the id.
-RulesStamp = tuple[int, int, str]
+RulesStamp = tuple[int, int, datetime]
 Rules = tuple[permissions.PermissionRule, ...]
 
 
@@ -113,10 +113,10 @@ _RULES = select(AppConfig.id, AppConfig.version, AppConfig.updated_at, AppConfig
 )
 
 
-def _rules_stamp(config_id: int | None, version: int | None, updated_at: Any) -> RulesStamp | None:
-    if config_id is None or version is None:
+def _rules_stamp(config_id: int | None, version: int | None, updated_at: datetime | None) -> RulesStamp | None:
+    if config_id is None or version is None or updated_at is None:
         return None
-    return (config_id, version, updated_at.isoformat())
+    return (config_id, version, updated_at)
 
 
 @dataclass
