@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -100,8 +102,9 @@ def metadata_database(kind: str, postgres_url: str) -> Iterator[str | None]:
 
 
 @contextmanager
-def production_server(data_dir: Path, database_url: str | None) -> Iterator[str]:
-    """`toucan-ctl serve --production` with 2 workers and the in-process cache; yields its URL."""
+def production_server(data_dir: Path, database_url: str | None) -> Iterator[tuple[str, psutil.Process]]:
+    """`toucan-ctl serve --production` with 2 workers and the in-process cache; yields its URL
+    and the gunicorn master process."""
     port = _port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCAN_")}
     env.update(
@@ -131,7 +134,7 @@ def production_server(data_dir: Path, database_url: str | None) -> Iterator[str]
                 time.sleep(0.05)
         else:
             raise SystemExit("the server was not ready within 30 s")
-        yield base
+        yield base, psutil.Process(proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -174,8 +177,26 @@ def warm(client: httpx.Client, base: str, headers: dict[str, str], body: dict[st
             raise SystemExit(f"POST /data failed: {response.status_code} {response.text[:500]}")
 
 
+def _cpu_seconds(master: psutil.Process) -> float:
+    """CPU time of the server's processes (master and workers) so far."""
+    total = 0.0
+    for process in (master, *master.children(recursive=True)):
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def run_wrk(
-    base: str, headers: dict[str, str], body: dict[str, Any], duration: int, connections: int, pinned: bool
+    base: str,
+    master: psutil.Process,
+    headers: dict[str, str],
+    body: dict[str, Any],
+    duration: int,
+    connections: int,
+    pinned: bool,
 ) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(
@@ -185,10 +206,16 @@ def run_wrk(
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "-s", script.name, f"{base}/bench/data"]
     if pinned:
         command = ["taskset", "-c", "1", *command]
+    load = os.getloadavg()[0]
+    server_before = _cpu_seconds(master)
+    wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     finally:
         os.unlink(script.name)
+    wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_cpu = _cpu_seconds(master) - server_before
+    wrk_cpu = (wrk_after.ru_utime - wrk_before.ru_utime) + (wrk_after.ru_stime - wrk_before.ru_stime)
     match = re.search(r"^RESULT (\{.*\})$", out, re.MULTILINE)
     if match is None:
         raise SystemExit(f"no result from wrk:\n{out}")
@@ -203,6 +230,10 @@ def run_wrk(
         "p99 ms": round(result["p99_us"] / 1000, 2),
         "requests": result["requests"],
         "socket errors": result["socket_errors"],  # timeouts (> 2 s) included
+        # Cores busy on average: the server's processes, wrk itself.
+        "server cores": round(server_cpu / result["seconds"], 2),
+        "wrk cores": round(wrk_cpu / result["seconds"], 2),
+        "load before": round(load, 1),
     }
 
 
@@ -224,7 +255,7 @@ def main() -> None:
         with (
             metadata_database(kind, args.postgres_url) as database_url,
             tempfile.TemporaryDirectory(dir=workdir) as data_dir,
-            production_server(Path(data_dir), database_url) as base,
+            production_server(Path(data_dir), database_url) as (base, master),
             httpx.Client(timeout=120) as client,
         ):
             callers = load_app(client, base, sales, targets)
@@ -233,7 +264,7 @@ def main() -> None:
                 for caller, headers in callers.items():
                     warm(client, base, headers, body)
                     for pinned in (False, True):
-                        result = run_wrk(base, headers, body, args.duration, args.connections, pinned)
+                        result = run_wrk(base, master, headers, body, args.duration, args.connections, pinned)
                         rows.append({"metadata": kind, "pipeline": name, "caller": caller, **result})
                         print(rows[-1], flush=True)
     print_table(f"Cached POST /data, {args.rows:,} rows, 2 gunicorn workers", rows)
