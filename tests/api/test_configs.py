@@ -109,7 +109,7 @@ def test_viewers_read_production_only_and_builders_release(
         403,
     )
     released = client.post(f"/{app_id}/config/operations", json={"operations": ["release_design"]}, headers=builder)
-    assert released.json() == {"results": {"release_design": {"front": 1, "etl": 1}}}
+    assert released.json() == {"results": {"release_design": {"front": 1, "etl": 1, "augment": 1}}}
     assert client.get(f"/{app_id}/config", headers=viewer).json() == FRONT
     error = assert_error(
         client.post(f"/{app_id}/config/operations", json={"operations": ["explode"]}, headers=builder),

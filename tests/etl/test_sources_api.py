@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -99,15 +100,19 @@ def test_upload_size_limit(settings: Settings, db: Database, admin_headers: dict
 
 
 def test_chunked_upload_resumes_from_the_server_offset(
-    client: TestClient, admin_headers: dict[str, str], app_id: str
+    client: TestClient, admin_headers: dict[str, str], settings: Settings
 ) -> None:
+    # A new app id: its first file arrives by chunks (no folder of earlier uploads).
+    app_id = f"chunked-{uuid.uuid4().hex[:8]}"
+    assert client.post("/small-apps", json={"id": app_id, "name": "C"}, headers=admin_headers).status_code == 201
+    assert not (settings.data_dir / "sources" / app_id).exists()
     content = b"country,revenue\n" + b"".join(f"c{i},{i}\n".encode() for i in range(5000))
     started = client.post(
-        f"/{APP}/data/sources/uploads", json={"filename": "big.csv", "size": len(content)}, headers=admin_headers
+        f"/{app_id}/data/sources/uploads", json={"filename": "big.csv", "size": len(content)}, headers=admin_headers
     )
     assert started.status_code == 201, started.text
     upload_id = started.json()["id"]
-    url = f"/{APP}/data/sources/uploads/{upload_id}"
+    url = f"/{app_id}/data/sources/uploads/{upload_id}"
     part = client.patch(url, content=content[:10000], headers={**admin_headers, "Upload-Offset": "0"})
     assert part.json()["offset"] == 10000
     # The connection broke during the next chunk: the client asks where to resume.
@@ -123,13 +128,13 @@ def test_chunked_upload_resumes_from_the_server_offset(
     assert done.json()["rows"] == 5000
     assert_error(client.get(url, headers=admin_headers), 404)
     too_long = client.post(
-        f"/{APP}/data/sources/uploads", json={"filename": "x.csv", "size": 3}, headers=admin_headers
+        f"/{app_id}/data/sources/uploads", json={"filename": "x.csv", "size": 3}, headers=admin_headers
     ).json()["id"]
     over = client.patch(
-        f"/{APP}/data/sources/uploads/{too_long}", content=b"abcdef", headers={**admin_headers, "Upload-Offset": "0"}
+        f"/{app_id}/data/sources/uploads/{too_long}", content=b"abcdef", headers={**admin_headers, "Upload-Offset": "0"}
     )
     assert_error(over, 400)
-    assert client.get(f"/{APP}/data/sources/uploads/{too_long}", headers=admin_headers).json()["offset"] == 0
+    assert client.get(f"/{app_id}/data/sources/uploads/{too_long}", headers=admin_headers).json()["offset"] == 0
 
 
 def test_viewers_cannot_touch_data_sources(client: TestClient, make_user: Any, app_id: str) -> None:

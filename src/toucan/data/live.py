@@ -45,6 +45,16 @@ class _NoPushdown(Exception):
     """The query cannot be written in the source's dialect."""
 
 
+def live_domains(etl: dict[str, Any]) -> tuple[str, ...]:
+    """Domains of the etl_config's `live_data: true` sources."""
+    sources = etl.get("DATA_SOURCES") if isinstance(etl, dict) else None
+    return tuple(
+        str(s["domain"])
+        for s in sources or []
+        if isinstance(s, dict) and s.get("live_data") is True and isinstance(s.get("domain"), str)
+    )
+
+
 def marker(domain: str) -> str:
     """What a compiled query reads for a live domain until `finalize` replaces it."""
     return _MARKER_PREFIX + domain.encode().hex()

@@ -34,8 +34,10 @@ from toucan.data import permissions
 from toucan.data.cache import Memo, ResultCache, cache_key, make_cache
 from toucan.data.domains import DomainStore, Snapshot, sql_string
 from toucan.data.engine import QueryEngine, fetch_page
+from toucan.data.live import LiveSources, live_domains
+from toucan.data.live import marker as live_marker
 from toucan.data.query import CompiledQuery, compile_request
-from toucan.data.reads import RequestReads
+from toucan.data.reads import RequestReads, Statement
 from toucan.data.templating import render
 from toucan.db.domain_models import StageHead
 from toucan.db.engine import Database
@@ -76,6 +78,8 @@ class StageState:
     snapshot: Snapshot
     rules_stamp: RulesStamp | None
     rules: Rules
+    # Domains of `live_data` sources: read through their connector at request time.
+    live: tuple[str, ...] = ()
 
     @property
     def stamps(self) -> Stamps:
@@ -89,9 +93,11 @@ class Plan:
     snapshot: Snapshot
     compiled: CompiledQuery
     cache_key: str
+    # Reads live data: its answer depends on when it runs, so it is never memoised.
+    live: bool = False
 
 
-_STAGE_STAMP = (
+_STAGE_STAMP: Statement = (
     select(SmallApp.id, StageHead.version_id, AppConfig.id, AppConfig.version, AppConfig.updated_at)
     .select_from(SmallApp)
     .outerjoin(StageHead, and_(StageHead.app_id == SmallApp.id, StageHead.stage == bindparam("stage")))
@@ -106,7 +112,7 @@ _STAGE_STAMP = (
     .where(SmallApp.id == bindparam("app_id"))
 )
 
-_RULES = select(AppConfig.id, AppConfig.version, AppConfig.updated_at, AppConfig.content).where(
+_RULES: Statement = select(AppConfig.id, AppConfig.version, AppConfig.updated_at, AppConfig.content).where(
     AppConfig.app_id == bindparam("app_id"),
     AppConfig.stage == bindparam("stage"),
     AppConfig.kind == ConfigKind.ETL.value,
@@ -129,6 +135,7 @@ class DataService:
     cache: ResultCache
     max_rows: int
     reads: RequestReads
+    live: LiveSources | None = None
     _engine: QueryEngine | None = field(default=None, init=False, repr=False)
     _engine_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _states: Memo[tuple[str, Stage], StageState] = field(default_factory=lambda: Memo(1024), init=False, repr=False)
@@ -151,8 +158,7 @@ class DataService:
 
     def stamps(self, app_id: str, stage: Stage) -> Stamps | None:
         """The stage's head and ETL config version, in one indexed read; None: no such app."""
-        params = {"app_id": app_id, "stage": stage.value}
-        row = self.reads.run(lambda conn: conn.execute(_STAGE_STAMP, params).one_or_none())
+        row = self.reads.one(_STAGE_STAMP, {"app_id": app_id, "stage": stage.value})
         if row is None:
             return None
         _, head, config_id, version, updated_at = row
@@ -173,10 +179,10 @@ class DataService:
         else:
             snapshot = self.store.snapshot(app_id, stage)
         if known is not None and known.rules_stamp == stamps.rules:
-            rules_stamp, rules = known.rules_stamp, known.rules
+            rules_stamp, rules, live = known.rules_stamp, known.rules, known.live
         else:
-            rules_stamp, rules = self._read_rules(app_id, stage)
-        state = StageState(snapshot, rules_stamp, rules)
+            rules_stamp, rules, live = self._read_rules(app_id, stage)
+        state = StageState(snapshot, rules_stamp, rules, live)
         self._states.set((app_id, stage), state)
         return state
 
@@ -190,13 +196,17 @@ class DataService:
             return None
         return self.known_state(app_id, stage, stamps) or self.read_state(app_id, stage, stamps)
 
-    def _read_rules(self, app_id: str, stage: Stage) -> tuple[RulesStamp | None, Rules]:
-        params = {"app_id": app_id, "stage": stage.value}
-        row = self.reads.run(lambda conn: conn.execute(_RULES, params).one_or_none())
+    def _read_rules(self, app_id: str, stage: Stage) -> tuple[RulesStamp | None, Rules, tuple[str, ...]]:
+        row = self.reads.one(_RULES, {"app_id": app_id, "stage": stage.value})
         if row is None:
-            return None, ()
+            return None, (), ()
         config_id, version, updated_at, content = row
-        return _rules_stamp(config_id, version, updated_at), tuple(permissions.parse_rules(dict(content or {})))
+        etl = dict(content or {})
+        return (
+            _rules_stamp(config_id, version, updated_at),
+            tuple(permissions.parse_rules(etl)),
+            live_domains(etl) if self.live is not None else (),
+        )
 
     # --- compiling ---------------------------------------------------------------------
 
@@ -207,7 +217,7 @@ class DataService:
         rules = list(state.rules)
         user_vars = identity.template_variables()
         filters: dict[str, permissions.RowFilter] = {}
-        for name in snapshot.domains:
+        for name in (*snapshot.domains, *state.live):
             rf = permissions.row_filter(rules, name, identity)
             if rf.conditions:  # conditions may use the user's attributes
                 rf = permissions.RowFilter(
@@ -218,6 +228,8 @@ class DataService:
         rendered = render(query, {**variables, "user": user_vars})
 
         def resolve(domain: str) -> str:
+            if domain not in snapshot.domains and domain in state.live:
+                return f"read_parquet({sql_string(live_marker(domain))})"
             return f"read_parquet({sql_string(str(snapshot.get(domain).path))})"
 
         return compile_request(rendered, resolve_domain=resolve, row_filters=filters), filters
@@ -231,12 +243,19 @@ class DataService:
             raise NotFound(f"Small app {app_id!r} does not exist.", details={"app": app_id})
         compiled, filters = self._compile(state, identity, query, variables)
         _check_raw_sql(compiled, identity, app_id)
+        if self.live is not None:
+            compiled = self.live.finalize(app_id, stage, compiled)
         return state.snapshot, compiled, filters
 
     def _plan(
         self, app_id: str, stage: Stage, state: StageState, identity: Identity, request: DataRequest, limit: int
     ) -> Plan:
         compiled, filters = self._compile(state, identity, request.query, request.variables)
+        live = False
+        if self.live is not None and state.live:
+            _check_raw_sql(compiled, identity, app_id)  # before anything is fetched
+            finalized = self.live.finalize(app_id, stage, compiled)
+            live, compiled = finalized is not compiled, finalized
         key = cache_key(
             app_id,
             stage.value,
@@ -247,7 +266,7 @@ class DataService:
             limit,
             request.offset,
         )
-        return Plan(state.snapshot, compiled, key)
+        return Plan(state.snapshot, compiled, key, live)
 
     # --- querying ----------------------------------------------------------------------
 
@@ -280,7 +299,7 @@ class DataService:
         plan = self._plans.get(memo_key) if memo_key is not None else None
         if plan is None:
             plan = await run_in_threadpool(self._plan, app_id, stage, state, identity, request, limit)
-            if memo_key is not None:
+            if memo_key is not None and not plan.live:
                 self._plans.set(memo_key, plan)
         # Privileges are read on every request: a memoised plan never skips this check.
         _check_raw_sql(plan.compiled, identity, app_id)
@@ -355,6 +374,7 @@ def build_data_service(settings: Settings, db: Database) -> DataService:
         ),
         cache=make_cache(settings.redis_url, settings.cache_max_mb, settings.cache_ttl_seconds),
         max_rows=settings.data_max_rows,
+        live=LiveSources(db, settings),
         reads=RequestReads(db),
     )
 

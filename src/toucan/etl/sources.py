@@ -150,6 +150,8 @@ class SourceFiles:
         finally:
             conn.close()
         stored_as = f"{uuid.uuid4().hex}{Path(filename).suffix.lower()[:16]}"
+        # A chunked upload may be the app's first file: its folder may not exist yet.
+        self.app_dir(app_id).mkdir(parents=True, exist_ok=True)
         final = self.app_dir(app_id) / stored_as
         os.replace(tmp, final)
         previous: str | None = None
