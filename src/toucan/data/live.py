@@ -65,14 +65,17 @@ def pushdown_sql(sql: str, params: list[Any], marker_path: str, source_sql: str,
     the live domain's read replaced by the source's own query. None when it cannot be."""
     import sqlglot
     from sqlglot import exp
+    from sqlglot.dialects.dialect import Dialect
+    from sqlglot.tokens import TokenType
 
     try:
-        tree = sqlglot.parse_one(sql, read="duckdb")
-        placeholders = list(tree.find_all(exp.Placeholder))
-        if len(placeholders) != len(params):
+        # `?` are bound by position in the text: replace them in text order, as literals.
+        tokens = [t for t in Dialect.get_or_raise("duckdb").tokenize(sql) if t.token_type == TokenType.PLACEHOLDER]
+        if len(tokens) != len(params):
             return None
-        for node, value in zip(placeholders, params, strict=True):
-            node.replace(exp.convert(value))
+        for token, value in reversed(list(zip(tokens, params, strict=True))):
+            sql = sql[: token.start] + exp.convert(value).sql(dialect="duckdb") + sql[token.end + 1 :]
+        tree = sqlglot.parse_one(sql, read="duckdb")
         source = sqlglot.parse_one(source_sql, read=dialect)
         reads = [t for t in tree.find_all(exp.Table) if isinstance(t.this, exp.ReadParquet)]
         if len(reads) != 1 or reads[0].this.expressions[0].name != marker_path:
