@@ -20,6 +20,7 @@ from toucan.app import create_api
 from toucan.auth.identity import load_identity, read_token_identity
 from toucan.auth.tokens import _digest, identity_for_token
 from toucan.auth.users import get_user
+from toucan.data.reads import RequestReads
 from toucan.db.engine import Database
 from toucan.settings import Settings
 
@@ -144,9 +145,9 @@ def test_the_token_identity_is_the_accounts_identity(
     token = login(client, "gus", PASSWORD)
     with db.session() as session:
         expected = load_identity(session, get_user(session, "gus"))
-    with db.engine.connect() as conn:
-        found = identity_for_token(conn, token)
-        assert identity_for_token(conn, token + "x") is None
+    reads = RequestReads(db)
+    found = identity_for_token(reads, token)
+    assert identity_for_token(reads, token + "x") is None
     assert found is not None and found.identity == expected
     assert found.identity.privileges == {
         "sales": frozenset({"view", "validate"}),
@@ -154,10 +155,10 @@ def test_the_token_identity_is_the_accounts_identity(
         "ops": frozenset({"contribute"}),
     }
     client.post("/logout", headers=bearer(token)).raise_for_status()
-    with db.engine.connect() as conn:
-        assert identity_for_token(conn, token) is None
-        revoked = read_token_identity(conn, _digest(token))
+    assert identity_for_token(reads, token) is None
+    revoked = read_token_identity(reads, _digest(token))
     assert revoked is not None and revoked.token_revoked
+    reads.close()
 
 
 def test_new_production_data_is_served_on_the_next_request(

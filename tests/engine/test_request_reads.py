@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, event, func, literal, literal_column, select, text
 from sqlalchemy.exc import DBAPIError
 
 from toucan.data.reads import RequestReads
 from toucan.db.engine import Database
+from toucan.db.models import User
 
 
 def test_a_read_on_a_dropped_connection_is_retried_once(db: Database) -> None:
@@ -57,5 +58,33 @@ def test_reads_on_a_server_leave_no_transaction_open(db: Database) -> None:
                 return bool(conn.connection.dbapi_connection.info.transaction_status)  # type: ignore[union-attr]
 
             assert reads.run(in_transaction) is False
+    finally:
+        reads.close()
+
+
+def test_a_statement_whose_connection_the_server_dropped_is_run_again(db: Database) -> None:
+    reads = RequestReads(db)
+    invalidated: list[object] = []
+    event.listen(reads.engine, "invalidate", lambda *args: invalidated.append(args))
+    one = select(literal_column("1"))
+    try:
+        if db.dialect == "postgresql":
+            pid = reads.one(select(func.pg_backend_pid()), {})
+            assert pid is not None
+            with db.engine.connect() as admin:  # the server ends the pooled connection
+                assert admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid[0]}).scalar()
+        assert reads.one(one, {}) == (1,)
+        assert len(invalidated) == (1 if db.dialect == "postgresql" else 0)
+    finally:
+        reads.close()
+
+
+def test_statements_take_parameters_and_constants(db: Database) -> None:
+    """The driver path binds the statement's own constants as SQLAlchemy would."""
+    reads = RequestReads(db)
+    try:
+        statement = select(User.username, literal("x") + User.role).where(User.username == bindparam("name"))
+        assert reads.one(statement, {"name": "admin"}) == ("admin", "xSUPER_ADMIN")
+        assert reads.one(statement, {"name": "nobody"}) is None
     finally:
         reads.close()

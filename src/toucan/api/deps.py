@@ -91,7 +91,7 @@ def _basic_identity(ctx: Context, value: str) -> Identity:
 
 def _bearer_identity(ctx: Context, raw: str) -> Identity:
     # The primary, not the read replica: a token issued a moment ago must work at once.
-    found = ctx.reads.run(lambda conn: identity_for_token(conn, raw))
+    found = identity_for_token(ctx.reads, raw)
     if found is None:
         raise AuthenticationError("This token is invalid, expired or revoked. Log in again.", code="invalid_token")
     check_account_usable(found)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import JSON, Connection, Select, bindparam, or_, select
+from sqlalchemy import JSON, Select, bindparam, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -111,7 +112,7 @@ class TokenIdentity:
     expiration_date: datetime | None
 
 
-def _token_identity_statement() -> Select[Any]:
+def _token_identity_statement() -> Select[*tuple[Any, ...]]:
     groups = (
         select(json_array_agg(Group.name))
         .join_from(UserGroup, Group, Group.id == UserGroup.group_id)
@@ -148,12 +149,18 @@ def _token_identity_statement() -> Select[Any]:
 _TOKEN_IDENTITY = _token_identity_statement()
 
 
-def read_token_identity(conn: Connection, token_hash: str) -> TokenIdentity | None:
+class RowReader(Protocol):
+    """Runs a statement and returns its first row (`toucan.data.reads.RequestReads`)."""
+
+    def one(self, statement: Select[*tuple[Any, ...]], params: Mapping[str, Any]) -> Sequence[Any] | None: ...
+
+
+def read_token_identity(reader: RowReader, token_hash: str) -> TokenIdentity | None:
     """The identity behind a token digest, groups and privileges included, in one statement.
 
     Nothing is cached: a revoked token or a changed privilege counts from the next request.
     """
-    row = conn.execute(_TOKEN_IDENTITY, {"token_hash": token_hash}).one_or_none()
+    row = reader.one(_TOKEN_IDENTITY, {"token_hash": token_hash})
     if row is None:
         return None
     user_id, username, role, disabled, expiration_date, attributes, expires_at, revoked, groups, grants = row

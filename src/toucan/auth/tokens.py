@@ -6,10 +6,10 @@ import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, delete, update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
-from toucan.auth.identity import TokenIdentity, read_token_identity
+from toucan.auth.identity import RowReader, TokenIdentity, read_token_identity
 from toucan.db.models import Token, User
 
 TOKEN_PREFIX = "tct_"
@@ -29,9 +29,9 @@ def issue_token(session: Session, user: User, ttl: timedelta) -> str:
     return raw
 
 
-def identity_for_token(conn: Connection, raw: str) -> TokenIdentity | None:
+def identity_for_token(reader: RowReader, raw: str) -> TokenIdentity | None:
     """The identity of a valid, unrevoked, unexpired token, read in one statement."""
-    found = read_token_identity(conn, _digest(raw))
+    found = read_token_identity(reader, _digest(raw))
     if found is None or found.token_revoked or found.token_expires_at <= datetime.now(UTC):
         return None
     return found
