@@ -267,7 +267,11 @@ def main() -> None:
                         result = run_wrk(base, master, headers, body, args.duration, args.connections, pinned)
                         rows.append({"metadata": kind, "pipeline": name, "caller": caller, **result})
                         print(rows[-1], flush=True)
-    print_table(f"Cached POST /data, {args.rows:,} rows, 2 gunicorn workers", rows)
+    shown = ("metadata", "pipeline", "caller", "pinned", "req/s", "p50 ms", "p99 ms", "server cores", "wrk cores")
+    print_table(
+        f"Cached POST /data, {args.rows:,} rows, 2 gunicorn workers, wrk -c{args.connections} {args.duration} s",
+        [{k: row[k] for k in shown} for row in rows],
+    )
     command = (
         f"python bench/data/throughput.py --rows {args.rows} --duration {args.duration} "
         f"--connections {args.connections}"
