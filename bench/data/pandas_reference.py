@@ -8,6 +8,10 @@ Run with the interpreter of its own virtualenv:
 
 Prints one JSON line per pipeline: {"pipeline", "p50_ms", "p95_ms"} (domains loaded once, as a
 server would keep them in memory; the timed part is the pipeline execution only).
+
+With `--serve` it loads the domains, prints `ready`, then for each pipeline name read on stdin
+runs that pipeline once and prints {"ms": ...}: bench/data/run.py --pandas uses this to take
+turns with the other systems.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from weaverbird.backends.pandas_executor import execute_pipeline
@@ -32,6 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=10)
+    parser.add_argument("--serve", action="store_true")
     args = parser.parse_args()
     tmp = HERE.parent / "results" / "tmp"
     frames = {
@@ -39,13 +45,20 @@ def main() -> None:
         "targets": pd.read_parquet(tmp / "targets.parquet"),
     }
     frames["sales"]["date"] = pd.to_datetime(frames["sales"]["date"])
-    for name, steps in PIPELINES.items():
+
+    def execute(steps: list[dict[str, Any]]) -> float:
         pipeline = Pipeline(steps=steps)
-        samples = []
-        for _ in range(args.requests):
-            start = time.perf_counter()
-            execute_pipeline(pipeline, domain_retriever=lambda d: frames[str(d)].copy())
-            samples.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        execute_pipeline(pipeline, domain_retriever=lambda d: frames[str(d)].copy())
+        return time.perf_counter() - start
+
+    if args.serve:
+        print("ready", flush=True)
+        for line in sys.stdin:
+            print(json.dumps({"ms": execute(PIPELINES[line.strip()]) * 1000}), flush=True)
+        return
+    for name, steps in PIPELINES.items():
+        samples = [execute(steps) for _ in range(args.requests)]
         ordered = sorted(samples)
         p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
         print(

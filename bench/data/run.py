@@ -10,8 +10,8 @@ one sequential client that takes turns, request by request, between:
 - with `--superset`, Apache Superset 6.1's `POST /api/v1/chart/data` on the same file, forced
   past its cache and cached (bench/superset/setup.py; the pipelines it can express).
 Taking turns gives every system the same machine load, even when other work shares it.
-With `--pandas`, weaverbird's pandas executor runs the pipelines afterwards, in its own
-virtualenv (bench/data/pandas_reference.py), 5 times each.
+With `--pandas`, weaverbird's pandas executor (bench/data/pandas_reference.py, its own
+virtualenv, domains held in memory) takes part in the first 5 turns.
 Also records the largest resident memory of a worker while loading the domains and while
 querying. Prints a table and writes bench/results/data.json (data_<rows>.json for other sizes).
 Cached throughput is bench/data/throughput.py's.
@@ -49,6 +49,7 @@ from toucan.data.domains import sql_string  # noqa: E402
 from toucan.data.query import compile_request  # noqa: E402
 
 PASSWORD = "bench-password-1"
+PANDAS_RUNS = 5  # the pandas executor takes seconds a run at 10 M rows: in the first turns only
 
 
 def _port() -> int:
@@ -133,9 +134,10 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
 
 
 def _timed(call: Callable[[], object]) -> float:
+    """Seconds `call` took; a call that times itself returns its own figure."""
     start = time.perf_counter()
-    call()
-    return time.perf_counter() - start
+    own = call()
+    return own if isinstance(own, float) else time.perf_counter() - start
 
 
 class Toucan:
@@ -215,6 +217,10 @@ def run(rows: int, requests: int, workdir: Path, with_superset: bool, with_panda
             superset_sampler = RssSampler(proc.pid)
             superset_sampler.start()
             stack.callback(superset_sampler.stop.set)
+        pandas = None
+        if with_pandas:
+            pandas = Pandas(rows)
+            stack.callback(pandas.close)
         for toucan in toucans.values():
             toucan.load(files)
         memory["peak worker RSS MiB, loading"] = max(s.take_peak() for s in samplers)
@@ -236,13 +242,16 @@ def run(rows: int, requests: int, workdir: Path, with_superset: bool, with_panda
                 theirs = superset.chart_data(build(dataset, True))["result"][0]
                 if theirs["rowcount"] != ours["total"]:
                     raise SystemExit(f"{name}: Superset answered {theirs['rowcount']} rows, /data {ours['total']}")
+            if pandas is not None:
+                calls["pandas"] = lambda n=name, e=pandas: e.run(n)
             for call in calls.values():  # warm-up: both workers, caches, the OS's file cache
                 call()
                 call()
             samples: dict[str, list[float]] = {key: [] for key in calls}
-            for _ in range(requests):  # in turns, so that all see the same machine load
+            for turn in range(requests):  # in turns, so that all see the same machine load
                 for key, call in calls.items():
-                    samples[key].append(_timed(call))
+                    if key != "pandas" or turn < PANDAS_RUNS:
+                        samples[key].append(_timed(call))
             for key, values in samples.items():
                 p50, p95 = _percentiles(values)
                 results[name][f"{key} p50 ms"] = round(p50, 1)
@@ -259,28 +268,42 @@ def run(rows: int, requests: int, workdir: Path, with_superset: bool, with_panda
         if superset_sampler is not None:
             memory["superset peak worker RSS MiB"] = superset_sampler.take_peak()
     if with_pandas:
-        for name, p50 in pandas_p50(rows).items():
-            results[name]["pandas p50 ms"] = p50
-            results[name]["pandas / uncached"] = round(p50 / results[name]["uncached p50 ms"], 1)
+        for row in results.values():
+            row["pandas / uncached"] = round(row["pandas p50 ms"] / row["uncached p50 ms"], 1)
     for row in results.values():
         row.update({key: round(value, 1) for key, value in memory.items()})
         row["load average before / after"] = load
     return list(results.values())
 
 
-def pandas_p50(rows: int, runs: int = 5) -> dict[str, float]:
-    """p50 of weaverbird's pandas executor per pipeline (pandas_reference.py, in its own virtualenv)."""
-    python = HERE.parent / "results" / "tmp" / "venv-weaverbird" / "bin" / "python"
-    if not python.exists():
-        raise SystemExit(f"--pandas needs {python}: see bench/data/pandas_reference.py")
-    out = subprocess.run(
-        [str(python), str(HERE / "pandas_reference.py"), "--rows", str(rows), "--requests", str(runs)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    return {line["pipeline"]: line["p50_ms"] for line in lines}
+class Pandas:
+    """weaverbird's pandas executor in its own virtualenv (pandas_reference.py --serve)."""
+
+    def __init__(self, rows: int) -> None:
+        python = HERE.parent / "results" / "tmp" / "venv-weaverbird" / "bin" / "python"
+        if not python.exists():
+            raise SystemExit(f"--pandas needs {python}: see bench/data/pandas_reference.py")
+        self.proc = subprocess.Popen(
+            [str(python), str(HERE / "pandas_reference.py"), "--rows", str(rows), "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != "ready":
+            raise SystemExit("pandas_reference.py --serve did not start")
+
+    def run(self, name: str) -> float:
+        """Seconds the executor took for one run of the pipeline (timed in its process)."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(name + "\n")
+        self.proc.stdin.flush()
+        return float(json.loads(self.proc.stdout.readline())["ms"]) / 1000
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=60)
 
 
 def _pair(row: dict[str, Any], key: str) -> str:
@@ -319,7 +342,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, action="append")
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--superset", action="store_true", help="measure Apache Superset 6.1 in the same run")
-    parser.add_argument("--pandas", action="store_true", help="run weaverbird's pandas executor afterwards")
+    parser.add_argument("--pandas", action="store_true", help="measure weaverbird's pandas executor in the same run")
     args = parser.parse_args()
     workdir = HERE.parent / "results" / "tmp"
     workdir.mkdir(parents=True, exist_ok=True)
