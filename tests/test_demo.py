@@ -28,6 +28,7 @@ def test_every_demo_story_and_requester_answers(
     assert config == demo_front_config()
     types = set()
     queries: list[tuple[str, Any]] = [(s["id"], s["query"]) for s in config["slides"] if "query" in s]
+    queries += [(f"{s['id']}/{i}", c["query"]) for s in config["slides"] for i, c in enumerate(s.get("charts", []))]
     queries += [(k["title"], k["query"]) for k in config["home"]["kpis"]]
     queries += [(r["id"], r["query"]) for r in config["requesters"]]
     for name, query in queries:
@@ -57,3 +58,14 @@ def test_every_demo_story_and_requester_answers(
     login = client.post("/login", json={"username": "demo-viewer", "password": "demo-password-1"}).json()
     viewer = {"Authorization": f"Bearer {login['token']}"}
     assert [a["id"] for a in client.get("/small-apps", headers=viewer).json()] == [DEMO_APP]
+
+
+def test_the_demo_has_a_story_of_four_charts_on_the_sales_domain() -> None:
+    """The dashboard story the browser test and the frontend benchmark open."""
+    slides = {s["id"]: s for s in demo_front_config()["slides"]}
+    dashboard = slides["country-dashboard"]
+    assert "chart" not in dashboard and "query" not in dashboard
+    assert [c["chart"]["type"] for c in dashboard["charts"]] == ["kpi", "line", "bar", "table"]
+    for chart in dashboard["charts"]:
+        assert chart["title"] and chart["query"][0] == {"name": "domain", "domain": "sales"}
+        assert chart["width"] in {"quarter", "third", "half", "two-thirds", "three-quarters", "full"}

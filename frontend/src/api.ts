@@ -304,7 +304,19 @@ export interface Slide {
   narrative?: string;
   chart?: ChartSpec;
   query?: unknown;
+  /** Several charts on one slide, laid out on a grid; `chart` and `query` are then unused. */
+  charts?: ChartBlock[];
   requesters?: string[];
+}
+
+/** How much of a slide's row a chart of a `charts` list takes (half when absent). */
+export type ChartWidth = "quarter" | "third" | "half" | "two-thirds" | "three-quarters" | "full";
+
+export interface ChartBlock {
+  title?: string;
+  chart: ChartSpec;
+  query: unknown;
+  width?: ChartWidth;
 }
 
 export interface Requester {
