@@ -121,6 +121,6 @@ def test_the_scheduler_fails_jobs_whose_worker_died(settings: Settings, db: Data
         assert state == "failed"
     finally:
         for proc in procs:
-            os.killpg(proc.pid, signal.SIGTERM)
+            os.killpg(proc.pid, signal.SIGKILL)
         for proc in procs:
-            proc.wait(timeout=20)
+            proc.wait()
