@@ -7,6 +7,7 @@ worker) and change things through the first: the second must see every change at
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -241,6 +242,30 @@ def test_each_variable_value_has_its_own_answer(client: TestClient, admin_header
     assert [r["country"] for r in ask(70).json()["data"]] == ["Spain"]
     # Beyond 64 bits the request cannot be memoised: answered (or refused) all the same.
     assert ask(10**30).status_code in (200, 400)
+
+
+def test_nan_and_null_variables_are_different_requests(
+    client: TestClient, worker: TestClient, admin_headers: dict[str, str]
+) -> None:
+    """Python's JSON parser accepts NaN and Infinity; they must not share null's compiled request."""
+    _setup(client, admin_headers)
+    # revenue < NaN holds for every row (NaN sorts last), revenue < null for none.
+    step = {"name": "filter", "condition": {"column": "revenue", "operator": "lt", "value": "{{ v }}"}}
+    prefix = '{"query": ' + json.dumps([*Q, step]) + ', "variables": {"v": '
+    headers = {**admin_headers, "Content-Type": "application/json"}
+
+    def ask(c: TestClient, value: str) -> Any:
+        response = c.post("/sales/data", content=prefix + value + "}}", headers=headers)
+        assert response.status_code in (200, 400), response.text
+        return response.status_code, response.json()
+
+    asked_after_null = {}
+    for value in ("null", "NaN", "Infinity"):
+        asked_after_null[value] = ask(client, value)
+    assert asked_after_null["null"][1]["total"] == 0
+    for value in ("NaN", "Infinity"):
+        assert asked_after_null[value][1]["total"] == 4
+        assert ask(worker, value) == asked_after_null[value]  # as on a worker that never saw null
 
 
 def test_the_first_routes_shadow_no_other_route(client: TestClient) -> None:

@@ -332,23 +332,25 @@ def _plan_key(
     The caller's template variables cover what permissions depend on (role, groups,
     attributes); the stamps cover the domains and the rules.
     """
+    rules = state.rules_stamp
+    parts = [
+        app_id,
+        stage.value,
+        state.snapshot.version_id,
+        None if rules is None else [rules[0], rules[1], rules[2].isoformat()],
+        identity.template_variables(),
+        request.query,
+        request.variables,
+        limit,
+        request.offset,
+    ]
     try:
-        return orjson.dumps(
-            [
-                app_id,
-                stage.value,
-                state.snapshot.version_id,
-                state.rules_stamp,
-                identity.template_variables(),
-                request.query,
-                request.variables,
-                limit,
-                request.offset,
-            ],
-            option=orjson.OPT_SORT_KEYS,
-        )
+        key = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)
     except (TypeError, orjson.JSONEncodeError):  # e.g. an integer beyond 64 bits
         return None
+    # orjson writes NaN and Infinity (which Python's JSON parser accepts) as null: such a key
+    # would be shared with null's, so it is checked by reading it back.
+    return key if orjson.loads(key) == parts else None
 
 
 def _check_raw_sql(compiled: CompiledQuery, identity: Identity, app_id: str) -> None:
