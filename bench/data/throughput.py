@@ -1,17 +1,20 @@
 """Cached `/data` throughput: `wrk` against `toucan-ctl serve --production` with 2 workers.
 
     .venv/bin/python bench/data/throughput.py [--rows 1000000] [--duration 10] [--connections 32]
+        [--metadata sqlite|postgresql ...] [--redis-url redis://127.0.0.1:6379/13]
 
-Starts the production server (gunicorn, TOUCAN_GUNICORN_WORKERS=2, in-process result cache)
-once with SQLite metadata and once with PostgreSQL metadata (TOUCAN_BENCH_POSTGRES_URL, by
-default the local server; a fresh database is created and dropped), loads the synthetic
-1 M-row sales domain, warms the cache, then runs wrk with a Lua script that POSTs each
-pipeline with a Bearer token, as the super admin and as a viewer whose rows a data-permission
-rule filters. A non-2xx answer fails the bench; socket errors (timeouts) are counted.
+Starts the production server (gunicorn, TOUCAN_GUNICORN_WORKERS=2; result cache in memory, or
+in Redis with --redis-url) with SQLite metadata, then with PostgreSQL metadata
+(TOUCAN_BENCH_POSTGRES_URL, by default the local server; a fresh database is created and
+dropped), loads the synthetic 1 M-row sales domain, warms the cache, then runs wrk with a Lua
+script that POSTs each pipeline with a Bearer token, as the super admin and as a viewer whose
+rows a data-permission rule filters. A non-2xx answer fails the bench; socket errors
+(timeouts) are counted. Each run also records the cores the server's processes and wrk kept
+busy, and the load average before it (the machine may be shared).
 
 wrk shares the 2 cores with the server. Each case runs twice: wrk free to use both cores
 (`-t2`), then wrk pinned to core 1 with `taskset -c 1` (`-t1`), the server's workers not
-pinned. Prints a table and writes bench/results/throughput.json.
+pinned. Prints a table and writes bench/results/throughput.json (throughput_redis.json).
 """
 
 from __future__ import annotations
@@ -102,7 +105,9 @@ def metadata_database(kind: str, postgres_url: str) -> Iterator[str | None]:
 
 
 @contextmanager
-def production_server(data_dir: Path, database_url: str | None) -> Iterator[tuple[str, psutil.Process]]:
+def production_server(
+    data_dir: Path, database_url: str | None, redis_url: str | None
+) -> Iterator[tuple[str, psutil.Process]]:
     """`toucan-ctl serve --production` with 2 workers and the in-process cache; yields its URL
     and the gunicorn master process."""
     port = _port()
@@ -118,6 +123,8 @@ def production_server(data_dir: Path, database_url: str | None) -> Iterator[tupl
     )
     if database_url:
         env["TOUCAN_DATABASE_URL"] = database_url
+    if redis_url:
+        env["TOUCAN_REDIS_URL"] = redis_url
     exe = shutil.which("toucan-ctl", path=str(Path(sys.executable).parent)) or "toucan-ctl"
     log = data_dir / "server.log"
     with open(log, "wb") as out:
@@ -244,6 +251,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--metadata", choices=["sqlite", "postgresql"], action="append")
     parser.add_argument("--postgres-url", default=os.environ.get("TOUCAN_BENCH_POSTGRES_URL", DEFAULT_POSTGRES))
+    parser.add_argument("--redis-url", help="result cache in Redis (TOUCAN_REDIS_URL) instead of in memory")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (Debian: apt-get install -y wrk)")
@@ -251,11 +259,12 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     sales, targets = make_data(workdir, args.rows)
     rows: list[dict[str, Any]] = []
+    cache = "redis" if args.redis_url else "memory"
     for kind in args.metadata or ["sqlite", "postgresql"]:
         with (
             metadata_database(kind, args.postgres_url) as database_url,
             tempfile.TemporaryDirectory(dir=workdir) as data_dir,
-            production_server(Path(data_dir), database_url) as (base, master),
+            production_server(Path(data_dir), database_url, args.redis_url) as (base, master),
             httpx.Client(timeout=120) as client,
         ):
             callers = load_app(client, base, sales, targets)
@@ -265,9 +274,20 @@ def main() -> None:
                     warm(client, base, headers, body)
                     for pinned in (False, True):
                         result = run_wrk(base, master, headers, body, args.duration, args.connections, pinned)
-                        rows.append({"metadata": kind, "pipeline": name, "caller": caller, **result})
+                        rows.append({"metadata": kind, "cache": cache, "pipeline": name, "caller": caller, **result})
                         print(rows[-1], flush=True)
-    shown = ("metadata", "pipeline", "caller", "pinned", "req/s", "p50 ms", "p99 ms", "server cores", "wrk cores")
+    shown = (
+        "metadata",
+        "cache",
+        "pipeline",
+        "caller",
+        "pinned",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "server cores",
+        "wrk cores",
+    )
     print_table(
         f"Cached POST /data, {args.rows:,} rows, 2 gunicorn workers, wrk -c{args.connections} {args.duration} s",
         [{k: row[k] for k in shown} for row in rows],
@@ -275,8 +295,11 @@ def main() -> None:
     command = (
         f"python bench/data/throughput.py --rows {args.rows} --duration {args.duration} "
         f"--connections {args.connections}"
+        + "".join(f" --metadata {kind}" for kind in args.metadata or [])
+        + (" --redis-url REDIS" if args.redis_url else "")
     )
-    print(f"wrote {write_result('throughput', command, rows)}")
+    name = "throughput" if not args.redis_url else "throughput_redis"
+    print(f"wrote {write_result(name, command, rows)}")
 
 
 if __name__ == "__main__":
