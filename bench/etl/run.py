@@ -187,6 +187,7 @@ class PeakRss(threading.Thread):
         self.total = 0.0
         self.largest = 0.0
         self.cpu_at_reset: dict[int, float] = {}
+        self.largest_at_reset = 0.0  # the largest process's RSS when the measure started
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -203,6 +204,7 @@ class PeakRss(threading.Thread):
         for process in processes:
             _reset_hwm(process.pid)
         self.cpu_at_reset = {process.pid: _cpu_seconds(process) for process in processes}
+        self.largest_at_reset = max([0.0, *(_hwm_mib(process.pid) for process in processes)])
         self.total = self.largest = 0.0
 
     def cpu(self) -> float:
@@ -403,6 +405,7 @@ def upload_once(toucan: Toucan, api: PeakRss, csv: Path) -> dict[str, Any]:
 def preprocess_once(toucan: Toucan, worker: PeakRss, app: str, domain: str, rows: int) -> dict[str, Any]:
     load = _load()
     worker.reset()
+    before = worker.largest_at_reset
     job, client_wall = toucan.preprocess(app)
     tree, largest = worker.peak()
     cpu = worker.cpu()
@@ -415,6 +418,7 @@ def preprocess_once(toucan: Toucan, worker: PeakRss, app: str, domain: str, rows
         "client": client_wall,
         "queued": queued.total_seconds(),
         "cpu": cpu,
+        "before": before,
         "peak": largest,
         "tree": tree,
         "load": load,
@@ -513,6 +517,7 @@ def summarise(samples: dict[str, list[dict[str, Any]]], rows: int, pg_rows: int,
             row["worker tree peak RSS MiB"] = round(max(sample["tree"] for sample in found), 1)
             row["client wall s"] = round(_median(found, "client"), 2)
             row["queued s"] = round(_median(found, "queued"), 2)
+            row["job process RSS at start MiB"] = round(_median(found, "before"), 1)
         if key == "upload":
             row["transfer s"] = round(_median(found, "transfer"), 2)
             row["check s"] = round(_median(found, "check"), 2)
