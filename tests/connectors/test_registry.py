@@ -146,3 +146,21 @@ def test_importing_the_registry_loads_no_driver_and_no_arrow() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert result.stdout.strip() == "[]"
+
+
+def test_batches_of_one_result_are_joined_with_widened_types() -> None:
+    import pyarrow as pa
+
+    from toucan.connectors.base import concat_tables, rows_to_table
+
+    joined = concat_tables(
+        [
+            rows_to_table(["a", "b"], [(None, 1), (None, 2)]),
+            rows_to_table(["a", "b"], [(1, 2.5)]),
+            rows_to_table(["a", "b"], [(2, 3)]),
+        ]
+    )
+    assert joined.column("a").to_pylist() == [None, None, 1, 2]
+    assert joined.column("b").type == pa.float64()
+    mixed = concat_tables([rows_to_table(["a"], [(1,)]), rows_to_table(["a"], [("x",)])])
+    assert mixed.column("a").to_pylist() == ["1", "x"]

@@ -244,6 +244,37 @@ def rows_to_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> pa.T
     return pa.Table.from_arrays(arrays, names=unique_names(list(columns)))
 
 
+def concat_tables(tables: Sequence[pa.Table]) -> pa.Table:
+    """Batches of one result as one table: types widened across batches (null → int → float);
+    a column typed differently by two batches (numbers in one, text in another) becomes text."""
+    import pyarrow as pa
+
+    if len(tables) == 1:
+        return tables[0]
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        names = tables[0].column_names
+        columns = []
+        for index in range(len(names)):
+            parts = [t.column(index) for t in tables]
+            types = {part.type for part in parts if not pa.types.is_null(part.type)}
+            if len(types) > 1:
+                parts = [
+                    pa.chunked_array([pa.array([_as_text(v) for v in part.to_pylist()], pa.string())]) for part in parts
+                ]
+            columns.append(_concat_column(parts))
+        return pa.Table.from_arrays(columns, names=names)
+
+
+def _concat_column(parts: list[Any]) -> Any:
+    import pyarrow as pa
+
+    typed = [p for p in parts if not pa.types.is_null(p.type)]
+    target = typed[0].type if typed else pa.null()
+    return pa.chunked_array([chunk for part in parts for chunk in part.cast(target).chunks], target)
+
+
 def records_to_table(records: Sequence[Mapping[str, Any]]) -> pa.Table:
     """Records (objects) as an Arrow table; its columns are every key met, in order of appearance."""
     columns: dict[str, None] = {}

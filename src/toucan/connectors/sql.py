@@ -33,6 +33,7 @@ from toucan.connectors.base import (
     DataSource,
     ProviderConfig,
     SourceQueryError,
+    concat_tables,
     rows_to_table,
 )
 from toucan.connectors.network import port_open, resolve
@@ -55,6 +56,9 @@ class SqlSource(DataSource):
         if bool(self.query and self.query.strip()) == bool(self.table and self.table.strip()):
             raise ValueError("give either `query` or `table` (one of them, not empty)")
         return self
+
+
+FETCH_BATCH = 50_000
 
 
 def limited_sql(sql: str, limit: int, dialect: str) -> str | None:
@@ -228,8 +232,8 @@ class SqlAlchemyConnector(SqlConnector):
 
     def _run(self, sql: str, parameters: dict[str, Any], limit: int | None) -> pa.Table:
         with self._connect() as connection:
-            if limit is not None:
-                connection = connection.execution_options(stream_results=True)
+            # Streamed in batches: the rows live as Python objects one batch at a time.
+            connection = connection.execution_options(stream_results=True)
             try:
                 with self._query_guard(connection):
                     # `:name` placeholders are bound; SQLAlchemy escapes `%` for the drivers that need it.
@@ -239,7 +243,18 @@ class SqlAlchemyConnector(SqlConnector):
                             f"The query on {self.type_name} provider {self.name!r} returns no rows: write a SELECT.",
                         )
                     columns = list(result.keys())
-                    rows = [] if limit == 0 else (result.fetchmany(limit) if limit is not None else result.fetchall())
+                    batches: list[pa.Table] = []
+                    left = limit
+                    while left is None or left > 0:
+                        size = FETCH_BATCH if left is None else min(FETCH_BATCH, left)
+                        rows = result.fetchmany(size)
+                        if not rows and batches:
+                            break
+                        batches.append(rows_to_table(columns, [tuple(row) for row in rows]))
+                        if left is not None:
+                            left -= len(rows)
+                        if len(rows) < size:
+                            break
                     result.close()
             except sa_exc.DBAPIError as exc:
                 raise self._database_error(exc) from None
@@ -249,7 +264,7 @@ class SqlAlchemyConnector(SqlConnector):
                     f"{_one_line(str(exc.orig or exc))}",
                     details={"parameters": sorted(parameters)},
                 ) from None
-        return rows_to_table(columns, [tuple(row) for row in rows])
+        return concat_tables(batches) if batches else rows_to_table(columns, [])
 
     def _database_error(self, exc: sa_exc.DBAPIError) -> ToucanError:
         """A time limit (504), the query's fault (400), or the database's (502)."""
@@ -259,6 +274,13 @@ class SqlAlchemyConnector(SqlConnector):
         if isinstance(exc, connection_level) and not self._is_query_error(exc):
             return ConnectorError(
                 f"{self.type_name} provider {self.name!r} failed: {self.redact(_one_line(str(exc.orig)))}",
+                details={"provider": self.name},
+            )
+        if "CURSOR FOR" in str(exc.orig):
+            # Results are read through a server-side cursor, which only a query can feed.
+            return SourceQueryError(
+                f"{self.type_name} provider {self.name!r} is read-only here: write a SELECT "
+                f"(the database refused: {self.redact(_one_line(str(exc.orig)))})",
                 details={"provider": self.name},
             )
         return self._query_failed(str(exc.orig))

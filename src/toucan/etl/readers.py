@@ -7,6 +7,7 @@ A file that cannot be read raises a ValidationError that says the line and the r
 from __future__ import annotations
 
 import codecs
+import os
 import re
 import shutil
 import tempfile
@@ -103,6 +104,10 @@ def copy_to_parquet(
     conn: duckdb.DuckDBPyConnection, source: Path, target: Path, filename: str, options: FileOptions
 ) -> None:
     """Read `source` (named `filename` for messages) and write it to `target` as Parquet."""
+    if file_type(filename, options) in (FileType.CSV, FileType.JSON):
+        # Parsing text is CPU-bound and streams (memory grows little per thread): use up to
+        # 4 cores; Parquet and Excel inputs keep the store's single load thread.
+        conn.execute(f"SET threads = {max(1, min(os.cpu_count() or 1, 4))}")
     with _reading(conn, source, filename, options) as select:
         conn.execute(
             f"COPY ({select}) TO {sql_string(str(target))} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
