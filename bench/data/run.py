@@ -249,7 +249,7 @@ def run(rows: int, requests: int, workdir: Path, with_superset: bool, with_panda
             for toucan in toucans.values():
                 # and both workers: each has its own DuckDB (started by its first query) and
                 # in-process cache. The client's connection stays with one worker until it
-                # closes (idle 5 s, as during pandas' turns at 10 M rows); new connections
+                # closes (idle 2 s: gunicorn's keepalive, passed during pandas' turns); new connections
                 # go to either.
                 for _ in range(8):
                     toucan.data(pipeline, new_connection=True)
