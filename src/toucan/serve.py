@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Any
 
 import uvicorn
@@ -9,6 +11,7 @@ from gunicorn.app.base import BaseApplication
 
 from toucan.app import create_embedded_app
 from toucan.db.engine import Database
+from toucan.errors import Conflict
 from toucan.settings import Settings
 
 
@@ -40,8 +43,30 @@ class _Gunicorn(BaseApplication):
         return create_production_app()
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Refuse to start when something listens on the port already.
+
+    Workers bind the port each with SO_REUSEPORT (below), which would let a second server
+    on the same port share its connections silently. A plain bind fails on any listener.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as gunicorn binds
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no listener
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                return  # gunicorn reports other errors (a privileged port, an unknown address)
+            raise Conflict(
+                f"Cannot listen on {host}:{port}: the address is in use. Is another server running "
+                "there? Stop it or set TOUCAN_PORT.",
+                details={"host": host, "port": port},
+            ) from None
+
+
 def serve_production(settings: Settings) -> None:
     """Gunicorn with TOUCAN_GUNICORN_WORKERS uvicorn workers; the API at the root."""
+    check_port_free(settings.host, settings.port)
     _Gunicorn(
         {
             "bind": f"{settings.host}:{settings.port}",
@@ -51,5 +76,11 @@ def serve_production(settings: Settings) -> None:
             "timeout": 120,
             "graceful_timeout": 30,
             "accesslog": "-",
+            # Each worker listens on its own socket and the kernel spreads new connections
+            # over them. On one shared socket, the first worker to wake accepts every
+            # pending connection: a proxy's few keep-alive connections, or a load test's,
+            # often all landed on one worker, which left the other cores idle (measured:
+            # 1,700 instead of 3,400 cached requests/s on 2 cores, one run in four).
+            "reuse_port": True,
         }
     ).run()
