@@ -131,7 +131,8 @@ class Settings(BaseSettings):
     cache_max_mb: int = Field(
         default=256,
         ge=0,
-        description="Size of the in-process result cache, in MB, when TOUCAN_REDIS_URL is unset (0 turns it off).",
+        description="Size of each process's result cache, in MB (0 turns it off); with TOUCAN_REDIS_URL it sits "
+        "in front of Redis's, which every process shares.",
     )
     cache_ttl_seconds: int = Field(
         default=24 * 3600,

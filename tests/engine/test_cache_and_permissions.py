@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from toucan.auth.identity import Identity
 from toucan.auth.roles import Role
-from toucan.data.cache import Memo, MemoryCache, RedisCache, cache_key, make_cache
+from toucan.data.cache import Memo, MemoryCache, RedisCache, TieredCache, cache_key, make_cache
 from toucan.data.permissions import SEE_ALL, SEE_NOTHING, PermissionRule, RowFilter, row_filter
 
 
@@ -97,3 +99,19 @@ def test_memo_keeps_the_most_recently_used_entries() -> None:
     memo.set("c", 3)
     assert len(memo) == 2
     assert memo.get("b") is None and memo.get("a") == 1 and memo.get("c") == 3
+
+
+def test_each_process_keeps_its_copy_of_redis_answers() -> None:
+    first = make_cache("redis://127.0.0.1:6379/15", 1, 60)
+    second = make_cache("redis://127.0.0.1:6379/15", 1, 60)
+    assert isinstance(first, TieredCache) and isinstance(second, TieredCache)
+    key = cache_key("test", "tiered", time.time_ns())
+    first.set(key, b"answer")
+    assert first.near.get(key) == b"answer"
+    assert second.near.get(key) is None
+    assert second.get(key) == b"answer"  # from Redis, shared by every process
+    assert second.near.get(key) == b"answer"  # kept: the next read needs no round trip
+    # Without Redis, the process's copies still answer.
+    cut_off = TieredCache(second.near, RedisCache("redis://127.0.0.1:1/0", ttl_seconds=60))
+    assert cut_off.get(key) == b"answer"
+    assert isinstance(make_cache("redis://127.0.0.1:6379/15", 0, 60), RedisCache)

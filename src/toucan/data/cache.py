@@ -1,4 +1,4 @@
-"""Result cache: Redis when configured, else an in-process LRU bounded in bytes.
+"""Result cache: an in-process LRU bounded in bytes, in front of Redis when configured.
 
 Keys include the domain version, so new data means new keys and a stale read is
 impossible. A failing cache is skipped (logged), never an error for the request.
@@ -124,9 +124,34 @@ class RedisCache:
             log.warning("cache write skipped: %s", type(exc).__name__)
 
 
+class TieredCache:
+    """The process's LRU in front of Redis.
+
+    An answer never changes under its key (the key names the data version), so a copy kept
+    in the process is never stale, and a hit saves the Redis round trip.
+    """
+
+    def __init__(self, near: MemoryCache, far: ResultCache) -> None:
+        self.near = near
+        self.far = far
+
+    def get(self, key: str) -> bytes | None:
+        value = self.near.get(key)
+        if value is None:
+            value = self.far.get(key)
+            if value is not None:
+                self.near.set(key, value)
+        return value
+
+    def set(self, key: str, value: bytes) -> None:
+        self.near.set(key, value)
+        self.far.set(key, value)
+
+
 def make_cache(redis_url: str | None, max_mb: int, ttl_seconds: int) -> ResultCache:
+    """Redis (shared by every process) behind an in-process LRU of `max_mb`; either alone."""
+    near = MemoryCache(max_mb * 1024 * 1024) if max_mb > 0 else None
     if redis_url:
-        return RedisCache(redis_url, ttl_seconds)
-    if max_mb <= 0:
-        return NoCache()
-    return MemoryCache(max_mb * 1024 * 1024)
+        far = RedisCache(redis_url, ttl_seconds)
+        return TieredCache(near, far) if near is not None else far
+    return near if near is not None else NoCache()
