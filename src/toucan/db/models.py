@@ -86,6 +86,8 @@ class Privilege(Base):
     __table_args__ = (
         UniqueConstraint("user_id", "group_id", "app_id", "privilege", name="uq_privilege"),
         Index("ix_privileges_app", "app_id"),
+        # Group privileges are read on every request (the caller's identity).
+        Index("ix_privileges_group", "group_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
