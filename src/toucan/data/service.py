@@ -15,7 +15,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -32,7 +32,7 @@ from toucan.auth.identity import Identity
 from toucan.auth.roles import AppPrivilege
 from toucan.data import permissions
 from toucan.data.cache import Memo, ResultCache, cache_key, make_cache
-from toucan.data.domains import DomainStore, Snapshot, sql_string
+from toucan.data.domains import DomainStore, Snapshot, domain_store_for, sql_string
 from toucan.data.engine import QueryEngine, fetch_page
 from toucan.data.live import LiveSources, live_domains
 from toucan.data.live import marker as live_marker
@@ -363,11 +363,9 @@ def _check_raw_sql(compiled: CompiledQuery, identity: Identity, app_id: str) -> 
 
 def build_data_service(settings: Settings, db: Database) -> DataService:
     """The data service of one process, from the settings."""
-    # Versions stay readable well past the longest query that could have started on them.
-    grace = timedelta(seconds=max(60.0, settings.query_timeout * 4))
     return DataService(
         db=db,
-        store=DomainStore(db, settings.data_dir, grace, memory_mb=settings.duckdb_memory_mb),
+        store=domain_store_for(settings, db),
         engine_factory=lambda: QueryEngine(
             settings.query_workers,
             settings.query_timeout,

@@ -26,7 +26,7 @@ from toucan.etl.builder_code import LEGACY_ENTRY, run_builder_code, top_level_fu
 from toucan.etl.readers import copy_to_parquet, parse_options, write_arrow
 from toucan.etl.sources import SourceFiles
 from toucan.etl.validation import check_source
-from toucan.jobs.runner import JobContext, JobFailed
+from toucan.jobs.runner import JobContext, JobFailed, details_text
 
 if TYPE_CHECKING:
     import duckdb
@@ -143,7 +143,7 @@ class Preprocess:
             else:
                 raise JobFailed(f"{where}: give 'file' (an uploaded file), 'url', or 'name' (a DATA_PROVIDERS entry).")
         except ToucanError as exc:
-            raise JobFailed(f"{where}: {redact(exc.message, self.secret_values)}", _details(exc)) from None
+            raise JobFailed(f"{where}: {redact(exc.message, self.secret_values)}", details_text(exc)) from None
         report = check_source(self.store.path(app_id, staged.file), source.validation, staged.columns, staged.rows)
         if report:
             raise JobFailed(f"{where}: validation failed: " + "; ".join(report), "\n".join(report))
@@ -191,7 +191,7 @@ class Preprocess:
         try:
             compiled = compile_request(pipeline, resolve_domain=resolve, row_filters={})
         except ToucanError as exc:
-            raise JobFailed(f"{where}: {exc.message}", _details(exc)) from None
+            raise JobFailed(f"{where}: {exc.message}", details_text(exc)) from None
 
         def write(conn: duckdb.DuckDBPyConnection, target: Path) -> None:
             try:
@@ -212,11 +212,3 @@ class Preprocess:
 
     def _stage(self, app_id: str, write: Callable[[duckdb.DuckDBPyConnection, Path], None]) -> StagedFile:
         return self.store.stage_file(app_id, write)
-
-
-def _details(exc: ToucanError) -> str | None:
-    if exc.details is None:
-        return None
-    import json
-
-    return json.dumps(exc.details, indent=2, default=str, ensure_ascii=False)

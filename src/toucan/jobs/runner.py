@@ -91,7 +91,7 @@ def run_job(settings: Settings, db: Database, job_id: str, worker: str) -> str |
         return "failed"
     except ToucanError as exc:
         ctx.log(exc.message, "error")
-        store.fail(job_id, exc.message, _details_text(exc))
+        store.fail(job_id, exc.message, details_text(exc))
         return "failed"
     except BaseException as exc:
         # SoftTimeLimitExceeded, MemoryError, bugs: the builder sees a message, the log the traceback.
@@ -112,7 +112,7 @@ def run_job(settings: Settings, db: Database, job_id: str, worker: str) -> str |
     return "succeeded"
 
 
-def _details_text(exc: ToucanError) -> str | None:
+def details_text(exc: ToucanError) -> str | None:
     if exc.details is None:
         return None
     import json
