@@ -27,7 +27,7 @@ EXTRAS: dict[str, list[str]] = {
     "oracle": ["oracledb>=2.4"],
     "snowflake": ["snowflake-sqlalchemy>=1.6"],
     "bigquery": ["sqlalchemy-bigquery>=1.11"],
-    "clickhouse": ["clickhouse-sqlalchemy>=0.3"],
+    "clickhouse": ["clickhouse-connect[sqlalchemy]>=0.8"],
 }
 
 _SPEC = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(.*)$")
