@@ -83,7 +83,7 @@ COPY (
     round((hash(i * 23) % 100000) / 100.0, 2) AS revenue,
     round((hash(i * 29) % 60000) / 100.0, 2) AS cost
   FROM range({rows}) t(i)
-) TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)
+) TO '{path}' ({options})
 """
 
 GENERATE_TARGETS = """

@@ -20,6 +20,7 @@ Cached throughput is bench/data/throughput.py's.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -45,7 +46,7 @@ sys.path.insert(0, str(HERE))
 from _common import write_result  # noqa: E402
 from pipelines import GENERATE_SALES, GENERATE_TARGETS, PIPELINES  # noqa: E402
 
-from toucan.data.domains import sql_string  # noqa: E402
+from toucan.data.domains import PARQUET_WRITE_OPTIONS, sql_string  # noqa: E402
 from toucan.data.query import compile_request  # noqa: E402
 
 PASSWORD = "bench-password-1"
@@ -59,10 +60,11 @@ def _port() -> int:
 
 
 def make_data(directory: Path, rows: int) -> tuple[Path, Path]:
-    sales = directory / f"sales_{rows}.parquet"
+    # Written as the store writes domain files, so that every system reads the same encoding.
+    sales = directory / f"sales_{rows}_{hashlib.sha256(PARQUET_WRITE_OPTIONS.encode()).hexdigest()[:8]}.parquet"
     targets = directory / "targets.parquet"
     if not sales.exists():
-        duckdb.sql(GENERATE_SALES.format(rows=rows, path=sales))
+        duckdb.sql(GENERATE_SALES.format(rows=rows, path=sales, options=PARQUET_WRITE_OPTIONS))
     if not targets.exists():
         duckdb.sql(GENERATE_TARGETS.format(path=targets))
     return sales, targets

@@ -248,6 +248,23 @@ def test_bad_uploads_say_why_and_keep_the_previous_data(client: TestClient, admi
     assert _data(client, admin_headers, [{"name": "domain", "domain": "sales"}], stage="staging").json()["total"] == 5
 
 
+def test_upload_delimiter_is_checked_and_used(client: TestClient, admin_headers: dict[str, str]) -> None:
+    _setup(client, admin_headers)
+    csv_headers = {**admin_headers, "Content-Type": "text/csv"}
+    error = assert_error(
+        client.put("/sales/domain/sales?stage=staging&delimiter=;;", content="a;b\n1;2\n", headers=csv_headers),
+        400,
+    )
+    assert "separator" in error["message"]
+    body = "country;revenue\nPeru;7\nChile;3\n"
+    answer = client.put("/sales/domain/sales?stage=staging&delimiter=;", content=body, headers=csv_headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["rows"] == 2
+    assert {"name": "revenue", "type": "integer"} in answer.json()["columns"]
+    rows = _data(client, admin_headers, [{"name": "domain", "domain": "sales"}], stage="staging").json()["data"]
+    assert rows == [{"country": "Peru", "revenue": 7}, {"country": "Chile", "revenue": 3}]
+
+
 def test_uploads_above_the_limit_are_413(
     settings: Settings, db: Database, admin_headers: dict[str, str], client: TestClient
 ) -> None:

@@ -128,3 +128,18 @@ def test_concurrent_writers_both_land(store: DomainStore) -> None:
 def test_domain_names_are_checked(store: DomainStore) -> None:
     with pytest.raises(ValidationError):
         store.commit("sales", Stage.STAGING, {"bad\nname": _rows(store, [1])}, replace_all=True, author="t")
+
+
+def test_domain_files_are_written_with_lz4_in_row_groups(store: DomainStore) -> None:
+    import pyarrow.parquet as pq
+
+    from toucan.data.domains import copy_select_to_parquet
+
+    staged = store.stage_file(
+        "sales", lambda conn, path: copy_select_to_parquet(conn, "SELECT range AS n FROM range(300000)", path)
+    )
+    snapshot = store.commit("sales", Stage.STAGING, {"a": staged}, replace_all=True, author="t")
+    meta = pq.ParquetFile(snapshot.get("a").path).metadata
+    assert meta.num_rows == 300000
+    assert meta.num_row_groups == 3  # 122,880 rows a group
+    assert meta.row_group(0).column(0).compression in ("LZ4", "LZ4_RAW")

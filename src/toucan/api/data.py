@@ -149,7 +149,7 @@ async def upload(
         )
     source = await _receive_to_file(request, ctx.settings.upload_max_bytes)
     try:
-        staged = await run_in_threadpool(ingest_file, ctx.data.store, app, source, fmt, delimiter)
+        staged = await run_in_threadpool(ingest_file, ctx.data.store, app, domain, source, fmt, delimiter)
     finally:
         source.unlink(missing_ok=True)
     snapshot = await run_in_threadpool(

@@ -270,6 +270,19 @@ def domain_store_for(settings: Settings, db: Database) -> DomainStore:
     return DomainStore(db, settings.data_dir, grace, memory_mb=settings.duckdb_memory_mb)
 
 
+# How every domain file is written. LZ4 rather than zstd: the same queries read 1.5-1.7 x
+# faster (1 M rows, 2 threads: filter + aggregate 14 ms instead of 22 ms) for files 26 %
+# larger; row groups of 122,880 rows (DuckDB's default) let two threads share a 1 M-row file.
+PARQUET_WRITE_OPTIONS = "FORMAT parquet, COMPRESSION lz4, ROW_GROUP_SIZE 122880"
+
+
+def copy_select_to_parquet(
+    conn: duckdb.DuckDBPyConnection, select: str, target: Path, params: object | None = None
+) -> None:
+    """Write the rows of `select` to `target` as a domain file."""
+    conn.execute(f"COPY ({select}) TO {sql_string(str(target))} ({PARQUET_WRITE_OPTIONS})", params)
+
+
 def describe_parquet(conn: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, list[dict[str, str]]]:
     """Row count and columns of a Parquet file."""
     source = f"read_parquet({sql_string(str(path))})"

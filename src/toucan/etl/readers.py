@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from toucan.data.domains import sql_string
+from toucan.data.domains import copy_select_to_parquet, sql_string
 from toucan.errors import ValidationError
 from toucan.formats import raise_for_validation
 
@@ -109,18 +109,13 @@ def copy_to_parquet(
         # 4 cores; Parquet and Excel inputs keep the store's single load thread.
         conn.execute(f"SET threads = {max(1, min(os.cpu_count() or 1, 4))}")
     with _reading(conn, source, filename, options) as select:
-        conn.execute(
-            f"COPY ({select}) TO {sql_string(str(target))} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
-        )
+        copy_select_to_parquet(conn, select, target)
 
 
 def write_arrow(conn: duckdb.DuckDBPyConnection, table: pa.Table, target: Path) -> None:
     """Write an Arrow table (rows from a connector or builder code) as Parquet."""
     conn.register("arrow_source", table)
-    conn.execute(
-        f"COPY (SELECT * FROM arrow_source) TO {sql_string(str(target))} "
-        "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
-    )
+    copy_select_to_parquet(conn, "SELECT * FROM arrow_source", target)
     conn.unregister("arrow_source")
 
 
