@@ -63,6 +63,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "store_processed": False,
             "polling_interval": 0.05,
         }
+        # This transport runs Celery's blocking loop, which sends a late ack only between two
+        # 2-second polls: with a prefetch of 1 the next job waited up to 2 s for it. The one
+        # embedded worker may hold the next message while it acks the last.
+        config["worker_prefetch_multiplier"] = 2
     return config
 
 
