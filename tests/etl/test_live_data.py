@@ -126,3 +126,24 @@ def test_a_live_source_naming_an_unknown_provider_is_a_clear_error(
     _setup(client, admin_headers, etl)
     error = assert_error(client.post(f"/{APP}/data", json={"query": {"domain": "sales"}}, headers=admin_headers), 400)
     assert "nope" in error["message"]
+
+
+def test_a_live_source_without_its_provider_fails_only_where_it_is_read(
+    client: TestClient, admin_headers: dict[str, str], schema: str
+) -> None:
+    etl = _etl(schema)
+    etl["DATA_SOURCES"][0]["name"] = "missing"
+    etl["DATA_PERMISSIONS"] = []
+    _setup(client, admin_headers, etl)
+    csv = "country,target\nFrance,3\n"
+    put = client.put(
+        f"/{APP}/domain/targets?stage=staging", content=csv, headers={**admin_headers, "Content-Type": "text/csv"}
+    )
+    assert put.status_code == 200, put.text
+    ok = client.post(f"/{APP}/data?stage=staging", json={"query": {"domain": "targets"}}, headers=admin_headers)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["data"] == [{"country": "France", "target": 3}]
+    error = assert_error(
+        client.post(f"/{APP}/data?stage=staging", json={"query": {"domain": "sales"}}, headers=admin_headers), 400
+    )
+    assert "'missing'" in error["message"] and "DATA_PROVIDERS" in error["message"]

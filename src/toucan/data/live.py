@@ -19,14 +19,14 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toucan.apps.configs import ConfigKind, Stage, read_config
+from toucan.apps.configs import Stage
 from toucan.apps.secrets import AppSecrets, render_secrets
-from toucan.data.domains import sql_string
+from toucan.data.domains import copy_select_to_parquet, sql_string
 from toucan.data.query import CompiledQuery
 from toucan.db.engine import Database
 from toucan.errors import ToucanError, ValidationError
@@ -43,16 +43,6 @@ _MARKER = re.compile(r"read_parquet\('" + _MARKER_PREFIX + r"([0-9a-f]*)'\)")
 
 class _NoPushdown(Exception):
     """The query cannot be written in the source's dialect."""
-
-
-def live_domains(etl: dict[str, Any]) -> tuple[str, ...]:
-    """Domains of the etl_config's `live_data: true` sources."""
-    sources = etl.get("DATA_SOURCES") if isinstance(etl, dict) else None
-    return tuple(
-        str(s["domain"])
-        for s in sources or []
-        if isinstance(s, dict) and s.get("live_data") is True and isinstance(s.get("domain"), str)
-    )
 
 
 def marker(domain: str) -> str:
@@ -98,9 +88,19 @@ def _source_sql(source: Any, dialect: str) -> str:
 @dataclass(frozen=True)
 class LiveSource:
     domain: str
-    provider: dict[str, Any]
+    # None when DATA_PROVIDERS does not declare the source's provider: an error when it is read.
+    provider: dict[str, Any] | None
     source: dict[str, Any]
     ttl: float
+
+    def checked_provider(self) -> dict[str, Any]:
+        if self.provider is None:
+            raise ValidationError(
+                f"The live data source of domain {self.domain!r} names the provider {self.source.get('name')!r}, "
+                "which DATA_PROVIDERS does not declare.",
+                details={"domain": self.domain, "provider": self.source.get("name")},
+            )
+        return self.provider
 
     @property
     def key(self) -> str:
@@ -117,39 +117,28 @@ class LiveSources:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
-    def find(self, app_id: str, stage: Stage, domain: str) -> LiveSource | None:
-        """The live source of `domain`, None when the stage's etl_config has none."""
-        with self.db.readonly_session() as session:
-            etl = read_config(session, app_id, stage, ConfigKind.ETL)
+    def parse(self, etl: dict[str, Any]) -> dict[str, LiveSource]:
+        """The `live_data: true` sources of an etl_config, by domain."""
         entries = [s for s in etl.get("DATA_SOURCES") or [] if isinstance(s, dict)]
-        entry = next((s for s in entries if s.get("domain") == domain and s.get("live_data") is True), None)
-        if entry is None:
-            return None
-        providers = [p for p in etl.get("DATA_PROVIDERS") or [] if isinstance(p, dict)]
-        provider = next((p for p in providers if p.get("name") == entry.get("name")), None)
-        if provider is None:
-            raise ValidationError(
-                f"The live data source of domain {domain!r} names the provider {entry.get('name')!r}, "
-                "which DATA_PROVIDERS does not declare.",
-                details={"domain": domain, "provider": entry.get("name")},
+        providers = {p.get("name"): p for p in reversed(etl.get("DATA_PROVIDERS") or []) if isinstance(p, dict)}
+        found: dict[str, LiveSource] = {}
+        for entry in entries:
+            domain = entry.get("domain")
+            if entry.get("live_data") is not True or not isinstance(domain, str) or domain in found:
+                continue
+            ttl = entry.get("cache_ttl")
+            ttl_seconds = (
+                float(ttl) if isinstance(ttl, int | float) and ttl >= 0 else float(self.settings.cache_ttl_seconds)
             )
-        ttl = entry.get("cache_ttl")
-        ttl_seconds = (
-            float(ttl) if isinstance(ttl, int | float) and ttl >= 0 else float(self.settings.cache_ttl_seconds)
-        )
-        source = {k: v for k, v in entry.items() if k not in _LOADING_KEYS}
-        return LiveSource(domain, provider, source, ttl_seconds)
+            source = {k: v for k, v in entry.items() if k not in _LOADING_KEYS}
+            found[domain] = LiveSource(domain, providers.get(entry.get("name")), source, ttl_seconds)
+        return found
 
-    def path_for(self, app_id: str, stage: Stage, domain: str) -> Path | None:
-        """A fresh enough Parquet file of the live domain (fetching it when needed), or None
-        when `domain` is not a live domain of the stage."""
-        live = self.find(app_id, stage, domain)
-        if live is None:
-            return None
-        return self._cached(app_id, stage, live, live.key, lambda connector, source: connector.fetch(source))
-
-    def finalize(self, app_id: str, stage: Stage, compiled: CompiledQuery) -> CompiledQuery:
-        """Replace the live-domain markers of a compiled query by data.
+    def finalize(
+        self, app_id: str, stage: Stage, compiled: CompiledQuery, sources: Mapping[str, LiveSource]
+    ) -> CompiledQuery:
+        """Replace the live-domain markers of a compiled query by data (`sources`: the stage's
+        live sources, from `parse`).
 
         A query on one live domain of a SQL source is pushed down: it runs on the source, in
         its dialect, and only its answer comes back. Otherwise (or when the source rejects the
@@ -160,29 +149,30 @@ class LiveSources:
             return compiled
         if len(found) == 1 and not compiled.uses_raw_sql and "read_parquet(" not in _MARKER.sub("", compiled.sql):
             domain = next(iter(found))
-            pushed = self._pushdown(app_id, stage, domain, compiled)
+            pushed = self._pushdown(app_id, stage, sources.get(domain), compiled)
             if pushed is not None:
                 return CompiledQuery(
                     f"SELECT * FROM read_parquet({sql_string(str(pushed))})", [], compiled.domains, False
                 )
         sql = compiled.sql
         for domain in found:
-            path = self.path_for(app_id, stage, domain)
-            if path is None:
+            live = sources.get(domain)
+            if live is None:
                 raise ValidationError(f"Domain {domain!r} is no longer a live data source.", details={"domain": domain})
+            path = self._cached(app_id, stage, live, live.key, lambda connector, source: connector.fetch(source))
             sql = sql.replace(sql_string(marker(domain)), sql_string(str(path)))
         return CompiledQuery(sql, compiled.params, compiled.domains, compiled.uses_raw_sql)
 
-    def _pushdown(self, app_id: str, stage: Stage, domain: str, compiled: CompiledQuery) -> Path | None:
+    def _pushdown(self, app_id: str, stage: Stage, live: LiveSource | None, compiled: CompiledQuery) -> Path | None:
         from toucan.connectors.base import SourceQueryError
         from toucan.connectors.registry import get_connector_class
         from toucan.connectors.sql import SqlConnector
 
-        live = self.find(app_id, stage, domain)
         if live is None:
             return None
+        domain = live.domain
         try:
-            if not issubclass(get_connector_class(str(live.provider.get("type"))), SqlConnector):
+            if not issubclass(get_connector_class(str(live.checked_provider().get("type"))), SqlConnector):
                 return None
         except ToucanError:
             return None
@@ -219,7 +209,7 @@ class LiveSources:
         from toucan.connectors.registry import build_connector
 
         secrets = AppSecrets(self.db, self.settings.resolved_secret_key()).values(app_id)
-        provider = render_secrets(live.provider, secrets, "etl_config.DATA_PROVIDERS")
+        provider = render_secrets(live.checked_provider(), secrets, "etl_config.DATA_PROVIDERS")
         source = render_secrets(live.source, secrets, "etl_config.DATA_SOURCES")
         try:
             connector = build_connector(provider, self.settings)
@@ -236,7 +226,7 @@ class LiveSources:
         conn = duckdb.connect(":memory:")
         try:
             conn.register("live_rows", table)
-            conn.execute(f"COPY (SELECT * FROM live_rows) TO {sql_string(str(tmp))} (FORMAT parquet)")
+            copy_select_to_parquet(conn, "SELECT * FROM live_rows", tmp)
         finally:
             conn.close()
         os.replace(tmp, target)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -34,7 +34,7 @@ from toucan.data import permissions
 from toucan.data.cache import Memo, ResultCache, cache_key, make_cache
 from toucan.data.domains import DomainStore, Snapshot, domain_store_for, sql_string
 from toucan.data.engine import QueryEngine, fetch_page
-from toucan.data.live import LiveSources, live_domains
+from toucan.data.live import LiveSource, LiveSources
 from toucan.data.live import marker as live_marker
 from toucan.data.query import CompiledQuery, compile_request
 from toucan.data.reads import RequestReads, Statement
@@ -78,8 +78,8 @@ class StageState:
     snapshot: Snapshot
     rules_stamp: RulesStamp | None
     rules: Rules
-    # Domains of `live_data` sources: read through their connector at request time.
-    live: tuple[str, ...] = ()
+    # The `live_data` sources, by domain: read through their connector at request time.
+    live: Mapping[str, LiveSource] = field(default_factory=dict)
 
     @property
     def stamps(self) -> Stamps:
@@ -196,16 +196,16 @@ class DataService:
             return None
         return self.known_state(app_id, stage, stamps) or self.read_state(app_id, stage, stamps)
 
-    def _read_rules(self, app_id: str, stage: Stage) -> tuple[RulesStamp | None, Rules, tuple[str, ...]]:
+    def _read_rules(self, app_id: str, stage: Stage) -> tuple[RulesStamp | None, Rules, Mapping[str, LiveSource]]:
         row = self.reads.one(_RULES, {"app_id": app_id, "stage": stage.value})
         if row is None:
-            return None, (), ()
+            return None, (), {}
         config_id, version, updated_at, content = row
         etl = dict(content or {})
         return (
             _rules_stamp(config_id, version, updated_at),
             tuple(permissions.parse_rules(etl)),
-            live_domains(etl) if self.live is not None else (),
+            self.live.parse(etl) if self.live is not None else {},
         )
 
     # --- compiling ---------------------------------------------------------------------
@@ -243,8 +243,8 @@ class DataService:
             raise NotFound(f"Small app {app_id!r} does not exist.", details={"app": app_id})
         compiled, filters = self._compile(state, identity, query, variables)
         _check_raw_sql(compiled, identity, app_id)
-        if self.live is not None:
-            compiled = self.live.finalize(app_id, stage, compiled)
+        if self.live is not None and state.live:
+            compiled = self.live.finalize(app_id, stage, compiled, state.live)
         return state.snapshot, compiled, filters
 
     def _plan(
@@ -254,7 +254,7 @@ class DataService:
         live = False
         if self.live is not None and state.live:
             _check_raw_sql(compiled, identity, app_id)  # before anything is fetched
-            finalized = self.live.finalize(app_id, stage, compiled)
+            finalized = self.live.finalize(app_id, stage, compiled, state.live)
             live, compiled = finalized is not compiled, finalized
         key = cache_key(
             app_id,
