@@ -4,7 +4,7 @@ Run with the interpreter of its own virtualenv:
 
     python3 -m venv bench/results/tmp/venv-weaverbird
     bench/results/tmp/venv-weaverbird/bin/pip install "weaverbird[pandas]==0.58.1" "pyarrow==17.0.0"
-    bench/results/tmp/venv-weaverbird/bin/python bench/data/pandas_reference.py --rows 1000000
+    bench/results/tmp/venv-weaverbird/bin/python bench/data/pandas_reference.py --sales FILE --targets FILE
 
 Prints one JSON line per pipeline: {"pipeline", "p50_ms", "p95_ms"} (domains loaded once, as a
 server would keep them in memory; the timed part is the pipeline execution only).
@@ -35,15 +35,12 @@ from pipelines import PIPELINES  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--sales", type=Path, required=True, help="the sales Parquet file (bench/data/run.py makes it)")
+    parser.add_argument("--targets", type=Path, required=True)
     parser.add_argument("--requests", type=int, default=10)
     parser.add_argument("--serve", action="store_true")
     args = parser.parse_args()
-    tmp = HERE.parent / "results" / "tmp"
-    frames = {
-        "sales": pd.read_parquet(tmp / f"sales_{args.rows}.parquet"),
-        "targets": pd.read_parquet(tmp / "targets.parquet"),
-    }
+    frames = {"sales": pd.read_parquet(args.sales), "targets": pd.read_parquet(args.targets)}
     frames["sales"]["date"] = pd.to_datetime(frames["sales"]["date"])
 
     def execute(steps: list[dict[str, Any]]) -> float:

@@ -220,7 +220,7 @@ def run(rows: int, requests: int, workdir: Path, with_superset: bool, with_panda
             stack.callback(superset_sampler.stop.set)
         pandas = None
         if with_pandas:
-            pandas = Pandas(rows)
+            pandas = Pandas(files)
             stack.callback(pandas.close)
         for toucan in toucans.values():
             toucan.load(files)
@@ -287,12 +287,20 @@ def run(rows: int, requests: int, workdir: Path, with_superset: bool, with_panda
 class Pandas:
     """weaverbird's pandas executor in its own virtualenv (pandas_reference.py --serve)."""
 
-    def __init__(self, rows: int) -> None:
+    def __init__(self, files: dict[str, Path]) -> None:
         python = HERE.parent / "results" / "tmp" / "venv-weaverbird" / "bin" / "python"
         if not python.exists():
             raise SystemExit(f"--pandas needs {python}: see bench/data/pandas_reference.py")
         self.proc = subprocess.Popen(
-            [str(python), str(HERE / "pandas_reference.py"), "--rows", str(rows), "--serve"],
+            [
+                str(python),
+                str(HERE / "pandas_reference.py"),
+                "--sales",
+                str(files["sales"]),
+                "--targets",
+                str(files["targets"]),
+                "--serve",
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

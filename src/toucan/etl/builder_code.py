@@ -10,7 +10,6 @@ TOUCAN_OLD_AUGMENT_WHITELIST.
 from __future__ import annotations
 
 import ast
-import ctypes
 import json
 import os
 import resource
@@ -21,12 +20,12 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from toucan.child_process import own_group_dying_with_parent
 from toucan.errors import ValidationError
 from toucan.jobs.runner import JobFailed
 from toucan.settings import Settings
 
 LEGACY_ENTRY = "augment"
-PR_SET_PDEATHSIG = 1
 MAX_CODE = 1024 * 1024
 
 PIPELINE_EXAMPLE = """{
@@ -86,9 +85,8 @@ def _child_env() -> dict[str, str]:
 
 
 def _limits(memory_mb: int) -> None:
-    os.setsid()
     # Die with the worker process: a killed worker leaves no builder code running.
-    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    own_group_dying_with_parent(signal.SIGKILL)
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

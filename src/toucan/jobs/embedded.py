@@ -3,7 +3,6 @@ beside the web server, and stops it when the server stops (still one command).""
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
@@ -11,15 +10,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from toucan.child_process import own_group_dying_with_parent
 from toucan.settings import Settings
-
-PR_SET_PDEATHSIG = 1
-
-
-def _child_of_this_process() -> None:
-    # Own process group (stopped as a whole), and SIGTERM when `serve` dies, even by SIGKILL.
-    os.setsid()
-    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @contextmanager
@@ -28,7 +20,8 @@ def embedded_worker(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(
         [sys.executable, "-m", "toucan.cli", "worker", "--beat", "--concurrency", "1"],
         env=dict(os.environ),
-        preexec_fn=_child_of_this_process,
+        # Stopped as a group, and sent SIGTERM when `serve` dies, even by SIGKILL.
+        preexec_fn=lambda: own_group_dying_with_parent(signal.SIGTERM),
     )
     try:
         yield process
