@@ -205,16 +205,16 @@ def run(rows: int, requests: int, workdir: Path, with_superset: bool, with_panda
             toucans[key] = Toucan(base, client)
         superset = None
         superset_sampler = None
-        queries: dict[str, Callable[[int, bool], dict[str, Any]]] = {}
+        queries: dict[str, tuple[str, Callable[[int, bool], dict[str, Any]]]] = {}
         if with_superset:
             sys.path.insert(0, str(HERE.parent / "superset"))
             import setup as superset_setup
-            from queries import QUERIES
+            from queries import QUERIES, VIRTUAL_DATASETS
 
             queries = QUERIES
             duckdb_file = superset_setup.prepare(rows, files)
             base, proc = stack.enter_context(superset_setup.server(workers=2))
-            superset = superset_setup.connect(base, client, duckdb_file, list(files))
+            superset = superset_setup.connect(base, client, duckdb_file, list(files), VIRTUAL_DATASETS)
             superset_sampler = RssSampler(proc.pid)
             superset_sampler.start()
             stack.callback(superset_sampler.stop.set)
@@ -235,8 +235,8 @@ def run(rows: int, requests: int, workdir: Path, with_superset: bool, with_panda
                 "duckdb": duckdb_query(conn, files, pipeline),
             }
             if superset is not None and name in queries:
-                dataset = superset.datasets["sales"]
-                build = queries[name]
+                dataset_name, build = queries[name]
+                dataset = superset.datasets[dataset_name]
                 calls["superset uncached"] = lambda b=build, d=dataset, s=superset: s.chart_data(b(d, True))
                 calls["superset cached"] = lambda b=build, d=dataset, s=superset: s.chart_data(b(d, False))
                 ours = toucans["uncached"].data(pipeline)

@@ -189,8 +189,12 @@ class Superset:
         return result
 
 
-def connect(base: str, client: httpx.Client, duckdb_file: Path, tables: list[str]) -> Superset:
-    """Log in for a JWT, register the DuckDB file (read-only) and one dataset per table."""
+def connect(
+    base: str, client: httpx.Client, duckdb_file: Path, tables: list[str], virtual: dict[str, str] | None = None
+) -> Superset:
+    """Log in for a JWT, register the DuckDB file (read-only), one dataset per table and the
+    virtual (SQL) datasets `virtual` (name → SELECT)."""
+    virtual = virtual or {}
     user, password = ADMIN
     login = client.post(
         f"{base}/api/v1/security/login",
@@ -205,7 +209,7 @@ def connect(base: str, client: httpx.Client, duckdb_file: Path, tables: list[str
     databases = client.get(f"{base}/api/v1/database/", params={"q": everything}, headers=headers).json()["result"]
     old = {d["id"] for d in databases if d["database_name"].startswith("superset_")}
     for dataset in client.get(f"{base}/api/v1/dataset/", params={"q": everything}, headers=headers).json()["result"]:
-        if dataset["database"]["id"] in old or dataset["table_name"] in tables:
+        if dataset["database"]["id"] in old or dataset["table_name"] in (*tables, *virtual):
             client.delete(f"{base}/api/v1/dataset/{dataset['id']}", headers=headers).raise_for_status()
     for database_id in old:
         client.delete(f"{base}/api/v1/database/{database_id}", headers=headers).raise_for_status()
@@ -231,6 +235,16 @@ def connect(base: str, client: httpx.Client, duckdb_file: Path, tables: list[str
         if dataset.status_code != 201:
             raise SystemExit(f"Superset refused the dataset {table}: {dataset.status_code} {dataset.text[:1000]}")
         datasets[table] = int(dataset.json()["id"])
+    for table, sql in virtual.items():
+        dataset = client.post(
+            f"{base}/api/v1/dataset/",
+            json={"database": database_id, "schema": "main", "table_name": table, "sql": sql},
+            headers=headers,
+        )
+        if dataset.status_code != 201:
+            refused = f"{dataset.status_code} {dataset.text[:1000]}"
+            raise SystemExit(f"Superset refused the virtual dataset {table}: {refused}")
+        datasets[table] = int(dataset.json()["id"])
     return Superset(base, client, headers, datasets)
 
 
@@ -246,7 +260,7 @@ def prepare(rows: int, files: dict[str, Path]) -> Path:
 def main() -> None:
     sys.path.insert(0, str(HERE.parent / "data"))
     sys.path.insert(0, str(HERE))
-    from queries import QUERIES
+    from queries import QUERIES, VIRTUAL_DATASETS
     from run import make_data
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -255,9 +269,9 @@ def main() -> None:
     sales, targets = make_data(TMP, args.rows)
     duckdb_file = prepare(args.rows, {"sales": sales, "targets": targets})
     with server() as (base, _proc), httpx.Client(timeout=300) as client:
-        superset = connect(base, client, duckdb_file, ["sales", "targets"])
-        for name, build in QUERIES.items():
-            result = superset.chart_data(build(superset.datasets["sales"], True))["result"][0]
+        superset = connect(base, client, duckdb_file, ["sales", "targets"], VIRTUAL_DATASETS)
+        for name, (dataset, build) in QUERIES.items():
+            result = superset.chart_data(build(superset.datasets[dataset], True))["result"][0]
             print(f"{name}: {result['rowcount']} rows, columns {result['colnames']}")
             print("   ", json.dumps(result["data"][:2], default=str))
 
