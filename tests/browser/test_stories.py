@@ -233,3 +233,16 @@ def test_a_table_of_thousands_of_rows_renders_only_what_is_in_view(stack: str, p
     assert last.replace(",", "").startswith(str(int(first_value)))  # the smallest revenue is at the bottom
     shot(page, "table-virtual")
     assert page.console_errors == []
+
+
+def test_an_app_created_from_the_store_can_be_built_at_once(stack: str, page: Any) -> None:
+    login(page, stack, "admin", ADMIN_PASSWORD)
+    page.fill("input[aria-label='App name']", "Fresh app")
+    page.click("button:has-text('New app')")
+    page.click("a:has-text('Fresh app')")
+    # No reload: the store read the creator's new privileges along with the list.
+    page.wait_for_selector(".stage-switch")
+    page.click(".stage-switch button:has-text('Staging')")
+    page.wait_for_selector("[data-action=open-data]")
+    shot(page, "store-new-app")
+    assert page.console_errors == []
