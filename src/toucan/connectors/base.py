@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
@@ -136,6 +137,14 @@ class Connector(ABC):
     @abstractmethod
     def fetch(self, source: Mapping[str, Any] | DataSource, *, limit: int | None = None) -> pa.Table:
         """Read the source's rows (at most `limit`) as an Arrow table."""
+
+    @contextmanager
+    def stream(
+        self, source: Mapping[str, Any] | DataSource, *, limit: int | None = None
+    ) -> Iterator[pa.RecordBatchReader]:
+        """The source's rows as Arrow record batches, to be read once inside the block. Connectors
+        that can stream (PostgreSQL) hold one batch at a time; the others read the whole table first."""
+        yield self.fetch(source, limit=limit).to_reader()
 
     @abstractmethod
     def status(self) -> ConnectorStatus:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -41,8 +42,11 @@ from toucan.errors import QueryTimeout, ToucanError, ValidationError
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from adbc_driver_manager.dbapi import Connection as AdbcConnection
 
     from toucan.settings import Settings
+
+log = logging.getLogger("toucan.connectors")
 
 
 class SqlSource(DataSource):
@@ -97,6 +101,11 @@ def _one_line(message: str) -> str:
     return " ".join(message.split())[:1000]
 
 
+def _says_timeout(message: str) -> bool:
+    text = message.lower()
+    return any(word in text for word in ("timeout", "timed out", "canceling statement"))
+
+
 class SqlConnector(Connector):
     """A provider that speaks SQL: `fetch_sql` runs SQL written in `dialect` (a sqlglot dialect name)."""
 
@@ -104,21 +113,28 @@ class SqlConnector(Connector):
     dialect: ClassVar[str]
 
     def fetch(self, source: Mapping[str, Any] | DataSource, *, limit: int | None = None) -> pa.Table:
+        return self._run(*self._statement(source, limit), limit)
+
+    def fetch_sql(self, sql: str, *, limit: int | None = None, parameters: Mapping[str, Any] | None = None) -> pa.Table:
+        """Run one query in the provider's dialect; at most `limit` rows."""
+        return self._run(self._limited(sql, limit), dict(parameters or {}), limit)
+
+    def _statement(self, source: Mapping[str, Any] | DataSource, limit: int | None) -> tuple[str, dict[str, Any]]:
+        """The SQL that reads `source` (at most `limit` rows) and the values of its `:name` placeholders."""
         parsed = self.parse_source(source)
         assert isinstance(parsed, SqlSource)
         self.check_limit(limit)
         if parsed.table:
-            return self._run(table_sql(parsed.table, limit, self.dialect), {}, limit)
+            return table_sql(parsed.table, limit, self.dialect), {}
         assert parsed.query is not None
-        return self.fetch_sql(parsed.query, limit=limit, parameters=parsed.parameters)
+        return self._limited(parsed.query, limit), dict(parsed.parameters)
 
-    def fetch_sql(self, sql: str, *, limit: int | None = None, parameters: Mapping[str, Any] | None = None) -> pa.Table:
-        """Run one query in the provider's dialect; at most `limit` rows."""
+    def _limited(self, sql: str, limit: int | None) -> str:
         self.check_limit(limit)
         if not sql.strip():
             raise ValidationError("The SQL query is empty.")
         wrapped = limited_sql(sql, limit, self.dialect) if limit is not None else None
-        return self._run(wrapped or sql, dict(parameters or {}), limit)
+        return wrapped or sql
 
     @abstractmethod
     def _run(self, sql: str, parameters: dict[str, Any], limit: int | None) -> pa.Table:
@@ -203,27 +219,28 @@ class SqlAlchemyConnector(SqlConnector):
         try:
             return self.engine.connect()
         except sa_exc.DBAPIError as exc:
-            where = self.address()
-            at = f" at {where[0]}:{where[1]}" if where else ""
-            message = self.redact(_one_line(str(exc.orig)))
-            if self._is_timeout(exc):
-                raise QueryTimeout(
-                    f"No connection to {self.type_name} provider {self.name!r}{at} "
-                    f"within {self.timeout:g} s: {message}",
-                    code="connector_timeout",
-                ) from None
-            raise ConnectorError(
-                f"Cannot connect to {self.type_name} provider {self.name!r}{at}: {message}",
-                details={"provider": self.name},
-            ) from None
+            raise self._connection_failed(str(exc.orig), timed_out=self._is_timeout(exc)) from None
         except (ImportError, sa_exc.NoSuchModuleError) as exc:  # a driver that loads at connect (pyodbc's libodbc)
             from toucan.connectors.registry import missing_driver_error
 
             raise missing_driver_error(self.type_name, str(exc)) from None
 
+    def _connection_failed(self, message: str, *, timed_out: bool) -> ToucanError:
+        where = self.address()
+        at = f" at {where[0]}:{where[1]}" if where else ""
+        message = self.redact(_one_line(message))
+        if timed_out:
+            return QueryTimeout(
+                f"No connection to {self.type_name} provider {self.name!r}{at} within {self.timeout:g} s: {message}",
+                code="connector_timeout",
+            )
+        return ConnectorError(
+            f"Cannot connect to {self.type_name} provider {self.name!r}{at}: {message}",
+            details={"provider": self.name},
+        )
+
     def _is_timeout(self, exc: sa_exc.DBAPIError) -> bool:
-        text = str(exc.orig).lower()
-        return any(word in text for word in ("timeout", "timed out", "canceling statement"))
+        return _says_timeout(str(exc.orig))
 
     @contextlib.contextmanager
     def _query_guard(self, connection: Connection) -> Iterator[None]:
@@ -272,18 +289,24 @@ class SqlAlchemyConnector(SqlConnector):
             return self._timeout_error()
         connection_level = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.InternalError)
         if isinstance(exc, connection_level) and not self._is_query_error(exc):
-            return ConnectorError(
-                f"{self.type_name} provider {self.name!r} failed: {self.redact(_one_line(str(exc.orig)))}",
-                details={"provider": self.name},
-            )
+            return self._provider_failed(str(exc.orig))
         if "CURSOR FOR" in str(exc.orig):
             # Results are read through a server-side cursor, which only a query can feed.
-            return SourceQueryError(
-                f"{self.type_name} provider {self.name!r} is read-only here: write a SELECT "
-                f"(the database refused: {self.redact(_one_line(str(exc.orig)))})",
-                details={"provider": self.name},
-            )
+            return self._read_only(str(exc.orig))
         return self._query_failed(str(exc.orig))
+
+    def _provider_failed(self, message: str) -> ConnectorError:
+        return ConnectorError(
+            f"{self.type_name} provider {self.name!r} failed: {self.redact(_one_line(message))}",
+            details={"provider": self.name},
+        )
+
+    def _read_only(self, message: str) -> SourceQueryError:
+        return SourceQueryError(
+            f"{self.type_name} provider {self.name!r} is read-only here: write a SELECT "
+            f"(the database refused: {self.redact(_one_line(message))})",
+            details={"provider": self.name},
+        )
 
     def _is_query_error(self, exc: sa_exc.DBAPIError) -> bool:
         """An OperationalError that is the query's fault (e.g. SQLite's "no such table")."""
@@ -368,10 +391,15 @@ class ServerConnector(SqlAlchemyConnector):
 
 
 class PostgresConnector(ServerConnector):
+    """PostgreSQL. Rows are read through ADBC into Arrow (binary COPY, see postgres_adbc); a query
+    ADBC cannot read as psycopg does (arrays, non-core types…) goes through SQLAlchemy and psycopg."""
+
     type_name = "postgres"
     dialect = "postgres"
     drivername = "postgresql+psycopg"
     default_port = 5432
+    # SQLSTATE classes of the connection, the login, resources and the server: not the query's fault.
+    server_sqlstates: ClassVar[frozenset[str]] = frozenset({"08", "28", "53", "57", "58", "XX"})
 
     def connect_args(self) -> dict[str, Any]:
         milliseconds = max(1, int(self.timeout * 1000))
@@ -381,9 +409,115 @@ class PostgresConnector(ServerConnector):
         }
 
     def _is_query_error(self, exc: sa_exc.DBAPIError) -> bool:
-        # SQLSTATE classes of the connection, the login, resources and the server are not the query's fault.
         sqlstate = getattr(exc.orig, "sqlstate", None) or ""
-        return bool(sqlstate) and sqlstate[:2] not in {"08", "28", "53", "57", "58", "XX"}
+        return bool(sqlstate) and sqlstate[:2] not in self.server_sqlstates
+
+    @contextlib.contextmanager
+    def stream(
+        self, source: Mapping[str, Any] | DataSource, *, limit: int | None = None
+    ) -> Iterator[pa.RecordBatchReader]:
+        sql, parameters = self._statement(source, limit)
+        with self._arrow(sql, parameters, limit) as reader:
+            yield reader
+
+    def _run(self, sql: str, parameters: dict[str, Any], limit: int | None) -> pa.Table:
+        with self._arrow(sql, parameters, limit) as reader:
+            return reader.read_all()
+
+    @contextlib.contextmanager
+    def _arrow(self, sql: str, parameters: dict[str, Any], limit: int | None) -> Iterator[pa.RecordBatchReader]:
+        from toucan.connectors import postgres_adbc
+
+        statement, values = _dollar(sql, parameters)
+        try:
+            stream = postgres_adbc.open_stream(
+                self._adbc_connect, statement, values, error=self._adbc_error, fetch_rows=FETCH_BATCH
+            )
+        except postgres_adbc.Unsupported as exc:
+            log.info("postgres provider %r: read through SQLAlchemy, not ADBC: %s", self.name, self.redact(str(exc)))
+            yield super()._run(sql, parameters, limit).to_reader()
+            return
+        with stream:
+            yield stream.reader
+
+    def _conninfo(self) -> str:
+        """libpq's `key='value'…` connection string: the URL and the connect_args psycopg gets."""
+        url = self.url()
+        fields: dict[str, Any] = {
+            "host": url.host,
+            "port": url.port,
+            "dbname": url.database,
+            "user": url.username,
+            "password": url.password,
+            **url.query,
+            **self.connect_args(),
+        }
+        return " ".join(f"{key}={_libpq_value(value)}" for key, value in fields.items() if value is not None)
+
+    def _adbc_connect(self) -> AdbcConnection:
+        import adbc_driver_manager
+        import adbc_driver_postgresql.dbapi
+
+        from toucan.connectors.postgres_adbc import Unsupported, error_text
+
+        try:
+            # Not autocommit: a server-side cursor (queries with parameters) lives in a transaction.
+            return adbc_driver_postgresql.dbapi.connect(self._conninfo(), autocommit=False)
+        except adbc_driver_manager.Error as exc:
+            if "GSSAPI" in str(exc):  # ADBC's own libpq is built without it; psycopg's may have it
+                raise Unsupported("the server asks for GSSAPI") from None
+            text = error_text(exc)
+            raise self._connection_failed(text, timed_out=_says_timeout(text)) from None
+
+    def _adbc_error(self, exc: BaseException) -> ToucanError:
+        """An ADBC error as the SQLAlchemy path reports it: time limit, the query's fault, or the database's."""
+        from toucan.connectors.postgres_adbc import Unconvertible, error_text, sqlstate
+
+        if isinstance(exc, Unconvertible):
+            return self._query_failed(str(exc))
+        state, text = sqlstate(exc), error_text(exc)
+        if state == "57014" or (not state and _says_timeout(text)):
+            return self._timeout_error()
+        if state == "25006":  # read_only_sql_transaction
+            return self._read_only(text)
+        if state[:2] in self.server_sqlstates or not (state or "ERROR:" in str(exc)):
+            return self._provider_failed(text)
+        return self._query_failed(text)
+
+    def status(self) -> ConnectorStatus:
+        from toucan.connectors.postgres_adbc import Unsupported
+
+        state: dict[str, Any] = {}
+
+        def connect() -> str:
+            try:
+                state["adbc"] = self._adbc_connect()
+            except Unsupported:  # reads go through SQLAlchemy too
+                state["sqlalchemy"] = self._connect()
+            return "connected" + (f" as {self.config.user}" if self.config.user else "")
+
+        def query() -> str:
+            if "sqlalchemy" in state:
+                state["sqlalchemy"].exec_driver_sql(self.ping_sql).fetchall()
+                return self.ping_sql
+            try:
+                with state["adbc"].cursor() as cursor:
+                    cursor.execute(self.ping_sql)
+                    cursor.fetchall()
+            except Exception as exc:
+                raise self._adbc_error(exc) from None
+            return self.ping_sql
+
+        try:
+            return self.run_steps([*self.reach_steps(), (self.connect_step, connect), ("query ran", query)])
+        finally:
+            for connection in state.values():
+                connection.close()
+
+
+def _libpq_value(value: Any) -> str:
+    """A value of a libpq connection string: quoted, its quotes and backslashes escaped."""
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class MySQLConnector(ServerConnector):
@@ -804,7 +938,18 @@ def _qmark(sql: str, parameters: Mapping[str, Any]) -> tuple[str, list[Any]]:
     """`:name` placeholders as `?` with their values in order (SQLAlchemy's parser, SQLite's paramstyle)."""
     from sqlalchemy.dialects import sqlite
 
-    compiled = sa.text(sql).compile(dialect=sqlite.dialect())
+    return _positional(sql, parameters, sqlite.dialect())
+
+
+def _dollar(sql: str, parameters: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """`:name` placeholders as `$1`, `$2`… (one number per name) with their values in order."""
+    from sqlalchemy.dialects import postgresql
+
+    return _positional(sql, parameters, postgresql.dialect(paramstyle="numeric_dollar"))
+
+
+def _positional(sql: str, parameters: Mapping[str, Any], dialect: sa.Dialect) -> tuple[str, list[Any]]:
+    compiled = sa.text(sql).compile(dialect=dialect)
     names = list(compiled.positiontup or [])
     missing = sorted({name for name in names if name not in parameters})
     if missing:

@@ -163,9 +163,9 @@ class Preprocess:
         # Only the connector's fields: how the load is checked is preprocess's business.
         parsed = connector.parse_source({k: v for k, v in raw.items() if k not in ("validation",)})
         self.ctx.log(f"{where}: querying {provider.type} provider {provider.name!r}")
-        with connector:
-            table = connector.fetch(parsed)
-        return self._stage(app_id, lambda conn, target: write_arrow(conn, table, target))
+        # Batch by batch from the connector into the domain file: a source larger than memory loads.
+        with connector, connector.stream(parsed) as rows:
+            return self._stage(app_id, lambda conn, target: write_arrow(conn, rows, target))
 
     def _legacy_augment(self, app_id: str, code: str, staged: dict[str, StagedFile], work: Path) -> dict[str, Any]:
         if app_id not in self.settings.old_augment_whitelist:

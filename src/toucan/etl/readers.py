@@ -112,8 +112,8 @@ def copy_to_parquet(
         copy_select_to_parquet(conn, select, target)
 
 
-def write_arrow(conn: duckdb.DuckDBPyConnection, table: pa.Table, target: Path) -> None:
-    """Write an Arrow table (rows from a connector or builder code) as Parquet."""
+def write_arrow(conn: duckdb.DuckDBPyConnection, table: pa.Table | pa.RecordBatchReader, target: Path) -> None:
+    """Write an Arrow table or stream of batches (rows from a connector or builder code) as Parquet."""
     conn.register("arrow_source", table)
     copy_select_to_parquet(conn, "SELECT * FROM arrow_source", target)
     conn.unregister("arrow_source")
