@@ -30,7 +30,7 @@ EXTRAS: dict[str, list[str]] = {
     "clickhouse": ["clickhouse-connect[sqlalchemy]>=0.8"],
 }
 
-_SPEC = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(.*)$")
+_SPEC = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(.*)$")  # `name[extras]>=1.0`
 _CLAUSE = re.compile(r"^\s*(==|>=|<=|!=|>|<)\s*([0-9][0-9A-Za-z.*+!-]*)\s*$")
 
 

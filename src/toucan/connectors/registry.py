@@ -43,9 +43,11 @@ TYPES: dict[str, ConnectorType] = {
         ConnectorType("mssql", "sql", "MSSQLConnector", "mssql", "Microsoft SQL Server", ("MSSQL",)),
         ConnectorType("azure_mssql", "sql", "AzureMSSQLConnector", "azure_mssql", "Azure SQL", ("AzureMSSQL",)),
         ConnectorType("oracle", "sql", "OracleConnector", "oracle", "Oracle Database", ("OracleSQL",)),
-        ConnectorType("snowflake", "sql", "SnowflakeConnector", "snowflake", "Snowflake", ("Snowflake",)),
-        ConnectorType("bigquery", "sql", "BigQueryConnector", "bigquery", "Google BigQuery", ("GoogleBigQuery",)),
-        ConnectorType("clickhouse", "sql", "ClickHouseConnector", "clickhouse", "ClickHouse", ("Clickhouse",)),
+        ConnectorType("snowflake", "warehouses", "SnowflakeConnector", "snowflake", "Snowflake", ("Snowflake",)),
+        ConnectorType(
+            "bigquery", "warehouses", "BigQueryConnector", "bigquery", "Google BigQuery", ("GoogleBigQuery",)
+        ),
+        ConnectorType("clickhouse", "warehouses", "ClickHouseConnector", "clickhouse", "ClickHouse", ("Clickhouse",)),
         ConnectorType("sqlite", "sql", "SQLiteConnector", None, "SQLite file", ("SQLite",)),
         ConnectorType("duckdb", "sql", "DuckDBConnector", None, "DuckDB file", ("DuckDB",)),
         ConnectorType("http_api", "http_api", "HttpApiConnector", None, "HTTP API (JSON)", ("HttpAPI",)),

@@ -1,5 +1,5 @@
-"""SQL databases: PostgreSQL, MySQL/MariaDB, SQL Server, Azure SQL, Oracle, Snowflake, BigQuery,
-ClickHouse and SQLite through SQLAlchemy; DuckDB files through DuckDB itself.
+"""SQL databases: PostgreSQL, MySQL/MariaDB, SQL Server, Azure SQL, Oracle and SQLite through
+SQLAlchemy; DuckDB files through DuckDB itself. Snowflake, BigQuery and ClickHouse: warehouses.py.
 
 A data source gives a `table` or a `query`. The query's `:name` placeholders are bound to the
 source's `parameters` (never pasted into the SQL text). Connections are read-only where the
@@ -10,7 +10,6 @@ time limit where the driver supports one (PostgreSQL, MySQL, Oracle, SQLite, Duc
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import re
 import sqlite3
@@ -19,11 +18,11 @@ import time
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine
 
@@ -615,146 +614,6 @@ class OracleConnector(ServerConnector):
         @sa.event.listens_for(engine, "connect")
         def _call_timeout(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.call_timeout = milliseconds
-
-
-class ClickHouseConfig(ServerConfig):
-    user: str | None = "default"
-    protocol: Literal["http", "native"] = "http"
-    secure: bool = False
-
-
-class ClickHouseConnector(ServerConnector):
-    config: ClickHouseConfig
-    config_model = ClickHouseConfig
-    type_name = "clickhouse"
-    dialect = "clickhouse"
-    drivername = "clickhouse+http"
-
-    @property
-    def port(self) -> int | None:
-        if self.config.port:
-            return self.config.port
-        if self.config.protocol == "native":
-            return 9440 if self.config.secure else 9000
-        return 8443 if self.config.secure else 8123
-
-    def driver(self) -> str:
-        return f"clickhouse+{self.config.protocol}"
-
-    def url_query(self) -> dict[str, str]:
-        secure: dict[str, str] = {}
-        if self.config.secure:
-            secure = {"protocol": "https"} if self.config.protocol == "http" else {"secure": "True"}
-        seconds = f"{self.timeout:g}"
-        timeouts = (
-            {"timeout": seconds}
-            if self.config.protocol == "http"
-            else {"connect_timeout": seconds, "send_receive_timeout": seconds}
-        )
-        return {**secure, **timeouts, **self.config.options}
-
-
-class SnowflakeConfig(ProviderConfig):
-    account: str = Field(min_length=1, description="Account identifier, e.g. `myorg-myaccount`.")
-    user: str = Field(min_length=1)
-    password: SecretStr | None = None
-    warehouse: str | None = None
-    database: str | None = None
-    db_schema: str | None = Field(default=None, alias="schema")
-    role: str | None = None
-    authenticator: str | None = Field(default=None, description="e.g. `externalbrowser`, `oauth`; default: password.")
-    options: dict[str, str] = Field(default_factory=dict)
-
-    model_config = ProviderConfig.model_config | {"populate_by_name": True}
-
-
-class SnowflakeConnector(SqlAlchemyConnector):
-    config: SnowflakeConfig
-    config_model = SnowflakeConfig
-    type_name = "snowflake"
-    dialect = "snowflake"
-    drivername = "snowflake"
-
-    def url(self) -> URL:
-        config = self.config
-        database = config.database
-        if database and config.db_schema:
-            database = f"{database}/{config.db_schema}"
-        query = {
-            key: value
-            for key, value in {
-                "warehouse": config.warehouse,
-                "role": config.role,
-                "authenticator": config.authenticator,
-            }.items()
-            if value
-        }
-        return URL.create(
-            self.drivername,
-            username=config.user,
-            password=config.password.get_secret_value() if config.password else None,
-            host=config.account,
-            database=database,
-            query={**query, **config.options},
-        )
-
-    def connect_args(self) -> dict[str, Any]:
-        return {"login_timeout": self.timeout, "network_timeout": self.timeout}
-
-
-class BigQueryConfig(ProviderConfig):
-    project: str = Field(min_length=1, description="Google Cloud project id.")
-    dataset: str | None = Field(default=None, description="Default dataset of unqualified table names.")
-    credentials: SecretStr | None = Field(
-        default=None,
-        description="Service account key (the JSON object or its text). Default: the host's application credentials.",
-    )
-    location: str | None = None
-
-    @field_validator("credentials", mode="before")
-    @classmethod
-    def _json_text(cls, value: Any) -> Any:
-        return json.dumps(value) if isinstance(value, dict) else value
-
-    @field_validator("credentials")
-    @classmethod
-    def _is_json_object(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            try:
-                parsed = json.loads(value.get_secret_value())
-            except json.JSONDecodeError:
-                raise ValueError("credentials must be a service account key (a JSON object)") from None
-            if not isinstance(parsed, dict):
-                raise ValueError("credentials must be a service account key (a JSON object)")
-        return value
-
-
-class BigQueryConnector(SqlAlchemyConnector):
-    config: BigQueryConfig
-    config_model = BigQueryConfig
-    type_name = "bigquery"
-    dialect = "bigquery"
-    drivername = "bigquery"
-
-    def url(self) -> URL:
-        return URL.create(self.drivername, host=self.config.project, database=self.config.dataset)
-
-    def engine_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {}
-        if self.config.credentials is not None:
-            options["credentials_info"] = json.loads(self.config.credentials.get_secret_value())
-        if self.config.location:
-            options["location"] = self.config.location
-        return options
-
-    def redact(self, text: str) -> str:
-        text = super().redact(text)
-        if self.config.credentials is not None:
-            key = json.loads(self.config.credentials.get_secret_value())
-            for name in ("private_key", "private_key_id"):
-                if isinstance(key.get(name), str) and key[name]:
-                    text = text.replace(key[name], "***")
-        return text
 
 
 # Database files ------------------------------------------------------------------------------
