@@ -19,7 +19,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from toucan.apps.configs import ConfigKind, DataSource, EtlConfig, Stage, read_config
 from toucan.apps.secrets import AppSecrets, redact, render_secrets
-from toucan.data.domains import DomainStore, StagedFile, domain_store_for, sql_string
+from toucan.data.domains import DomainStore, StagedFile, copy_select_to_parquet, domain_store_for, sql_string
 from toucan.data.query import compile_request
 from toucan.errors import ToucanError
 from toucan.etl.builder_code import LEGACY_ENTRY, run_builder_code, top_level_functions
@@ -195,10 +195,7 @@ class Preprocess:
 
         def write(conn: duckdb.DuckDBPyConnection, target: Path) -> None:
             try:
-                conn.execute(
-                    f"COPY ({compiled.sql}) TO {sql_string(str(target))} (FORMAT parquet, COMPRESSION zstd)",
-                    compiled.params,
-                )
+                copy_select_to_parquet(conn, compiled.sql, target, compiled.params)
             except Exception as exc:
                 raise JobFailed(f"{where}: {str(exc).splitlines()[0][:500]}") from None
 
