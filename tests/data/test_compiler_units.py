@@ -140,3 +140,33 @@ def test_pivot_works_with_bound_values_and_quotes() -> None:
         ]
     )
     assert rows == [(1, None, 5), (2, None, 10), (5, 20, None)]
+
+
+def _parquet_reads(query: Any, tmp_path: Any) -> tuple[int, list[tuple[Any, ...]]]:
+    """How many times DuckDB's plan reads the domain's Parquet file, and the rows."""
+    path = tmp_path / "sales.parquet"
+    conn = duckdb.connect()
+    conn.execute(
+        "COPY (SELECT * FROM (VALUES ('FR', 'west', 10, 2), ('ES', 'south', 20, 5), ('FR', 'west', 5, 1), "
+        f"('IT', 'south', 6, 1)) v(country, region, revenue, cost)) TO '{path}' (FORMAT parquet)"
+    )
+    compiled = compile_request(query, resolve_domain=lambda d: f"read_parquet('{path}')", row_filters={})
+    plan = "".join(row[1] for row in conn.execute("EXPLAIN " + compiled.sql, compiled.params).fetchall())
+    return plan.count("READ_PARQUET"), conn.execute(compiled.sql, compiled.params).fetchall()
+
+
+def test_a_window_over_partitions_reads_an_aggregate_once(tmp_path: Any) -> None:
+    aggregate = {
+        "name": "aggregate",
+        "on": ["region", "country"],
+        "aggregations": [{"columns": ["revenue"], "aggfunction": "sum", "newcolumns": ["revenue"]}],
+    }
+    percentage = {"name": "percentage", "column": "revenue", "group": ["region"], "new_column_name": "share"}
+    reads, rows = _parquet_reads([{"name": "domain", "domain": "sales"}, aggregate, percentage], tmp_path)
+    # DuckDB turns the window into an aggregate joined back to its input: the GROUP BY is
+    # computed once (a MATERIALIZED CTE), not once per side of that join.
+    assert reads == 1
+    assert sorted(rows) == [("south", "ES", 20, 20 / 26), ("south", "IT", 6, 6 / 26), ("west", "FR", 15, 1.0)]
+    # Over the domain itself the window reads the file on each side: cheaper than holding it.
+    reads, rows = _parquet_reads([{"name": "domain", "domain": "sales"}, percentage], tmp_path)
+    assert reads == 2 and len(rows) == 4
