@@ -9,7 +9,7 @@ In one run, every measure `--runs` times, taking turns (so all see the same mach
 - DuckDB's own `COPY (SELECT * FROM read_csv(...)) TO '….parquet'` on that file, in a child
   process (so its peak RSS is its own), with DuckDB's defaults; and, in a child process too,
   the stack's reader (`toucan.etl.readers.copy_to_parquet`) with the stack's DuckDB settings
-  (one thread, TOUCAN_DUCKDB_MEMORY_MB, zstd): what the job does, without API or worker;
+  (CSV on up to 4 threads, TOUCAN_DUCKDB_MEMORY_MB, LZ4): what the job does, without API or worker;
 - `toucan-ctl serve` (embedded worker, its own data dir): the file uploaded through the
   chunked API, then `POST /{app}/data/preprocess` into a domain. Upload time (transfer, and
   `complete`, which reads the whole file once to check it), the job's wall time (its
@@ -482,7 +482,7 @@ def measure(rows: int, pg_rows: int, runs: int, workdir: Path, csv: Path | None)
 # What each measure is, its case, and the fields of its samples the JSON keeps (median, or max for peaks).
 MEASURES = {
     "duckdb": ("CSV", "DuckDB alone: read_csv → Parquet, defaults"),
-    "reader": ("CSV", "the stack's reader alone (1 thread, zstd)"),
+    "reader": ("CSV", "the stack's reader alone (as the job reads it)"),
     "upload": ("CSV", "upload through the chunked API"),
     "preprocess": ("CSV", "preprocess job"),
     "pg preprocess": ("PG", "preprocess job, postgres source"),
