@@ -170,3 +170,47 @@ def test_a_window_over_partitions_reads_an_aggregate_once(tmp_path: Any) -> None
     # Over the domain itself the window reads the file on each side: cheaper than holding it.
     reads, rows = _parquet_reads([{"name": "domain", "domain": "sales"}, percentage], tmp_path)
     assert reads == 2 and len(rows) == 4
+
+
+def test_an_aggregate_on_a_truncated_date_truncates_each_raw_date_once(tmp_path: Any) -> None:
+    path = tmp_path / "days.parquet"
+    conn = duckdb.connect()
+    # 400 days, 10 rows a day, some NULL dates and values.
+    conn.execute(
+        "COPY (SELECT CASE WHEN i % 97 = 0 THEN NULL ELSE DATE '2023-01-01' + CAST(i // 10 AS INTEGER) END AS day, "
+        "CASE WHEN i % 13 = 0 THEN NULL ELSE i % 7 END AS units, 'c' || (i % 3) AS shop FROM range(4000) t(i)) "
+        f"TO '{path}' (FORMAT parquet)"
+    )
+
+    def run(steps: list[dict[str, Any]]) -> tuple[str, list[tuple[Any, ...]]]:
+        pipeline = [{"name": "domain", "domain": "d"}, *steps]
+        compiled = compile_request(pipeline, resolve_domain=lambda d: f"read_parquet('{path}')", row_filters={})
+        return compiled.sql, sorted(conn.execute(compiled.sql, compiled.params).fetchall(), key=str)
+
+    def reference(granularity: str, aggregations: str, keys: str) -> list[tuple[Any, ...]]:
+        truncated = f"CAST(date_trunc('{granularity}', day) AS TIMESTAMP)"
+        sql = f"SELECT {keys.replace('day', truncated + ' AS day')}, {aggregations} FROM read_parquet('{path}') "
+        sql += "GROUP BY ALL"
+        return sorted(conn.execute(sql).fetchall(), key=str)
+
+    month = {"name": "dategranularity", "column": "day", "granularity": "month"}
+    aggregate = {
+        "name": "aggregate",
+        "on": ["shop", "day"],
+        "aggregations": [
+            {"columns": ["units"], "aggfunction": "sum", "newcolumns": ["units"]},
+            {"columns": ["units"], "aggfunction": "count", "newcolumns": ["n"]},
+            {"columns": ["units"], "aggfunction": "max", "newcolumns": ["most"]},
+        ],
+    }
+    sql, rows = run([month, aggregate])
+    assert "__part0" in sql  # aggregated on the raw dates first
+    assert rows == reference("month", "sum(units), count(units), max(units)", "shop, day")
+    assert len(rows) == 3 * 15  # 3 shops x (14 months + the NULL dates)
+    # avg does not combine exactly, min(day) must see truncated dates: the plain form.
+    for aggregation in ({"columns": ["units"], "aggfunction": "avg", "newcolumns": ["units"]},
+                        {"columns": ["day"], "aggfunction": "min", "newcolumns": ["first_day"]}):  # fmt: skip
+        sql, rows = run([month, {**aggregate, "aggregations": [aggregation]}])
+        assert "__part0" not in sql
+    sql, rows = run([{**month, "granularity": "year"}, {**aggregate, "on": ["day"]}])
+    assert rows == reference("year", "sum(units), count(units), max(units)", "day")

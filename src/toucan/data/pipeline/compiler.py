@@ -124,6 +124,9 @@ class PipelineCompiler:
         # CTEs holding a GROUP BY's result, and those to compute once (see _window_input).
         self._grouped: set[str] = set()
         self._materialized: set[str] = set()
+        # CTEs made by a dategranularity step that replaced its column: name -> (input CTE,
+        # column, truncating expression), for _aggregate_before_truncating.
+        self._truncated: dict[str, tuple[str, str, str]] = {}
         # DuckDB cannot prepare a PIVOT (it expands into several statements): inline values.
         self.needs_inline = False
 
@@ -495,7 +498,10 @@ class PipelineCompiler:
             expr = f"CAST(date_trunc('day', {c}) - to_days(CAST(strftime({c}, '%w') AS INTEGER)) AS TIMESTAMP)"
         else:
             expr = f"CAST(date_trunc('{GRANULARITY[granularity]}', {ident(col)}) AS TIMESTAMP)"
-        return self._with_column(current, new, Frag(expr)), order
+        name = self._with_column(current, new, Frag(expr))
+        if new == col:
+            self._truncated[name] = (current, col, expr)
+        return name, order
 
     def _step_dateextract(
         self, step: Mapping[str, Any], current: str, order: Frag | None, where: dict[str, Any]
@@ -671,6 +677,10 @@ class PipelineCompiler:
             return self._add(body), order
         count_nulls = bool(_get(step, "countNulls", "count_nulls", default=False))
         exprs = self._agg_exprs(aggregations, where, count_nulls=count_nulls)
+        early = self._aggregate_before_truncating(current, on, aggregations, count_nulls)
+        if early is not None:
+            self._grouped.add(early)
+            return early, Frag(", ".join(ident(c) for c in on))
         keys = [Frag(ident(c)) for c in on]
         body = Frag("SELECT ") + join(keys + exprs) + Frag(f" FROM {current}")
         if on:
@@ -678,6 +688,38 @@ class PipelineCompiler:
         name = self._add(body)
         self._grouped.add(name)
         return name, Frag(", ".join(ident(c) for c in on)) if on else None
+
+    def _aggregate_before_truncating(
+        self, current: str, on: list[str], aggregations: list[Mapping[str, Any]], count_nulls: bool
+    ) -> str | None:
+        """An aggregate on a date a dategranularity step just truncated, computed on the raw
+        dates first (far fewer rows to truncate: date_trunc is half of such a pipeline's time
+        on 1 M rows), then truncated and combined. Only for aggregations that combine exactly
+        (sum, min, max, count); None when this does not apply."""
+        truncated = self._truncated.get(current)
+        if truncated is None or truncated[1] not in on:
+            return None
+        source, col, truncate = truncated
+        partial: list[str] = []
+        combined: list[str] = []
+        for agg in aggregations:
+            fn = _get(agg, "aggfunction", "agg_function")
+            if fn not in ("sum", "min", "max", "count"):
+                return None
+            columns = _get(agg, "columns", default=None) or [_get(agg, "column")]
+            if col in columns:  # e.g. min(date): of the truncated dates, not the raw ones
+                return None
+            for column, new in zip(columns, self._new_names(agg), strict=False):
+                alias = f"__part{len(partial)}"
+                expr = "count(*)" if fn == "count" and count_nulls else AGG_FUNCTIONS[fn].format(c=ident(column))
+                partial.append(f"{expr} AS {alias}")
+                combine = {"sum": "sum", "min": "min", "max": "max", "count": "sum"}[fn]
+                result = f"{combine}({alias})"
+                combined.append(f"{'CAST(' + result + ' AS BIGINT)' if fn == 'count' else result} AS {ident(new)}")
+        keys = ", ".join(ident(c) for c in on)
+        raw = self._add(Frag(f"SELECT {keys}, {', '.join(partial)} FROM {source} GROUP BY {keys}"))
+        coarse = self._with_column(raw, col, Frag(truncate))
+        return self._add(Frag(f"SELECT {keys}, {', '.join(combined)} FROM {coarse} GROUP BY {keys}"))
 
     def _step_statistics(
         self, step: Mapping[str, Any], current: str, order: Frag | None, where: dict[str, Any]
