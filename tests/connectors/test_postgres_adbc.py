@@ -21,8 +21,8 @@ from tests.connectors.conftest import PG_SERVER, make_settings
 from toucan.connectors.base import ConnectorError, SourceQueryError
 from toucan.connectors.registry import build_connector
 from toucan.connectors.sql import FETCH_BATCH, PostgresConnector
+from toucan.data.domains import write_arrow
 from toucan.errors import QueryTimeout
-from toucan.etl.readers import write_arrow
 from toucan.settings import Settings
 
 PROVIDER = {"name": "db", "type": "postgres", "host": "127.0.0.1", "user": "postgres", "database": "test"}

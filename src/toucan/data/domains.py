@@ -24,6 +24,7 @@ from toucan.data.engine import load_config, simple_type
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
 from toucan.db.domain_models import DomainTable, DomainVersion, StageHead
 from toucan.db.engine import Database
 from toucan.errors import Conflict, NotFound, ValidationError
@@ -281,6 +282,15 @@ def copy_select_to_parquet(
 ) -> None:
     """Write the rows of `select` to `target` as a domain file."""
     conn.execute(f"COPY ({select}) TO {sql_string(str(target))} ({PARQUET_WRITE_OPTIONS})", params)
+
+
+def write_arrow(conn: duckdb.DuckDBPyConnection, rows: pa.Table | pa.RecordBatchReader, target: Path) -> None:
+    """Write an Arrow table or stream of batches (a connector's rows) to `target` as a domain file."""
+    conn.register("arrow_source", rows)
+    try:
+        copy_select_to_parquet(conn, "SELECT * FROM arrow_source", target)
+    finally:
+        conn.unregister("arrow_source")
 
 
 def describe_parquet(conn: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, list[dict[str, str]]]:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from toucan.apps.configs import Stage
 from toucan.apps.secrets import AppSecrets, render_secrets
-from toucan.data.domains import copy_select_to_parquet, sql_string
+from toucan.data.domains import sql_string, write_arrow
 from toucan.data.query import CompiledQuery
 from toucan.db.engine import Database
 from toucan.errors import ToucanError, ValidationError
@@ -225,8 +225,7 @@ class LiveSources:
 
         conn = duckdb.connect(":memory:")
         try:
-            conn.register("live_rows", table)
-            copy_select_to_parquet(conn, "SELECT * FROM live_rows", tmp)
+            write_arrow(conn, table, tmp)
         finally:
             conn.close()
         os.replace(tmp, target)

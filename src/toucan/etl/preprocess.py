@@ -19,11 +19,18 @@ from pydantic import ValidationError as PydanticValidationError
 
 from toucan.apps.configs import ConfigKind, DataSource, EtlConfig, Stage, read_config
 from toucan.apps.secrets import AppSecrets, redact, render_secrets
-from toucan.data.domains import DomainStore, StagedFile, copy_select_to_parquet, domain_store_for, sql_string
+from toucan.data.domains import (
+    DomainStore,
+    StagedFile,
+    copy_select_to_parquet,
+    domain_store_for,
+    sql_string,
+    write_arrow,
+)
 from toucan.data.query import compile_request
 from toucan.errors import ToucanError
 from toucan.etl.builder_code import LEGACY_ENTRY, run_builder_code, top_level_functions
-from toucan.etl.readers import copy_to_parquet, parse_options, write_arrow
+from toucan.etl.readers import copy_to_parquet, parse_options
 from toucan.etl.sources import SourceFiles
 from toucan.etl.validation import check_source
 from toucan.jobs.runner import JobContext, JobFailed, details_text

@@ -112,13 +112,6 @@ def copy_to_parquet(
         copy_select_to_parquet(conn, select, target)
 
 
-def write_arrow(conn: duckdb.DuckDBPyConnection, table: pa.Table | pa.RecordBatchReader, target: Path) -> None:
-    """Write an Arrow table or stream of batches (rows from a connector or builder code) as Parquet."""
-    conn.register("arrow_source", table)
-    copy_select_to_parquet(conn, "SELECT * FROM arrow_source", target)
-    conn.unregister("arrow_source")
-
-
 def check_readable(conn: duckdb.DuckDBPyConnection, source: Path, filename: str, options: FileOptions) -> int:
     """Read the whole file as a load would (nothing written); returns its row count. Used when a file is uploaded."""
     with _reading(conn, source, filename, options) as select:
