@@ -676,16 +676,14 @@ class PipelineCompiler:
             )
             return self._add(body), order
         count_nulls = bool(_get(step, "countNulls", "count_nulls", default=False))
-        exprs = self._agg_exprs(aggregations, where, count_nulls=count_nulls)
-        early = self._aggregate_before_truncating(current, on, aggregations, count_nulls)
-        if early is not None:
-            self._grouped.add(early)
-            return early, Frag(", ".join(ident(c) for c in on))
-        keys = [Frag(ident(c)) for c in on]
-        body = Frag("SELECT ") + join(keys + exprs) + Frag(f" FROM {current}")
-        if on:
-            body = body + f" GROUP BY {', '.join(ident(c) for c in on)}"
-        name = self._add(body)
+        exprs = self._agg_exprs(aggregations, where, count_nulls=count_nulls)  # checks the functions
+        name = self._aggregate_before_truncating(current, on, aggregations, count_nulls)
+        if name is None:
+            keys = [Frag(ident(c)) for c in on]
+            body = Frag("SELECT ") + join(keys + exprs) + Frag(f" FROM {current}")
+            if on:
+                body = body + f" GROUP BY {', '.join(ident(c) for c in on)}"
+            name = self._add(body)
         self._grouped.add(name)
         return name, Frag(", ".join(ident(c) for c in on)) if on else None
 
