@@ -8,7 +8,6 @@ import io
 import json
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -18,28 +17,23 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import Workbook
 
-from tests.etl.conftest import running_worker
+from tests.etl.conftest import PG, running_worker, scratch_schema
 from toucan.app import create_api
 from toucan.db.engine import Database
 from toucan.settings import Settings
 
 APP = "builder-app"
-PG = "postgresql://postgres@127.0.0.1:5432/test"
 API_TOKEN = "shop-api-token-123"
 
 
 @pytest.fixture
 def pg_schema() -> Iterator[str]:
-    schema = f"flow_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-        conn.execute(f"CREATE TABLE {schema}.customers (id int, country text, segment text)")
-        conn.execute(f"INSERT INTO {schema}.customers VALUES (1, 'France', 'SMB'), (2, 'Spain', 'Enterprise')")
-    try:
+    with scratch_schema(
+        "flow",
+        "CREATE TABLE {schema}.customers (id int, country text, segment text)",
+        "INSERT INTO {schema}.customers VALUES (1, 'France', 'SMB'), (2, 'Spain', 'Enterprise')",
+    ) as schema:
         yield schema
-    finally:
-        with psycopg.connect(PG, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 class _Shop(BaseHTTPRequestHandler):

@@ -3,7 +3,6 @@ down to the source when the query allows it, slow sources answer a clear error."
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,26 +11,22 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import assert_error
+from tests.etl.conftest import PG, scratch_schema
 from toucan.app import create_api
 from toucan.db.engine import Database
 from toucan.settings import Settings
 
 APP = "live-app"
-PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture
 def schema() -> Iterator[str]:
-    name = f"live_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
-        conn.execute(f"CREATE TABLE {name}.sales (country text, amount int)")
-        conn.execute(f"INSERT INTO {name}.sales VALUES ('France', 10), ('France', 5), ('Spain', 7)")
-    try:
+    with scratch_schema(
+        "live",
+        "CREATE TABLE {schema}.sales (country text, amount int)",
+        "INSERT INTO {schema}.sales VALUES ('France', 10), ('France', 5), ('Spain', 7)",
+    ) as name:
         yield name
-    finally:
-        with psycopg.connect(PG, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {name} CASCADE")
 
 
 def _etl(schema: str, query: str | None = None) -> dict[str, Any]:

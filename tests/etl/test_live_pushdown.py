@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
 
+from tests.etl.conftest import PG, scratch_schema
 from toucan.data.live import marker, pushdown_sql
 from toucan.data.query import compile_request
-
-PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture
 def orders() -> Iterator[str]:
-    schema = f"live_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-        conn.execute(f"CREATE TABLE {schema}.orders (country text, amount numeric, status text)")
-        conn.execute(
-            f"INSERT INTO {schema}.orders VALUES ('France', 10, 'paid'), ('France', 5, 'paid'), "
-            "('Spain', 7, 'paid'), ('Spain', 100, 'refunded'), ('O''Brien land', 1, 'paid')"
-        )
-    try:
+    with scratch_schema(
+        "live",
+        "CREATE TABLE {schema}.orders (country text, amount numeric, status text)",
+        "INSERT INTO {schema}.orders VALUES ('France', 10, 'paid'), ('France', 5, 'paid'), "
+        "('Spain', 7, 'paid'), ('Spain', 100, 'refunded'), ('O''Brien land', 1, 'paid')",
+    ) as schema:
         yield schema
-    finally:
-        with psycopg.connect(PG, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def _compile(request: Any) -> Any:

@@ -4,37 +4,28 @@ the job naming its domain and the provider."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.etl.conftest import wait_for_job
+from tests.etl.conftest import scratch_schema, wait_for_job
 from tests.helpers import Server
 
 APP = "pg-app"
-PG = "postgresql://postgres@127.0.0.1:5432/test"
 ROWS = 120_001  # more than two fetches of a cursor (50,000 rows each)
 
 
 @pytest.fixture
 def orders() -> Iterator[str]:
-    schema = f"prep_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-        conn.execute(f"CREATE TABLE {schema}.orders (id int, day date, amount numeric(10, 2), note text)")
-        conn.execute(
-            f"INSERT INTO {schema}.orders SELECT i, DATE '2023-12-01' + i % 60, (i % 1000) / 10.0, "
-            f"CASE WHEN i % 7 = 0 THEN NULL ELSE 'n' || i END FROM generate_series(1, {ROWS}) AS i"
-        )
-    try:
+    with scratch_schema(
+        "prep",
+        "CREATE TABLE {schema}.orders (id int, day date, amount numeric(10, 2), note text)",
+        "INSERT INTO {schema}.orders SELECT i, DATE '2023-12-01' + i % 60, (i % 1000) / 10.0, "
+        f"CASE WHEN i % 7 = 0 THEN NULL ELSE 'n' || i END FROM generate_series(1, {ROWS}) AS i",
+    ) as schema:
         yield f"{schema}.orders"
-    finally:
-        with psycopg.connect(PG, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def _etl(orders: str, **extra: Any) -> dict[str, Any]:
