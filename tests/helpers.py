@@ -8,12 +8,14 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 TOUCAN_CTL = [sys.executable, "-m", "toucan.cli"]
@@ -132,3 +134,22 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@contextmanager
+def scratch_schema(prefix: str, *statements: str) -> Iterator[str]:
+    """A new schema in the local PostgreSQL, set up by `statements` (each with `{schema}` in
+    place of its name), dropped with everything in it at the end of the block."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        for statement in statements:
+            conn.execute(statement.replace("{schema}", schema))
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(PG, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.connectors.conftest import PG_SERVER, make_settings
+from tests.helpers import scratch_schema
 from toucan.connectors.base import ConnectorError, SourceQueryError
 from toucan.connectors.registry import build_connector
 from toucan.connectors.sql import FETCH_BATCH, PostgresConnector
@@ -47,21 +48,15 @@ VALUES = """
 @pytest.fixture
 def schema() -> Iterator[str]:
     """A fresh schema with a `kinds` table (a row of values, a row of NULLs), dropped afterwards."""
-    name = f"adbc_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {name}"))
-        conn.execute(text(f"CREATE TYPE {name}.mood AS ENUM ('sad', 'happy')"))
-        conn.execute(text(f"CREATE TABLE {name}.kinds ({COLUMNS.format(schema=name)})"))
-        conn.exec_driver_sql(f"INSERT INTO {name}.kinds VALUES {VALUES}")
-        conn.execute(text(f"CREATE TABLE {name}.sales (id int, city text, day date)"))
-        conn.execute(text(f"INSERT INTO {name}.sales VALUES (1, 'Paris', DATE '2024-01-05'), (2, 'Lyon', NULL)"))
-    try:
+    with scratch_schema(
+        "adbc",
+        "CREATE TYPE {schema}.mood AS ENUM ('sad', 'happy')",
+        f"CREATE TABLE {{schema}}.kinds ({COLUMNS})",
+        f"INSERT INTO {{schema}}.kinds VALUES {VALUES}",
+        "CREATE TABLE {schema}.sales (id int, city text, day date)",
+        "INSERT INTO {schema}.sales VALUES (1, 'Paris', DATE '2024-01-05'), (2, 'Lyon', NULL)",
+    ) as name:
         yield name
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
-        engine.dispose()
 
 
 @pytest.fixture

@@ -6,12 +6,10 @@ import os
 import signal
 import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -19,23 +17,6 @@ from tests.helpers import ROOT, TOUCAN_CTL, Server, clean_env
 from toucan.settings import Settings
 
 WorkerFactory = Callable[..., Any]
-PG = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-@contextmanager
-def scratch_schema(prefix: str, *statements: str) -> Iterator[str]:
-    """A new schema in the local PostgreSQL, set up by `statements` (each with `{schema}` in
-    place of its name), dropped with everything in it at the end of the block."""
-    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-        for statement in statements:
-            conn.execute(statement.replace("{schema}", schema))
-    try:
-        yield schema
-    finally:
-        with psycopg.connect(PG, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def worker_env(settings: Settings, **extra: str) -> dict[str, str]:

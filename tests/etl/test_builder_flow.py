@@ -17,7 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import Workbook
 
-from tests.etl.conftest import PG, running_worker, scratch_schema
+from tests.etl.conftest import running_worker
+from tests.helpers import PG, scratch_schema
 from toucan.app import create_api
 from toucan.db.engine import Database
 from toucan.settings import Settings

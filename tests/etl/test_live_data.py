@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import assert_error
-from tests.etl.conftest import PG, scratch_schema
+from tests.helpers import PG, scratch_schema
 from toucan.app import create_api
 from toucan.db.engine import Database
 from toucan.settings import Settings

@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.etl.conftest import PG, scratch_schema
+from tests.helpers import PG, scratch_schema
 from toucan.data.live import marker, pushdown_sql
 from toucan.data.query import compile_request
 
