@@ -199,7 +199,7 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="Log level of the backend.")
     mongodb_host: str | None = Field(
         default=None,
-        description="Not used: metadata lives in SQL (see ARCHITECTURE.md). Setting it stops "
+        description="Not used: metadata lives in SQL (see docs/architecture.md). Setting it stops "
         "start-up with a message naming TOUCAN_DATABASE_URL.",
     )
     mongodb_readonly_host: str | None = Field(
