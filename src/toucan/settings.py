@@ -85,8 +85,9 @@ class Settings(BaseSettings):
     )
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",
-        description="Comma-separated addresses of reverse proxies trusted for the "
-        "X-Forwarded-Proto/-Host/-Prefix headers (`*` trusts every peer).",
+        description="Comma-separated addresses or networks (`10.0.0.0/8`) of reverse proxies trusted for the "
+        "X-Forwarded-For/-Proto/-Host/-Prefix headers. `*` trusts every peer: only when nothing but "
+        "proxies that overwrite X-Forwarded-For can reach the backend.",
     )
     super_admin_username: str = Field(
         default="admin", description="Username of the super admin created at first start."
@@ -99,7 +100,15 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(
         default=5,
         ge=1,
-        description="Failed logins for one username within a minute before further attempts answer 429.",
+        description="Failed logins for one username from one client address within a minute before further "
+        "attempts of that username from that address answer 429 (other addresses are not concerned).",
+    )
+    login_max_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        description="Failed logins from one client address within a minute, whatever the usernames, before "
+        "further attempts from that address answer 429. The address comes from X-Forwarded-For only "
+        "through the proxies of TOUCAN_FORWARDED_ALLOW_IPS.",
     )
     max_body_bytes: int = Field(
         default=10 * 1024 * 1024,

@@ -1,7 +1,8 @@
-"""ASGI middleware: request body limit and reverse-proxy headers."""
+"""ASGI middleware: request body limit, reverse-proxy headers and security headers."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Callable
 from typing import Any
@@ -79,26 +80,68 @@ class _BodyTooLarge(Exception):
     pass
 
 
-class ForwardedMiddleware:
-    """Honour X-Forwarded-Proto/-Host/-Prefix from trusted proxies.
+class TrustedProxies:
+    """The peers whose X-Forwarded-* headers count: addresses, networks, or `*` for all."""
 
-    So URLs the backend builds (redirects, metadata, login URLs) carry the external
-    scheme, host and path prefix, e.g. behind a proxy that strips `/_api`.
+    def __init__(self, spec: str) -> None:
+        entries = [e.strip() for e in spec.split(",") if e.strip()]
+        self.everyone = "*" in entries
+        self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        self.names: set[str] = set()  # what is no address (`testclient`, a unix socket path)
+        for entry in entries:
+            try:
+                self.networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                self.names.add(entry)
+
+    def __contains__(self, host: str) -> bool:
+        if self.everyone or host in self.names:
+            return True
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+    def client(self, peer: str, forwarded_for: str) -> str:
+        """The client's address, given a trusted `peer`'s X-Forwarded-For list.
+
+        Read from the right: each trusted proxy appended the address it saw, so the first
+        untrusted entry is the client; what comes before it, the client may have written.
+        """
+        hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+        for hop in reversed(hops):
+            if hop not in self:
+                return hop
+        return hops[0] if hops else peer
+
+
+class ForwardedMiddleware:
+    """Honour X-Forwarded-For/-Proto/-Host/-Prefix from trusted proxies.
+
+    So the client address (login limits) is the browser's, not the proxy's, and URLs the
+    backend builds (redirects, metadata, login URLs) carry the external scheme, host and
+    path prefix, e.g. behind a proxy that strips `/_api`. Other peers' headers are ignored:
+    a client cannot choose its address.
     """
 
     def __init__(self, app: ASGIApp, trusted: str) -> None:
         self.app = app
-        self.trust_all = trusted.strip() == "*"
-        self.trusted = {ip.strip() for ip in trusted.split(",") if ip.strip()}
+        self.trusted = TrustedProxies(trusted)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
-        if self.trust_all or (client and client[0] in self.trusted):
+        if self.trusted.everyone or (client and client[0] in self.trusted):
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
             scope = dict(scope)
+            # Several X-Forwarded-For lines make one list, in order (RFC 9110 section 5.3).
+            forwarded_for = ",".join(v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for")
+            if forwarded_for.strip():
+                peer = client[0] if client else ""
+                scope["client"] = (self.trusted.client(peer, forwarded_for), client[1] if client else 0)
             proto = headers.get("x-forwarded-proto", "").split(",")[0].strip()
             if proto in ("http", "https"):
                 scope["scheme"] = "https" if proto == "https" else "http"
