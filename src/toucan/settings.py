@@ -14,6 +14,8 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from toucan.security_headers import check_frame_ancestors
+
 # Settings of the stack this one replaces, with the setting that takes over their job.
 REPLACED_SETTINGS = {
     "mongodb_host": "TOUCAN_DATABASE_URL",
@@ -88,6 +90,12 @@ class Settings(BaseSettings):
         description="Comma-separated addresses or networks (`10.0.0.0/8`) of reverse proxies trusted for the "
         "X-Forwarded-For/-Proto/-Host/-Prefix headers. `*` trusts every peer: only when nothing but "
         "proxies that overwrite X-Forwarded-For can reach the backend.",
+    )
+    frame_ancestors: str = Field(
+        default="'self'",
+        description="Who may show the web app in a frame (CSP `frame-ancestors` of the embedded stack's pages), "
+        "space-separated: `'self'`, `'none'`, or origins such as `'self' https://intranet.example.com` to embed "
+        "stories in other sites. The API is never framed.",
     )
     super_admin_username: str = Field(
         default="admin", description="Username of the super admin created at first start."
@@ -222,6 +230,11 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_list(cls, value: Any) -> Any:
         return _json_list(value)
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _check_frame_ancestors(cls, value: str) -> str:
+        return check_frame_ancestors(value)
 
     @model_validator(mode="after")
     def _refuse_replaced_settings(self) -> Settings:

@@ -80,6 +80,36 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class SecurityHeadersMiddleware:
+    """Add `headers_for(path)` to every answer, except headers the answer sets itself.
+
+    `path` is the route's path below the mount (`/docs` for `/_api/docs`).
+    """
+
+    def __init__(self, app: ASGIApp, headers_for: Callable[[str], list[tuple[bytes, bytes]]]) -> None:
+        self.app = app
+        self.headers_for = headers_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path, root = scope["path"], scope.get("root_path", "")
+        if root and path.startswith(root + "/"):
+            path = path[len(root) :]
+        extra = self.headers_for(path)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend((name, value) for name, value in extra if name not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 class TrustedProxies:
     """The peers whose X-Forwarded-* headers count: addresses, networks, or `*` for all."""
 
