@@ -18,7 +18,12 @@ from toucan import __version__
 from toucan.api import auth, configs, data, data_in, root, small_apps, sso, users
 from toucan.api.deps import Context
 from toucan.api.errors import install_error_handlers
-from toucan.api.middleware import BodyLimitMiddleware, ForwardedMiddleware, SecurityHeadersMiddleware
+from toucan.api.middleware import (
+    BodyLimitMiddleware,
+    ForwardedMiddleware,
+    NulTextMiddleware,
+    SecurityHeadersMiddleware,
+)
 from toucan.bootstrap import ensure_schema
 from toucan.data.service import build_data_service
 from toucan.db.engine import Database
@@ -78,6 +83,8 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
+    # Inside the body limit: it reads JSON bodies whole, once they are known to be small.
+    api.add_middleware(NulTextMiddleware, exempt=is_upload)
     api.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt=is_upload)
     api.add_middleware(ForwardedMiddleware, trusted=settings.forwarded_allow_ips)
     # Outermost: every answer gets the headers, the body limit's and the proxy check's too.

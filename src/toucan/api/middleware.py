@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from toucan.formats import error_path
 
 
 async def _send_error(send: Send, status: int, code: str, message: str, details: Any = None) -> None:
@@ -78,6 +82,100 @@ class BodyLimitMiddleware:
 
 class _BodyTooLarge(Exception):
     pass
+
+
+NUL_MESSAGE = "text cannot contain the NUL character (\\u0000)"
+# The JSON escape \u0000, not an escaped backslash followed by "u0000" (an even run of
+# backslashes before it is text).
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _nul_path(value: Any, path: tuple[int | str, ...] = ()) -> tuple[int | str, ...] | None:
+    """Where the first text holding NUL is in a JSON document (a key or a value)."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = (*path, key) if "\x00" in key else _nul_path(item, (*path, key))
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_path(item, (*path, index))
+            if found is not None:
+                return found
+    return None
+
+
+class NulTextMiddleware:
+    """Refuse text holding the NUL character in the path, the query string or a JSON body
+    with a 400 that says where: PostgreSQL can neither store nor compare it, and no name or
+    setting of the stack needs it.
+
+    Requests for which `exempt(method, path)` is true (uploads: raw files) pass untouched.
+    """
+
+    def __init__(self, app: ASGIApp, exempt: Callable[[str, str], bool]) -> None:
+        self.app = app
+        self.exempt = exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.exempt(scope["method"], scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"]:
+            await _send_nul_error(send, "path", scope["path"])
+            return
+        query = scope.get("query_string", b"")
+        if b"%00" in query or b"\x00" in query:
+            for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+                if "\x00" in name or "\x00" in value:
+                    await _send_nul_error(send, "query", name)
+                    return
+        content_type = next((v for k, v in scope["headers"] if k == b"content-type"), b"").split(b";")[0].strip()
+        if scope["method"] in ("GET", "HEAD", "OPTIONS") or content_type not in (b"", b"application/json"):
+            await self.app(scope, receive, send)
+            return
+        # JSON bodies are small (TOUCAN_MAX_BODY_BYTES) and read whole by the route anyway.
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message], receive), send)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if b"\\u0000" in body and _JSON_NUL.search(body):
+            try:
+                where = _nul_path(json.loads(body))
+            except ValueError:
+                where = None  # not JSON: the route says so
+            if where is not None:
+                await _send_nul_error(send, "body", error_path(where))
+                return
+        await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive), send)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed
+
+
+async def _send_nul_error(send: Send, where: str, path: str) -> None:
+    path = path.replace("\x00", "\\u0000")
+    await _send_error(
+        send,
+        400,
+        "validation_error",
+        f"Invalid {where} at {path}: {NUL_MESSAGE}.",
+        {"errors": [{"in": where, "path": path, "message": NUL_MESSAGE}]},
+    )
 
 
 class SecurityHeadersMiddleware:

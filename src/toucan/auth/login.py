@@ -50,7 +50,8 @@ def check_account_usable(user: AccountState) -> None:
 
 def verify_credentials(session: Session, username: str, password: str) -> User | None:
     """The user whose local password matches, else None (constant work either way)."""
-    user = session.scalar(select(User).where(User.username == username))
+    # No username holds NUL, and PostgreSQL cannot even compare text holding it.
+    user = None if "\x00" in username else session.scalar(select(User).where(User.username == username))
     ok = verify_password(user.password_hash if user else None, password)
     return user if ok and user is not None else None
 

@@ -51,7 +51,7 @@ class Attempt:
 
 def begin(db: Database, username: str, address: str, limits: Limits) -> Attempt:
     """Store a pending attempt, or raise RateLimited at once when a limit is already reached."""
-    username, address = username[:KEY_LENGTH], address[:KEY_LENGTH]
+    username, address = _key(username), _key(address)
     now = datetime.now(UTC)
     with db.session() as session:
         session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - WINDOW))
@@ -86,6 +86,11 @@ def settle(db: Database, attempt: Attempt, limits: Limits, succeeded: bool) -> N
             session.execute(update(LoginAttempt).where(LoginAttempt.id == attempt.id).values(pending=False))
     if refusal is not None:
         raise refusal
+
+
+def _key(text: str) -> str:
+    # PostgreSQL text cannot hold NUL; the replacement keeps one key per username.
+    return text[:KEY_LENGTH].replace("\x00", "\ufffd")
 
 
 def abandon(db: Database, attempt: Attempt) -> None:
