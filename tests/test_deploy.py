@@ -61,3 +61,50 @@ def test_dockerfiles_copy_files_that_exist() -> None:
                     if source.startswith("frontend"):
                         continue  # built by the frontend image
                     assert (ROOT / source).exists(), f"{dockerfile.name}: {source} missing"
+
+
+@pytest.mark.parametrize(
+    ("frame_ancestors", "api_baseroute"),
+    [("", "/_api"), ("'none'", "https://api-toucan.example.com/"), ("'self' https://intranet.example.com", "/_api")],
+)
+def test_the_frontend_image_sends_the_embedded_stack_s_security_headers(
+    tmp_path: Path, frame_ancestors: str, api_baseroute: str
+) -> None:
+    from toucan.security_headers import web_app_headers
+
+    (tmp_path / "scripts").mkdir()
+    conf = tmp_path / "headers.conf"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "API_BASEROUTE": api_baseroute,
+        "MIXPANEL_ANALYTICS_ID": "",
+        "FRAME_ANCESTORS": frame_ancestors,
+        "TOUCAN_DOCROOT": str(tmp_path),
+        "TOUCAN_NGINX_HEADERS": str(conf),
+    }
+    subprocess.run(["sh", str(DEPLOY / "frontend-entrypoint.sh")], env=env, check=True)
+    written = {}
+    for line in conf.read_text().splitlines():
+        name, value = line.removeprefix("add_header ").removesuffix(" always;").split(" ", 1)
+        written[name.lower()] = value.strip('"')
+    expected = web_app_headers(frame_ancestors or "'self'", api_baseroute)
+    assert written == {name.decode(): value.decode() for name, value in expected}
+    # Every location of the nginx template sends them (a location's add_header hides the server's).
+    lines = [line.strip() for line in (DEPLOY / "nginx-frontend.conf.template").read_text().splitlines()]
+    locations = sum(line.startswith("location ") for line in lines)
+    assert locations == lines.count("include /etc/nginx/toucan-headers.conf;") == 3
+
+
+def test_the_frontend_image_refuses_a_frame_ancestors_value_that_would_break_the_header(tmp_path: Path) -> None:
+    (tmp_path / "scripts").mkdir()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "API_BASEROUTE": "/_api",
+        "MIXPANEL_ANALYTICS_ID": "",
+        "FRAME_ANCESTORS": "https://a.example; script-src *",
+        "TOUCAN_DOCROOT": str(tmp_path),
+        "TOUCAN_NGINX_HEADERS": str(tmp_path / "headers.conf"),
+    }
+    result = subprocess.run(["sh", str(DEPLOY / "frontend-entrypoint.sh")], env=env, capture_output=True, text=True)
+    assert result.returncode != 0 and "FRAME_ANCESTORS" in result.stderr
+    assert not (tmp_path / "headers.conf").exists()

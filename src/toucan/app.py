@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,13 +18,19 @@ from toucan import __version__
 from toucan.api import auth, configs, data, data_in, root, small_apps, sso, users
 from toucan.api.deps import Context
 from toucan.api.errors import install_error_handlers
-from toucan.api.middleware import BodyLimitMiddleware, ForwardedMiddleware
+from toucan.api.middleware import (
+    BodyLimitMiddleware,
+    ForwardedMiddleware,
+    NulTextMiddleware,
+    SecurityHeadersMiddleware,
+)
 from toucan.bootstrap import ensure_schema
 from toucan.data.service import build_data_service
 from toucan.db.engine import Database
 from toucan.etl.sources import SourceFiles
 from toucan.frontend_files import frontend_app, no_frontend_response
 from toucan.jobs.queue import JobQueue
+from toucan.security_headers import api_headers, web_app_headers
 from toucan.settings import Settings
 
 API_PREFIX = "/_api"
@@ -76,8 +83,12 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
+    # Inside the body limit: it reads JSON bodies whole, once they are known to be small.
+    api.add_middleware(NulTextMiddleware, exempt=is_upload)
     api.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt=is_upload)
     api.add_middleware(ForwardedMiddleware, trusted=settings.forwarded_allow_ips)
+    # Outermost: every answer gets the headers, the body limit's and the proxy check's too.
+    api.add_middleware(SecurityHeadersMiddleware, headers_for=api_headers)
     return api
 
 
@@ -98,7 +109,10 @@ def create_embedded_app(settings: Settings, db: Database | None = None) -> Starl
             return no_frontend_response()
 
         routes.append(Route("/{path:path}", missing))
-    return Starlette(routes=routes, lifespan=api.router.lifespan_context)
+    # The web app's pages; the API's answers under /_api carry their own (never overwritten).
+    page_headers = web_app_headers(settings.frame_ancestors)
+    headers = Middleware(SecurityHeadersMiddleware, headers_for=lambda _path: page_headers)
+    return Starlette(routes=routes, middleware=[headers], lifespan=api.router.lifespan_context)
 
 
 def create_production_app() -> FastAPI:

@@ -14,6 +14,8 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from toucan.security_headers import check_frame_ancestors
+
 # Settings of the stack this one replaces, with the setting that takes over their job.
 REPLACED_SETTINGS = {
     "mongodb_host": "TOUCAN_DATABASE_URL",
@@ -85,8 +87,15 @@ class Settings(BaseSettings):
     )
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",
-        description="Comma-separated addresses of reverse proxies trusted for the "
-        "X-Forwarded-Proto/-Host/-Prefix headers (`*` trusts every peer).",
+        description="Comma-separated addresses or networks (`10.0.0.0/8`) of reverse proxies trusted for the "
+        "X-Forwarded-For/-Proto/-Host/-Prefix headers. `*` trusts every peer: only when nothing but "
+        "proxies that overwrite X-Forwarded-For can reach the backend.",
+    )
+    frame_ancestors: str = Field(
+        default="'self'",
+        description="Who may show the web app in a frame (CSP `frame-ancestors` of the embedded stack's pages), "
+        "space-separated: `'self'`, `'none'`, or origins such as `'self' https://intranet.example.com` to embed "
+        "stories in other sites. The API is never framed.",
     )
     super_admin_username: str = Field(
         default="admin", description="Username of the super admin created at first start."
@@ -99,7 +108,15 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(
         default=5,
         ge=1,
-        description="Failed logins for one username within a minute before further attempts answer 429.",
+        description="Failed logins for one username from one client address within a minute before further "
+        "attempts of that username from that address answer 429 (other addresses are not concerned).",
+    )
+    login_max_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        description="Failed logins from one client address within a minute, whatever the usernames, before "
+        "further attempts from that address answer 429. The address comes from X-Forwarded-For only "
+        "through the proxies of TOUCAN_FORWARDED_ALLOW_IPS.",
     )
     max_body_bytes: int = Field(
         default=10 * 1024 * 1024,
@@ -213,6 +230,11 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_list(cls, value: Any) -> Any:
         return _json_list(value)
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _check_frame_ancestors(cls, value: str) -> str:
+        return check_frame_ancestors(value)
 
     @model_validator(mode="after")
     def _refuse_replaced_settings(self) -> Settings:

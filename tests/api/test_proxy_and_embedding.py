@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.types import Receive, Scope, Send
 
 from tests.conftest import SUPER_ADMIN_PASSWORD
+from toucan.api.middleware import ForwardedMiddleware
 from toucan.app import create_api, create_embedded_app
 from toucan.db.engine import Database
 from toucan.settings import Settings
@@ -88,3 +92,27 @@ def test_cors_allows_configured_origins_only(settings: Settings, db: Database) -
             headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
         )
         assert "access-control-allow-origin" not in other.headers
+
+
+def _seen_address(trusted: str, peer: str, forwarded_for: list[str]) -> str:
+    """The address the backend attributes a request to (what the login limits count)."""
+
+    async def echo(scope: Scope, receive: Receive, send: Send) -> None:
+        await PlainTextResponse(Request(scope).client.host)(scope, receive, send)  # type: ignore[union-attr]
+
+    c = TestClient(ForwardedMiddleware(echo, trusted=trusted), client=(peer, 1234))
+    return c.get("/", headers=[("X-Forwarded-For", v) for v in forwarded_for]).text
+
+
+def test_client_address_comes_from_x_forwarded_for_of_trusted_proxies_only() -> None:
+    # No proxy trusted for this peer: the header is the client's own writing.
+    assert _seen_address("127.0.0.1", "203.0.113.9", ["10.1.1.1"]) == "203.0.113.9"
+    # A trusted proxy appended the peer it saw; what the client wrote before it is not believed.
+    assert _seen_address("127.0.0.1", "127.0.0.1", ["10.1.1.1, 203.0.113.9"]) == "203.0.113.9"
+    assert _seen_address("127.0.0.1", "127.0.0.1", ["10.1.1.1", "203.0.113.9"]) == "203.0.113.9"
+    # A chain of trusted proxies (networks allowed): the first untrusted hop from the right.
+    chain = ["198.51.100.4, 172.18.0.5"]
+    assert _seen_address("127.0.0.1, 172.16.0.0/12", "172.18.0.9", chain) == "198.51.100.4"
+    assert _seen_address("127.0.0.1, 172.16.0.0/12", "172.18.0.9", []) == "172.18.0.9"
+    # `*` trusts every hop: the leftmost is the client, as the outermost proxy wrote it.
+    assert _seen_address("*", "192.0.2.1", ["198.51.100.4, 10.0.0.2"]) == "198.51.100.4"

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from toucan.api.deps import ContextDep, IdentityDep, bearer_token
+from toucan.api.deps import ContextDep, IdentityDep, bearer_token, client_address
 from toucan.api.sso import list_providers, local_login_enabled
 from toucan.apps.small_apps import list_apps
 from toucan.auth.identity import Identity
@@ -45,14 +45,14 @@ def me_dict(ctx: ContextDep, identity: Identity) -> dict[str, Any]:
 
 
 @router.post("/login", summary="Log in with a username and password; returns a bearer token")
-def login(body: LoginBody, ctx: ContextDep) -> dict[str, Any]:
+def login(body: LoginBody, request: Request, ctx: ContextDep) -> dict[str, Any]:
     if not local_login_enabled(ctx):
         raise PermissionDenied(
             "Logging in with a username and password is turned off on this instance (no provider of type "
             "'local' in the instance settings): use the single sign-on buttons of the login page.",
             code="local_login_disabled",
         )
-    result = do_login(ctx.db, body.username, body.password, ctx.token_ttl, ctx.settings.login_max_failures)
+    result = do_login(ctx.db, body.username, body.password, client_address(request), ctx.token_ttl, ctx.login_limits)
     return {"token": result.token, "user": me_dict(ctx, result.identity)}
 
 

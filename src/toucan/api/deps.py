@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from toucan.auth import ratelimit
 from toucan.auth.identity import Identity, load_identity
-from toucan.auth.login import check_account_usable, verify_credentials
+from toucan.auth.login import check_account_usable, check_password
 from toucan.auth.tokens import identity_for_token
 from toucan.data.reads import RequestReads
 from toucan.data.service import DataService
@@ -44,6 +44,13 @@ class Context:
     def token_ttl(self) -> timedelta:
         return timedelta(hours=self.settings.token_ttl_hours)
 
+    @property
+    def login_limits(self) -> ratelimit.Limits:
+        return ratelimit.Limits(
+            per_username=self.settings.login_max_failures,
+            per_address=self.settings.login_max_failures_per_address,
+        )
+
 
 async def get_context(request: Request) -> Context:
     # async: FastAPI would run a plain function in the threadpool, on every request.
@@ -54,26 +61,26 @@ async def get_context(request: Request) -> Context:
 ContextDep = Annotated[Context, Depends(get_context)]
 
 
+def client_address(request: Request) -> str:
+    """The client's address: the TCP peer, or X-Forwarded-For when the peer is a trusted
+    proxy (ForwardedMiddleware rewrote it then)."""
+    return request.client.host if request.client else ""
+
+
 def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def _basic_identity(ctx: Context, value: str) -> Identity:
+def _basic_identity(ctx: Context, value: str, address: str) -> Identity:
     try:
         username, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         raise AuthenticationError("Malformed Basic credentials.", code="invalid_credentials") from None
     if not sep:
         raise AuthenticationError("Malformed Basic credentials.", code="invalid_credentials")
-    with ctx.db.session() as session:
-        ratelimit.check_allowed(session, username, ctx.settings.login_max_failures)
-        user = verify_credentials(session, username, password)
-        if user is None:
-            ratelimit.record_failure(session, username)
-    if user is None:
-        raise AuthenticationError("Wrong username or password.", code="invalid_credentials")
+    user = check_password(ctx.db, username, password, address, ctx.login_limits)
     with ctx.db.session() as session:
         user = session.merge(user)
         check_account_usable(user)
@@ -110,7 +117,7 @@ async def current_identity(request: Request, ctx: ContextDep) -> Identity:
         raise AuthenticationError(MISSING_AUTHORIZATION, code="missing_authorization")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "basic":
-        return await run_in_threadpool(_basic_identity, ctx, value.strip())
+        return await run_in_threadpool(_basic_identity, ctx, value.strip(), client_address(request))
     if scheme.lower() != "bearer" or not value.strip():
         raise AuthenticationError(
             "The Authorization header must be 'Bearer <token>' or 'Basic <credentials>'.",

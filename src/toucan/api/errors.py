@@ -81,7 +81,9 @@ def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # Logged with the trace for operators; the client only gets a reference.
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    # exc_info given: the handler runs outside the `except` block, where log.exception
+    # would find no exception and log "NoneType: None".
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "Something went wrong on the server; the error is in its logs.")
 
 

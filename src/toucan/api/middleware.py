@@ -1,12 +1,17 @@
-"""ASGI middleware: request body limit and reverse-proxy headers."""
+"""ASGI middleware: request body limit, reverse-proxy headers and security headers."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from toucan.formats import error_path
 
 
 async def _send_error(send: Send, status: int, code: str, message: str, details: Any = None) -> None:
@@ -79,26 +84,192 @@ class _BodyTooLarge(Exception):
     pass
 
 
-class ForwardedMiddleware:
-    """Honour X-Forwarded-Proto/-Host/-Prefix from trusted proxies.
+NUL_MESSAGE = "text cannot contain the NUL character (\\u0000)"
+# The JSON escape \u0000, not an escaped backslash followed by "u0000" (an even run of
+# backslashes before it is text).
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
-    So URLs the backend builds (redirects, metadata, login URLs) carry the external
-    scheme, host and path prefix, e.g. behind a proxy that strips `/_api`.
+
+def _nul_path(value: Any, path: tuple[int | str, ...] = ()) -> tuple[int | str, ...] | None:
+    """Where the first text holding NUL is in a JSON document (a key or a value)."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = (*path, key) if "\x00" in key else _nul_path(item, (*path, key))
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_path(item, (*path, index))
+            if found is not None:
+                return found
+    return None
+
+
+class NulTextMiddleware:
+    """Refuse text holding the NUL character in the path, the query string or a JSON body
+    with a 400 that says where: PostgreSQL can neither store nor compare it, and no name or
+    setting of the stack needs it.
+
+    Requests for which `exempt(method, path)` is true (uploads: raw files) pass untouched.
+    """
+
+    def __init__(self, app: ASGIApp, exempt: Callable[[str, str], bool]) -> None:
+        self.app = app
+        self.exempt = exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.exempt(scope["method"], scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"]:
+            await _send_nul_error(send, "path", scope["path"])
+            return
+        query = scope.get("query_string", b"")
+        if b"%00" in query or b"\x00" in query:
+            for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+                if "\x00" in name or "\x00" in value:
+                    await _send_nul_error(send, "query", name)
+                    return
+        content_type = next((v for k, v in scope["headers"] if k == b"content-type"), b"").split(b";")[0].strip()
+        if scope["method"] in ("GET", "HEAD", "OPTIONS") or content_type not in (b"", b"application/json"):
+            await self.app(scope, receive, send)
+            return
+        # JSON bodies are small (TOUCAN_MAX_BODY_BYTES) and read whole by the route anyway.
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message], receive), send)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if b"\\u0000" in body and _JSON_NUL.search(body):
+            try:
+                where = _nul_path(json.loads(body))
+            except ValueError:
+                where = None  # not JSON: the route says so
+            if where is not None:
+                await _send_nul_error(send, "body", error_path(where))
+                return
+        await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive), send)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed
+
+
+async def _send_nul_error(send: Send, where: str, path: str) -> None:
+    path = path.replace("\x00", "\\u0000")
+    await _send_error(
+        send,
+        400,
+        "validation_error",
+        f"Invalid {where} at {path}: {NUL_MESSAGE}.",
+        {"errors": [{"in": where, "path": path, "message": NUL_MESSAGE}]},
+    )
+
+
+class SecurityHeadersMiddleware:
+    """Add `headers_for(path)` to every answer, except headers the answer sets itself.
+
+    `path` is the route's path below the mount (`/docs` for `/_api/docs`).
+    """
+
+    def __init__(self, app: ASGIApp, headers_for: Callable[[str], list[tuple[bytes, bytes]]]) -> None:
+        self.app = app
+        self.headers_for = headers_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path, root = scope["path"], scope.get("root_path", "")
+        if root and path.startswith(root + "/"):
+            path = path[len(root) :]
+        extra = self.headers_for(path)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend((name, value) for name, value in extra if name not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class TrustedProxies:
+    """The peers whose X-Forwarded-* headers count: addresses, networks, or `*` for all."""
+
+    def __init__(self, spec: str) -> None:
+        entries = [e.strip() for e in spec.split(",") if e.strip()]
+        self.everyone = "*" in entries
+        self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        self.names: set[str] = set()  # what is no address (`testclient`, a unix socket path)
+        for entry in entries:
+            try:
+                self.networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                self.names.add(entry)
+
+    def __contains__(self, host: str) -> bool:
+        if self.everyone or host in self.names:
+            return True
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+    def client(self, peer: str, forwarded_for: str) -> str:
+        """The client's address, given a trusted `peer`'s X-Forwarded-For list.
+
+        Read from the right: each trusted proxy appended the address it saw, so the first
+        untrusted entry is the client; what comes before it, the client may have written.
+        """
+        hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+        for hop in reversed(hops):
+            if hop not in self:
+                return hop
+        return hops[0] if hops else peer
+
+
+class ForwardedMiddleware:
+    """Honour X-Forwarded-For/-Proto/-Host/-Prefix from trusted proxies.
+
+    So the client address (login limits) is the browser's, not the proxy's, and URLs the
+    backend builds (redirects, metadata, login URLs) carry the external scheme, host and
+    path prefix, e.g. behind a proxy that strips `/_api`. Other peers' headers are ignored:
+    a client cannot choose its address.
     """
 
     def __init__(self, app: ASGIApp, trusted: str) -> None:
         self.app = app
-        self.trust_all = trusted.strip() == "*"
-        self.trusted = {ip.strip() for ip in trusted.split(",") if ip.strip()}
+        self.trusted = TrustedProxies(trusted)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
-        if self.trust_all or (client and client[0] in self.trusted):
+        if self.trusted.everyone or (client and client[0] in self.trusted):
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
             scope = dict(scope)
+            # Several X-Forwarded-For lines make one list, in order (RFC 9110 section 5.3).
+            forwarded_for = ",".join(v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for")
+            if forwarded_for.strip():
+                peer = client[0] if client else ""
+                scope["client"] = (self.trusted.client(peer, forwarded_for), client[1] if client else 0)
             proto = headers.get("x-forwarded-proto", "").split(",")[0].strip()
             if proto in ("http", "https"):
                 scope["scheme"] = "https" if proto == "https" else "http"

@@ -50,28 +50,39 @@ def check_account_usable(user: AccountState) -> None:
 
 def verify_credentials(session: Session, username: str, password: str) -> User | None:
     """The user whose local password matches, else None (constant work either way)."""
-    user = session.scalar(select(User).where(User.username == username))
+    # No username holds NUL, and PostgreSQL cannot even compare text holding it.
+    user = None if "\x00" in username else session.scalar(select(User).where(User.username == username))
     ok = verify_password(user.password_hash if user else None, password)
     return user if ok and user is not None else None
 
 
-def login(db: Database, username: str, password: str, token_ttl: timedelta, max_failures: int) -> LoginResult:
-    """Check the rate limit and the password, then issue a token.
+def check_password(db: Database, username: str, password: str, address: str, limits: ratelimit.Limits) -> User:
+    """The user with this password, under the login limits of `address` (the client's).
 
-    A failure is committed before the error is raised, so it counts even though the
-    request fails.
+    Raises RateLimited when the limits are used up, AuthenticationError for a wrong
+    username or password (the failure is committed first, so it counts).
     """
-    with db.session() as session:
-        ratelimit.check_allowed(session, username, max_failures)
-        user = verify_credentials(session, username, password)
-        if user is None:
-            ratelimit.record_failure(session, username)
+    attempt = ratelimit.begin(db, username, address, limits)
+    try:
+        with db.session() as session:
+            user = verify_credentials(session, username, password)
+    except BaseException:
+        ratelimit.abandon(db, attempt)
+        raise
+    ratelimit.settle(db, attempt, limits, succeeded=user is not None)
     if user is None:
         raise AuthenticationError("Wrong username or password.", code="invalid_credentials")
+    return user
+
+
+def login(
+    db: Database, username: str, password: str, address: str, token_ttl: timedelta, limits: ratelimit.Limits
+) -> LoginResult:
+    """Check the password under the login limits of `address`, then issue a token."""
+    user = check_password(db, username, password, address, limits)
     with db.session() as session:
         user = session.merge(user)
         check_account_usable(user)
-        ratelimit.clear_failures(session, username)
         token = issue_token(session, user, token_ttl)
         identity = load_identity(session, user)
     return LoginResult(token=token, identity=identity)

@@ -110,14 +110,19 @@ class Token(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class LoginFailure(Base):
-    """A failed login, kept a minute for the rate limit (shared by every worker)."""
+class LoginAttempt(Base):
+    """A password check, kept a minute for the login limits (shared by every worker and replica).
 
-    __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_username_at", "username", "at"),)
+    Pending while its password is checked, then a failure; a successful check is deleted.
+    """
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_address_username_at", "address", "username", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(255))
+    address: Mapped[str] = mapped_column(String(255))
+    pending: Mapped[bool] = mapped_column(Boolean)
     at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
 
