@@ -12,8 +12,14 @@ from typing import Any
 
 import httpx
 import psutil
+import redis
+from fastapi.testclient import TestClient
 
+from tests.etl.conftest import running_worker, wait_for_job
 from tests.helpers import clean_env, running_server
+from toucan.app import create_api
+from toucan.db.engine import Database
+from toucan.settings import Settings
 
 PASSWORD = "jobs-admin-pw"
 AUTH = ("admin", PASSWORD)
@@ -77,8 +83,8 @@ def test_serve_restarts_a_killed_worker_and_ready_says_when_it_is_down(tmp_path:
     with running_server(env) as (base, server):
         api = f"{base}/_api"
         (first,) = _worker_processes(server.pid)
-        os.killpg(first.pid, signal.SIGKILL)
-        # Down: /ready names the job system until the worker is back.
+        # A hung worker (stopped, not dead) gives no sign of life: /ready names it.
+        os.killpg(first.pid, signal.SIGSTOP)
         deadline = time.monotonic() + 30
         seen_down = False
         while time.monotonic() < deadline:
@@ -90,10 +96,88 @@ def test_serve_restarts_a_killed_worker_and_ready_says_when_it_is_down(tmp_path:
                 seen_down = True
                 break
             time.sleep(0.2)
-        assert seen_down, "the killed worker was never reported"
+        assert seen_down, "the hung worker was never reported"
+        # Killed, it is started again.
+        os.killpg(first.pid, signal.SIGKILL)
         server.wait_for_output("restarting", timeout=30)
         job = _preprocess(api, "again")
         assert job["state"] == "succeeded", job
         (second,) = _worker_processes(server.pid)
         assert second.pid != first.pid
         assert httpx.get(f"{api}/ready").status_code == 200
+        # The scheduler too.
+        (scheduler,) = [p for p in psutil.Process(server.pid).children() if "scheduler" in " ".join(p.cmdline())]
+        os.killpg(scheduler.pid, signal.SIGKILL)
+        server.wait_for_output("embedded scheduler restarted", timeout=30)
+
+
+def test_a_bad_payload_in_the_redis_queue_is_set_aside_and_the_worker_goes_on(
+    settings: Settings, db: Database, admin_headers: dict[str, str]
+) -> None:
+    url = "redis://127.0.0.1:6379/11"
+    server = redis.Redis.from_url(url)
+    server.flushdb()
+    with_redis = settings.model_copy(update={"redis_url": url})
+    with TestClient(create_api(with_redis, db), raise_server_exceptions=False) as client:
+        assert (
+            client.post("/small-apps", json={"id": "redis-app", "name": "R"}, headers=admin_headers).status_code == 201
+        )
+        client.put(
+            "/redis-app/config/etl",
+            json={"DATA_SOURCES": [{"domain": "sales", "file": "s.csv"}]},
+            headers=admin_headers,
+        ).raise_for_status()
+        client.post(
+            "/redis-app/data/sources",
+            files={"file": ("s.csv", CSV)},
+            data={"data": '{"filename": "s.csv"}'},
+            headers=admin_headers,
+        ).raise_for_status()
+        # Whoever can write to Redis pushes garbage ahead of the real job (RPOP takes the oldest first).
+        for bad in (b"", b"not json", b'{"body": "half', b"[1, 2]"):
+            server.rpush("toucan", bad)
+        job_id = client.post("/redis-app/data/preprocess", headers=admin_headers).json()["id"]
+        with running_worker(settings, TOUCAN_REDIS_URL=url) as worker:
+            job = wait_for_job(client, admin_headers, job_id)
+            assert job["state"] == "succeeded", job
+            assert worker.proc.poll() is None, worker.output()
+            assert "toucan.dead-letter" in worker.output()
+        assert sorted(server.lrange("toucan.dead-letter", 0, -1)) == sorted(
+            [b"", b"not json", b'{"body": "half', b"[1, 2]"]
+        )
+
+
+def test_the_scratch_folder_of_a_killed_job_is_swept_when_a_worker_starts(
+    settings: Settings, db: Database, admin_headers: dict[str, str], client: TestClient
+) -> None:
+    assert client.post("/small-apps", json={"id": "slow-app", "name": "S"}, headers=admin_headers).status_code == 201
+    client.post(
+        "/slow-app/data/sources",
+        files={"file": ("s.csv", CSV)},
+        data={"data": '{"filename": "s.csv"}'},
+        headers=admin_headers,
+    ).raise_for_status()
+    code = "def slow(sales):\n    import time\n    time.sleep(120)\n    return sales\n"
+    client.put("/slow-app/config/augment", content=code, headers=admin_headers).raise_for_status()
+    etl = {
+        "DATA_SOURCES": [{"domain": "sales", "file": "s.csv"}],
+        "PIPELINE": [{"input_domains": ["sales"], "function_name": "slow", "output_domain": "out"}],
+    }
+    client.put("/slow-app/config/etl", json=etl, headers=admin_headers).raise_for_status()
+    scratch_root = Path(settings.data_dir) / "tmp"
+    job_id = client.post("/slow-app/data/preprocess", headers=admin_headers).json()["id"]
+    with running_worker(settings) as worker:
+        deadline = time.monotonic() + 60
+        while not list(scratch_root.glob("*/toucan-preprocess-*")):
+            assert time.monotonic() < deadline, worker.output()
+            time.sleep(0.1)
+        (left,) = [p.parent for p in scratch_root.glob("*/toucan-preprocess-*")]
+        # The pool process running the job dies as an out-of-memory kill would take it.
+        pool = [c for c in psutil.Process(worker.pid).children() if "python" in c.name()]
+        for process in pool:
+            process.kill()
+        job = wait_for_job(client, admin_headers, job_id, timeout=60)  # reaped: no heartbeat
+        assert job["state"] == "failed", job
+    assert left.exists()  # nothing could clean it: its process was killed
+    with running_worker(settings):
+        assert not left.exists()

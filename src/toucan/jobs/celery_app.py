@@ -50,6 +50,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "collect-garbage": {"task": GC_TASK, "schedule": 3600.0},
         },
         "beat_schedule_filename": str(settings.data_dir / "celerybeat-schedule"),
+        # Records the scheduler's signs of life for /ready from its own loop, which turns
+        # at least that often.
+        "beat_scheduler": "toucan.jobs.scheduler:BeatingScheduler",
+        "beat_max_loop_interval": settings.job_system_stale_after / 3,
     }
     if settings.redis_url:
         config["broker_url"] = settings.redis_url
