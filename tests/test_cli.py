@@ -55,6 +55,8 @@ def test_serve_production_runs_gunicorn_workers_with_the_api_at_the_root(tmp_pat
         TOUCAN_DATA_DIR=str(tmp_path),
         TOUCAN_GUNICORN_WORKERS="2",
         TOUCAN_SUPER_ADMIN_PASSWORD="prod-password-1",
+        # No job worker here: gunicorn alone is under test.
+        TOUCAN_READY_CHECKS_JOBS="false",
     )
     with running_server(env, args=("--production",), ready_path="/ready") as (base, proc):
         assert httpx.get(base + "/").json()["api_version"]

@@ -39,6 +39,8 @@ def test_each_worker_listens_on_its_own_socket_and_a_busy_port_is_refused(tmp_pa
         TOUCAN_DATA_DIR=str(tmp_path / "first"),
         TOUCAN_GUNICORN_WORKERS="2",
         TOUCAN_SUPER_ADMIN_PASSWORD="prod-password-1",
+        # No job worker here: gunicorn alone is under test.
+        TOUCAN_READY_CHECKS_JOBS="false",
     )
     with running_server(env, args=("--production",), ready_path="/ready") as (base, server):
         port = int(base.rsplit(":", 1)[1])

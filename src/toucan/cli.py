@@ -81,9 +81,9 @@ def serve(
     if not settings.embedded_worker:
         serve_embedded(settings, db)
         return
-    from toucan.jobs.embedded import embedded_worker
+    from toucan.jobs.embedded import embedded_job_system
 
-    with embedded_worker(settings):
+    with embedded_job_system(settings):
         serve_embedded(settings, db)
 
 
@@ -95,14 +95,13 @@ def worker(
     """Run a job worker (preprocess and other background jobs); needs TOUCAN_REDIS_URL in production."""
     from toucan.bootstrap import ensure_schema
     from toucan.db.engine import Database
-    from toucan.jobs.store import JobStore
-    from toucan.jobs.tasks import create_worker_app
+    from toucan.jobs.worker import create_worker, prepare_worker
 
     settings = _settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     db = Database.from_settings(settings)
     ensure_schema(db, settings)
-    reaped = JobStore(db, settings.job_heartbeat_timeout).reap_stale()
+    reaped = prepare_worker(settings, db)
     if reaped:
         console.print(f"Marked {reaped} job(s) of stopped workers as failed.")
     db.dispose()
@@ -118,7 +117,7 @@ def worker(
     ]
     if beat:
         argv += ["--beat", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"]
-    create_worker_app(settings).worker_main(argv)
+    create_worker(settings).worker_main(argv)
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""Readiness checks: database, Redis when configured, storage writable."""
+"""Readiness checks: database, Redis when configured, storage writable, a job worker consuming
+and the scheduler beating (TOUCAN_READY_CHECKS_JOBS)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy import text
 
 from toucan.db.engine import Database
+from toucan.jobs import liveness
 from toucan.settings import Settings
 
 
@@ -45,10 +47,19 @@ def _check_storage(settings: Settings) -> dict[str, Any]:
         return {"ok": False, "path": str(settings.data_dir), "error": exc.strerror or str(exc)}
 
 
+def _check_jobs(settings: Settings, db: Database) -> dict[str, Any]:
+    try:
+        return liveness.status(db, settings.job_system_stale_after)
+    except Exception as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"}
+
+
 def readiness(settings: Settings, db: Database) -> tuple[bool, dict[str, Any]]:
     """Run every check; (all passed, per-check report)."""
     checks: dict[str, Any] = {"database": _check_database(db)}
     if settings.redis_url:
         checks["redis"] = _check_redis(settings.redis_url)
     checks["storage"] = _check_storage(settings)
+    if settings.ready_checks_jobs:
+        checks["jobs"] = _check_jobs(settings, db)
     return all(c["ok"] for c in checks.values()), checks

@@ -188,6 +188,18 @@ class Settings(BaseSettings):
         description="A running job whose worker sent no heartbeat for this many seconds is marked failed "
         "(its worker was killed); the previous data keeps serving.",
     )
+    job_system_stale_after: float = Field(
+        default=30.0,
+        ge=1,
+        description="A job worker or scheduler that gave no sign of life for this many seconds is down: "
+        "`/ready` then answers 503 naming it, and `toucan-ctl serve` restarts its own.",
+    )
+    ready_checks_jobs: bool = Field(
+        default=True,
+        description="`/ready` also checks that a job worker is consuming and the scheduler beats. Set to "
+        "false where `/ready` routes viewers' traffic and the API should stay in rotation while workers "
+        "are down (jobs then wait in the queue).",
+    )
     builder_code_timeout: float = Field(
         default=300.0,
         gt=0,

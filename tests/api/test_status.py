@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from toucan import API_VERSION, __version__
 from toucan.app import create_api
 from toucan.db.engine import Database
+from toucan.db.etl_models import JobSystemBeat
+from toucan.jobs import liveness
 from toucan.settings import Settings
 
 
@@ -21,12 +26,37 @@ def test_health_answers_without_authentication(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
 
 
-def test_ready_reports_each_check(client: TestClient) -> None:
+def test_ready_reports_each_check(client: TestClient, db: Database) -> None:
+    # No job worker and no scheduler yet: not ready, and the answer says what to start.
     response = client.get("/ready")
-    assert response.status_code == 200
+    assert response.status_code == 503
     checks = response.json()["checks"]
     assert checks["database"]["ok"] and checks["storage"]["ok"]
     assert "redis" not in checks  # not configured: embedded fallbacks
+    assert checks["jobs"]["ok"] is False and checks["jobs"]["workers"] == 0
+    assert "toucan-ctl worker" in checks["jobs"]["error"] and "toucan-ctl scheduler" in checks["jobs"]["error"]
+    # A worker somewhere (this test's process stands for it) and the scheduler beat.
+    liveness.beat(db, liveness.WORKER, "worker:elsewhere:1")
+    liveness.beat(db, liveness.SCHEDULER, "scheduler:elsewhere:2")
+    response = client.get("/ready")
+    assert response.status_code == 200, response.text
+    assert response.json()["checks"]["jobs"]["workers"] == 1
+
+
+def test_ready_counts_only_recent_signs_of_life(settings: Settings, db: Database) -> None:
+    liveness.beat(db, liveness.WORKER, "worker:elsewhere:1")
+    liveness.beat(db, liveness.SCHEDULER, "scheduler:elsewhere:2")
+    with db.session() as session:
+        session.execute(update(JobSystemBeat).values(beat_at=datetime.now(UTC) - timedelta(seconds=31)))
+    with TestClient(create_api(settings, db)) as c:
+        response = c.get("/ready")
+    assert response.status_code == 503
+    assert response.json()["checks"]["jobs"]["workers"] == 0
+    # An operator who keeps the API in rotation while workers are down says so.
+    relaxed = settings.model_copy(update={"ready_checks_jobs": False})
+    with TestClient(create_api(relaxed, db)) as c:
+        response = c.get("/ready")
+    assert response.status_code == 200 and "jobs" not in response.json()["checks"]
 
 
 def test_ready_is_503_when_storage_is_not_writable(settings: Settings, db: Database, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -181,6 +181,10 @@ def _fuzz_operation(
             return
         kwargs = _for_httpx(case.as_transport_kwargs(base_url="http://testserver", headers=headers))
         response = client.request(**kwargs)
+        if operation.label == "GET /ready" and response.status_code == 503:
+            # Its designed answer when a check fails: no job worker runs beside this test.
+            assert response.json()["status"] == "not_ready"
+            return
         if response.status_code >= 500:
             fail(operation.label, response.status_code, _request(kwargs), response.text[:300])
 

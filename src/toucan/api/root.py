@@ -25,7 +25,7 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", summary="Database, Redis and storage each checked; 503 when one fails")
+@router.get("/ready", summary="Database, Redis, storage and the job system each checked; 503 when one fails")
 async def ready(ctx: ContextDep) -> JSONResponse:
     ok, checks = await run_in_threadpool(readiness, ctx.settings, ctx.db)
     return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503)

@@ -1,5 +1,5 @@
 """Tables of data loading: background jobs and their log, uploaded data-source files,
-resumable upload sessions and per-app secrets."""
+resumable upload sessions, per-app secrets and the job system's signs of life."""
 
 from __future__ import annotations
 
@@ -86,3 +86,15 @@ class AppSecret(Base):
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class JobSystemBeat(Base):
+    """The last sign of life of one worker or scheduler process, for /ready on every replica."""
+
+    __tablename__ = "job_system_beats"
+
+    # "<kind>:<host>:<pid>"
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # worker | scheduler
+    started_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)

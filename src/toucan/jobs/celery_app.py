@@ -1,7 +1,9 @@
 """The one Celery app of the stack, configured from the settings.
 
 Production: Redis broker (TOUCAN_REDIS_URL). Embedded: kombu's `filesystem://` transport under
-the data dir, so jobs need no service and survive a restart of the worker. Results are not
+the data dir, so jobs need no service and survive a restart of the worker. Both use the
+transports of `toucan.jobs.broker`, which set aside a message that does not decode instead of
+stopping the worker. Results are not
 kept by Celery: the `jobs` table is the record of state, progress, log and error.
 """
 
@@ -48,13 +50,20 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "collect-garbage": {"task": GC_TASK, "schedule": 3600.0},
         },
         "beat_schedule_filename": str(settings.data_dir / "celerybeat-schedule"),
+        # Records the scheduler's signs of life for /ready from its own loop, which turns
+        # at least that often.
+        "beat_scheduler": "toucan.jobs.scheduler:BeatingScheduler",
+        "beat_max_loop_interval": settings.job_system_stale_after / 3,
     }
     if settings.redis_url:
         config["broker_url"] = settings.redis_url
+        if settings.redis_url.split("://", 1)[0] in ("redis", "rediss"):
+            config["broker_transport"] = "toucan.jobs.broker:RedisTransport"
         config["broker_transport_options"] = {"visibility_timeout": settings.job_time_limit + 60}
     else:
         folder = broker_folder(settings)
         config["broker_url"] = "filesystem://"
+        config["broker_transport"] = "toucan.jobs.broker:FilesystemTransport"
         config["broker_transport_options"] = {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
@@ -76,7 +85,7 @@ def make_celery(settings: Settings) -> Celery:
 
     if not settings.redis_url:
         folder = broker_folder(settings)
-        for name in ("queue", "processed", "control"):
+        for name in ("queue", "processed", "control", "claimed", "dead-letter"):
             (folder / name).mkdir(parents=True, exist_ok=True)
     app = Celery("toucan", set_as_current=False)
     app.conf.update(celery_config(settings))

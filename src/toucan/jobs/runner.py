@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from toucan.db.engine import Database
 from toucan.errors import ToucanError
+from toucan.jobs.scratch import ensure_process_scratch
 from toucan.jobs.store import JobKind, JobStore
 from toucan.settings import Settings
 
@@ -77,6 +78,7 @@ def run_job(settings: Settings, db: Database, job_id: str, worker: str) -> str |
     if job is None:
         log.info("job %s is not queued any more; skipped", job_id)
         return None
+    ensure_process_scratch()
     handler = _handlers().get(job.kind)
     ctx = JobContext(store, settings, db, job_id, job.app_id, job.stage, job.created_by)
     beat = _Heartbeat(store, job_id, max(0.2, settings.job_heartbeat_timeout / 4))

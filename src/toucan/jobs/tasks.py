@@ -39,8 +39,12 @@ def create_worker_app(settings: Settings) -> Celery:
 
     @app.task(name=REAP_TASK)
     def reap_stale_jobs() -> int:
+        from toucan.jobs.scratch import sweep
+
         settings, db = _runtime()
-        return JobStore(db, settings.job_heartbeat_timeout).reap_stale()
+        reaped = JobStore(db, settings.job_heartbeat_timeout).reap_stale()
+        sweep(settings.data_dir, settings.job_time_limit)
+        return reaped
 
     @app.task(name=GC_TASK)
     def collect_garbage() -> int:
