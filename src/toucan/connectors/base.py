@@ -57,6 +57,12 @@ class ProviderConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # The fields that may hold `{{ secrets.name }}`: where credentials go (passwords, tokens,
+    # API-key headers, connection URLs), as dotted paths, `*` for any key of a mapping. Only
+    # fields whose value the remote side cannot hand back as data or as a setting: not user
+    # names (`SELECT current_user`), nor driver options (`current_setting(...)`).
+    credential_fields: ClassVar[tuple[str, ...]] = ()
+
     name: str = Field(min_length=1, description="The name data sources use to refer to this provider.")
     type: str = Field(min_length=1, description="The connector type, e.g. `postgres` (see `toucan-ctl connectors`).")
 
@@ -167,10 +173,11 @@ class Connector(ABC):
     # Helpers for subclasses ---------------------------------------------------------
 
     def redact(self, text: str) -> str:
-        """`text` with every secret of the provider (passwords, tokens, keys) replaced by `***`."""
-        for secret in sorted(_secrets(self.config), key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
+        """`text` with every secret of the provider (passwords, tokens, keys) and its usual
+        transforms (case, percent-encoding, base64…) replaced by `***`."""
+        from toucan.apps.secrets import Redactor
+
+        return Redactor(_secrets(self.config))(text)
 
     def check_limit(self, limit: int | None) -> None:
         if limit is not None and limit < 0:

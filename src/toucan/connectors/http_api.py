@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -164,6 +164,18 @@ class HttpApiConfig(ProviderConfig):
     auth: Auth | None = None
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     verify_tls: bool = True
+
+    # The connection URL (a token in its path), headers and query parameters of every request
+    # (API keys), and the secrets of `auth`. A data source's own url, headers and params are not.
+    credential_fields: ClassVar[tuple[str, ...]] = (
+        "baseroute",
+        "headers.*",
+        "params.*",
+        "auth.password",
+        "auth.token",
+        "auth.value",
+        "auth.client_secret",
+    )
 
     @field_validator("baseroute")
     @classmethod

@@ -8,7 +8,7 @@ keeps the value's type (`{"year": "{{ year }}"}` with year = 2024 matches the nu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, SecretStr
 
@@ -39,6 +39,8 @@ class MongoConfig(ProviderConfig):
     srv: bool = Field(default=False, description="`mongodb+srv://` (MongoDB Atlas).")
     replica_set: str | None = None
     options: dict[str, Any] = Field(default_factory=dict, description="Other MongoClient options.")
+
+    credential_fields: ClassVar[tuple[str, ...]] = ("password",)
 
 
 class MongoSource(DataSource):

@@ -120,6 +120,17 @@ def get_connector_class(type_name: str) -> type[Connector]:
     return cls
 
 
+def credential_fields(type_name: Any) -> tuple[str, ...] | None:
+    """The fields of a provider of that type that may hold secrets (dotted, `*` for any key),
+    as its options model declares them; None when the type is unknown. Works whether or not
+    the type's driver is installed: the family modules import no driver."""
+    entry = _LOOKUP.get(_key(type_name)) if isinstance(type_name, str) else None
+    if entry is None:
+        return None
+    cls: type[Connector] = getattr(importlib.import_module(f"toucan.connectors.{entry.module}"), entry.class_name)
+    return cls.config_model.credential_fields
+
+
 def list_connectors() -> list[ConnectorInfo]:
     """Every type, its extra and whether that extra is installed."""
     missing = set(missing_extras(sorted({entry.extra for entry in TYPES.values() if entry.extra})))

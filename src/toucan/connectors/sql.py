@@ -357,6 +357,8 @@ class ServerConfig(ProviderConfig):
     database: str | None = None
     options: dict[str, str] = Field(default_factory=dict, description="Driver options added to the URL query.")
 
+    credential_fields: ClassVar[tuple[str, ...]] = ("password",)
+
 
 class ServerConnector(SqlAlchemyConnector):
     config: ServerConfig

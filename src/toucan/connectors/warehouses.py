@@ -65,6 +65,13 @@ class SnowflakeConfig(ProviderConfig):
     options: dict[str, str] = Field(default_factory=dict)
 
     model_config = ProviderConfig.model_config | {"populate_by_name": True}
+    # Snowflake's OAuth token, MFA passcode and key-pair passphrase go in the connection URL's options.
+    credential_fields: ClassVar[tuple[str, ...]] = (
+        "password",
+        "options.token",
+        "options.passcode",
+        "options.private_key_file_pwd",
+    )
 
 
 class SnowflakeConnector(SqlAlchemyConnector):
@@ -133,6 +140,8 @@ class BigQueryConfig(ProviderConfig):
         description="The BigQuery API's URL instead of `https://bigquery.googleapis.com`: a private endpoint, "
         "or the BigQuery emulator.",
     )
+
+    credential_fields: ClassVar[tuple[str, ...]] = ("credentials", "credentials.*")
 
     @field_validator("credentials", mode="before")
     @classmethod
