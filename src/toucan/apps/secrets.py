@@ -229,11 +229,17 @@ def render_provider_secrets(etl: dict[str, Any], values: dict[str, str]) -> dict
 
 # --- redaction -------------------------------------------------------------------------------
 
-# A run of this many characters of a secret, or of one of its encoded forms, is hidden too:
-# a message cut short (an error body kept to 200 characters) must not show half a password.
-SUBSTRING = 8
 # Values shorter than this are not redacted: they would blank ordinary words of every message.
 SHORTEST = 3
+# Lines of a multi-line secret (a PEM key) and text members of a JSON one (a service account
+# key) at least this long are hidden on their own: a message may quote one line or member.
+PART = 16
+
+# No run of characters *shorter* than a whole form is redacted: a builder chooses text that
+# reaches messages (domain names, file names), so hiding any 8 characters of a secret would tell
+# them, one guessed character at a time, the rest of a secret whose start is known (a URL, a
+# PEM header, a JSON key). Whole forms tell only whether a whole value was guessed. Messages are
+# redacted before they are cut short (see fetch_url, the connectors' messages).
 
 
 def _fold(text: str) -> str:
@@ -256,62 +262,94 @@ def _base64_cores(raw: bytes) -> Iterator[str]:
                 yield encoded.rstrip("=")
 
 
+def _parts(value: str) -> Iterator[str]:
+    """The value, the long lines of a multi-line one, the long text members of a JSON one."""
+    yield value
+    if "\n" in value:
+        yield from (line.strip() for line in value.splitlines() if len(line.strip()) >= PART)
+    if value.lstrip()[:1] in ("{", "["):
+        try:
+            document = json.loads(value)
+        except ValueError:
+            return
+        stack = [document]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, str) and len(item) >= PART:
+                yield from _parts(item)
+
+
+# Longer parts are matched percent-encoded only as urllib encodes them (the pattern that takes
+# any character encoded or not would be too large).
+_FLEXIBLE = 1024
+
+
+def _percent_pattern(part: str) -> str:
+    """A pattern for `part` percent-encoded whatever the encoder left as is (urllib keeps `/`,
+    SQLAlchemy `+`…): each character literally or as its %XX bytes, a space also as `+`."""
+    out = []
+    for char in part:
+        encoded = "".join(f"%{byte:02x}" for byte in char.encode())
+        out.append(f"(?:{re.escape(char)}|{encoded}{'|[+]' if char == ' ' else ''})")
+    return "".join(out)
+
+
 def secret_forms(value: str) -> set[str]:
     """The forms a value takes in messages: as is, percent-encoded (path and form styles),
     JSON- and Python-escaped, HTML-escaped, hex, and base64 (standard and URL-safe, padded or
     not, at any alignment). Case is ignored when matching."""
-    raw = value.encode()
-    forms = {
-        value,
-        quote(value, safe=""),
-        quote(value),
-        quote_plus(value),
-        json.dumps(value)[1:-1],
-        json.dumps(value, ensure_ascii=False)[1:-1],
-        repr(value)[1:-1],
-        html.escape(value),
-        raw.hex(),
-        *_base64_cores(raw),
-    }
+    forms: set[str] = set()
+    for part in _parts(value):
+        raw = part.encode()
+        forms |= {
+            part,
+            quote(part, safe=""),
+            quote(part),
+            quote_plus(part),
+            json.dumps(part)[1:-1],
+            json.dumps(part, ensure_ascii=False)[1:-1],
+            repr(part)[1:-1],
+            html.escape(part),
+            raw.hex(),
+            *_base64_cores(raw),
+        }
     return {form for form in forms if len(form) >= SHORTEST}
 
 
 class Redactor:
-    """Replaces every secret value in a text, in any of its `secret_forms` and in any case, and
-    every run of SUBSTRING characters of one of them, by `***`."""
+    """Replaces every secret value in a text, in any of its `secret_forms` (percent-encoded with
+    any set of characters left as is) and in any case, by `***`."""
 
     def __init__(self, values: Iterable[str] = ()) -> None:
-        grams: set[str] = set()
-        whole: set[str] = set()
-        for value in values:
-            if not isinstance(value, str) or len(value) < SHORTEST:
-                continue
-            for form in map(_fold, secret_forms(value)):
-                if len(form) <= SUBSTRING:
-                    whole.add(form)
-                else:
-                    grams.update(form[i : i + SUBSTRING] for i in range(len(form) - SUBSTRING + 1))
-        self._grams = frozenset(grams)
-        self._whole = tuple(sorted(whole, key=len, reverse=True))
+        kept = [value for value in values if isinstance(value, str) and len(value) >= SHORTEST]
+        forms = {_fold(form) for value in kept for form in secret_forms(value)}
+        self._forms = tuple(sorted(forms, key=len, reverse=True))
+        patterns = {_percent_pattern(part) for value in kept for part in _parts(value) if len(part) <= _FLEXIBLE}
+        self._patterns = tuple(re.compile(p, re.IGNORECASE) for p in sorted(patterns))
 
     def __bool__(self) -> bool:
-        return bool(self._grams or self._whole)
+        return bool(self._forms)
 
     def __call__(self, text: str) -> str:
         """`text` with the secrets hidden."""
-        if not self or not text:
+        if not self._forms or not text:
             return text
         low = _fold(text)
+        # Marked first, replaced after: two secrets that overlap in the text are both hidden whole.
         hidden = bytearray(len(text))
-        if self._grams:
-            for start in range(len(low) - SUBSTRING + 1):
-                if low[start : start + SUBSTRING] in self._grams:
-                    hidden[start : start + SUBSTRING] = b"\1" * SUBSTRING
-        for form in self._whole:
+        for form in self._forms:
             start = low.find(form)
             while start != -1:
                 hidden[start : start + len(form)] = b"\1" * len(form)
                 start = low.find(form, start + 1)
+        if "%" in text or "+" in text:
+            for pattern in self._patterns:
+                for match in pattern.finditer(text):
+                    hidden[match.start() : match.end()] = b"\1" * (match.end() - match.start())
         if not any(hidden):
             return text
         parts: list[str] = []

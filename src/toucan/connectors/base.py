@@ -115,9 +115,15 @@ class Connector(ABC):
         *,
         timeout: float | None = None,
         files_dir: Path | None = None,
+        secrets: Iterable[str] = (),
     ) -> None:
+        from toucan.apps.secrets import Redactor
+
         self.config = config
         self.settings = settings
+        # The provider's own secret fields, and the app's secret values it was rendered with (a
+        # header is no SecretStr): hidden in every message, before any is cut short.
+        self._redactor = Redactor([*_secrets(config), *secrets])
         # Connect and per-request time limit; preprocess may give a longer one than live data.
         self.timeout = timeout if timeout is not None else settings.connector_timeout
         # Where relative file paths of file databases (SQLite, DuckDB) point: the app's files.
@@ -173,11 +179,9 @@ class Connector(ABC):
     # Helpers for subclasses ---------------------------------------------------------
 
     def redact(self, text: str) -> str:
-        """`text` with every secret of the provider (passwords, tokens, keys) and its usual
-        transforms (case, percent-encoding, base64…) replaced by `***`."""
-        from toucan.apps.secrets import Redactor
-
-        return Redactor(_secrets(self.config))(text)
+        """`text` with every secret of the provider (passwords, tokens, keys, the app's secrets
+        it uses) and their usual forms (any case, percent-encoded, base64…) replaced by `***`."""
+        return self._redactor(text)
 
     def check_limit(self, limit: int | None) -> None:
         if limit is not None and limit < 0:

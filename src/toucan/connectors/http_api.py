@@ -289,6 +289,7 @@ class HttpApiConnector(Connector):
             },
             retry=self.config.retry,
             timeout=self.timeout,
+            redact=self.redact,
         )
         try:
             answer = response.json()
@@ -372,6 +373,7 @@ class HttpApiConnector(Connector):
                 data=source.data,
                 retry=self.config.retry,
                 client=client,
+                redact=self.redact,
             )
             answer = self._json(response, source, number)
             try:

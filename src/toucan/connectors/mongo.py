@@ -159,20 +159,20 @@ class MongoConnector(Connector):
         except (errors.ServerSelectionTimeoutError, errors.ConnectionFailure) as exc:
             raise ConnectorError(
                 f"Cannot reach mongo provider {self.name!r} at {self.config.host}:{self.config.port}: "
-                f"{self.redact(_short(exc))}",
+                f"{_short(self.redact(str(exc)))}",
                 details={"provider": self.name},
             ) from None
         except errors.OperationFailure as exc:
             if exc.code in (13, 18):  # Unauthorized, AuthenticationFailed
                 raise ConnectorError(
-                    f"mongo provider {self.name!r} refused the login: {self.redact(_short(exc))}"
+                    f"mongo provider {self.name!r} refused the login: {_short(self.redact(str(exc)))}"
                 ) from None
             raise SourceQueryError(
-                f"The query failed on mongo provider {self.name!r}: {self.redact(_short(exc))}",
+                f"The query failed on mongo provider {self.name!r}: {_short(self.redact(str(exc)))}",
                 details={"provider": self.name},
             ) from None
         except errors.PyMongoError as exc:
-            raise ConnectorError(f"mongo provider {self.name!r} failed: {self.redact(_short(exc))}") from None
+            raise ConnectorError(f"mongo provider {self.name!r} failed: {_short(self.redact(str(exc)))}") from None
         finally:
             client.close()
         return documents_to_table(documents)
@@ -205,6 +205,6 @@ class MongoConnector(Connector):
                 state["client"].close()
 
 
-def _short(exc: Exception) -> str:
+def _short(text: str) -> str:
     # pymongo's messages can carry a topology description hundreds of characters long.
-    return " ".join(str(exc).split())[:300]
+    return " ".join(text.split())[:300]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -146,11 +146,13 @@ def build_connector(
     *,
     timeout: float | None = None,
     files_dir: Path | None = None,
+    secrets: Iterable[str] = (),
 ) -> Connector:
     """A connector from one `DATA_PROVIDERS` entry; a bad entry is a 400 naming the field.
 
     `timeout` (default TOUCAN_CONNECTOR_TIMEOUT) limits connecting and each query;
-    `files_dir` is where relative paths of SQLite and DuckDB files point (the app's files).
+    `files_dir` is where relative paths of SQLite and DuckDB files point (the app's files);
+    `secrets` are the app's secret values, hidden in the connector's messages.
     """
     if not isinstance(provider, Mapping):
         raise ValidationError("A data provider must be an object with `name` and `type`.")
@@ -166,4 +168,4 @@ def build_connector(
     except PydanticValidationError as exc:
         raise_for_validation(exc, f"{cls.type_name} data provider {name!r}")
         raise  # unreachable: raise_for_validation always raises
-    return cls(config, settings, timeout=timeout, files_dir=files_dir)
+    return cls(config, settings, timeout=timeout, files_dir=files_dir, secrets=secrets)

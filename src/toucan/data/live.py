@@ -238,7 +238,7 @@ class LiveSources:
         provider = render_secrets(checked, secrets, "etl_config.DATA_PROVIDERS")
         redact = Redactor(secrets.values())
         try:
-            connector = build_connector(provider, self.settings)
+            connector = build_connector(provider, self.settings, secrets=secrets.values())
             with connector:
                 table = fetch(connector, connector.parse_source(live.source))
         except ToucanError as exc:

@@ -166,7 +166,12 @@ class Preprocess:
             raise JobFailed(
                 f"{where}: no DATA_PROVIDERS entry is named {source.name!r}.",
             )
-        connector = build_connector(provider.model_dump(), self.settings, timeout=self.settings.job_time_limit)
+        connector = build_connector(
+            provider.model_dump(),
+            self.settings,
+            timeout=self.settings.job_time_limit,
+            secrets=self.ctx.secrets.values(),
+        )
         raw = next(r for r in self.raw_sources if r.get("domain") == source.domain and r.get("name") == source.name)
         # Only the connector's fields: how the load is checked is preprocess's business.
         parsed = connector.parse_source({k: v for k, v in raw.items() if k not in ("validation",)})
