@@ -496,3 +496,16 @@ def test_builder_code_receives_no_secret(client: TestClient, alpha_secrets: Tena
     answer = preview(client, h, "snooped")
     assert answer.status_code == 200 and answer.json()["data"], answer.text
     assert_no_leak(answer.text)
+
+
+def test_a_changed_secret_key_fails_the_job_naming_the_secret(
+    client: TestClient, alpha_secrets: Tenants, settings: Settings
+) -> None:
+    h = alpha_secrets.builder
+    etl = {"DATA_PROVIDERS": [{**PG, "password": REF}], "DATA_SOURCES": [{**SALES_SOURCE, "load": False}]}
+    assert client.put("/alpha/config/etl", json=etl, headers=h).status_code == 200
+    with running_worker(settings, TOUCAN_SECRET_KEY="another-key", TOUCAN_CONNECTORS_ALLOWED_HOSTS=ALLOWED) as other:
+        job = run_job(client, h)
+    assert job["state"] == "failed", job
+    assert "cannot be decrypted" in job["error"] and "TOUCAN_SECRET_KEY" in job["error"], job
+    assert_no_leak(*everything_the_builder_reads(client, h, job), other.output())
