@@ -231,6 +231,9 @@ def render_provider_secrets(etl: dict[str, Any], values: dict[str, str]) -> dict
 
 # Values shorter than this are not redacted: they would blank ordinary words of every message.
 SHORTEST = 3
+# The base64 of a very short value, cut from a longer encoded text, is a few letters that
+# ordinary text holds too.
+_SHORTEST_CORE = 6
 # Lines of a multi-line secret (a PEM key) and text members of a JSON one (a service account
 # key) at least this long are hidden on their own: a message may quote one line or member.
 PART = 16
@@ -256,7 +259,9 @@ def _base64_cores(raw: bytes) -> Iterator[str]:
     for shift in range(3):
         for encode in (base64.b64encode, base64.urlsafe_b64encode):
             encoded = encode(b"\0" * shift + raw).decode()
-            yield encoded[-(-8 * shift // 6) : 8 * (shift + len(raw)) // 6]
+            core = encoded[-(-8 * shift // 6) : 8 * (shift + len(raw)) // 6]
+            if len(core) >= _SHORTEST_CORE:
+                yield core
             if shift == 0:
                 yield encoded
                 yield encoded.rstrip("=")
