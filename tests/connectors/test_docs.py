@@ -56,3 +56,18 @@ def test_every_type_its_extra_and_its_fields_are_documented(type_name: str) -> N
 def test_http_api_options_are_documented(model: type[BaseModel]) -> None:
     undocumented = {f for f in _fields(model) if f'"{f}"' not in DOC and f"`{f}`" not in DOC}
     assert not undocumented, f"{model.__name__}: document {sorted(undocumented)}"
+
+
+def test_the_credential_fields_of_every_type_are_documented() -> None:
+    """The Secrets table of docs/connectors.md lists, for each type, exactly the fields its options
+    model declares as taking `{{ secrets.name }}`."""
+    section = DOC.split("## Secrets", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    for type_name in TYPES:
+        row = next((r for r in rows if f"`{type_name}`" in r.split("|")[1]), None)
+        assert row is not None, f"{type_name}: add it to the Secrets table"
+        listed = row.split("|")[2]
+        declared = _class(type_name).config_model.credential_fields
+        names = {f.removesuffix(".*") for f in declared}
+        assert all(f"`{name}`" in listed for name in names), (type_name, declared, listed)
+        assert not declared or "none" not in listed, type_name

@@ -10,6 +10,7 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from toucan.apps.secrets import check_secret_places
 from toucan.data.permissions import PermissionRule
 from toucan.db.models import AppConfig
 from toucan.errors import ValidationError
@@ -143,6 +144,8 @@ def validate_config(kind: ConfigKind, document: Any) -> dict[str, Any]:
         _MODELS[kind].model_validate(document)
     except PydanticValidationError as exc:
         raise_for_validation(exc, f"{kind.value} config")
+    if kind is not ConfigKind.AUGMENT:  # augment.py is code: a `{{ }}` in it is never rendered
+        check_secret_places(document, "etl_config" if kind is ConfigKind.ETL else f"{kind.value} config")
     # Stored as given (validated, not normalised) so builders get back what they wrote.
     return document
 

@@ -57,6 +57,12 @@ class ProviderConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # The fields that may hold `{{ secrets.name }}`: where credentials go (passwords, tokens,
+    # API-key headers, connection URLs), as dotted paths, `*` for any key of a mapping. Only
+    # fields whose value the remote side cannot hand back as data or as a setting: not user
+    # names (`SELECT current_user`), nor driver options (`current_setting(...)`).
+    credential_fields: ClassVar[tuple[str, ...]] = ()
+
     name: str = Field(min_length=1, description="The name data sources use to refer to this provider.")
     type: str = Field(min_length=1, description="The connector type, e.g. `postgres` (see `toucan-ctl connectors`).")
 
@@ -109,9 +115,15 @@ class Connector(ABC):
         *,
         timeout: float | None = None,
         files_dir: Path | None = None,
+        secrets: Iterable[str] = (),
     ) -> None:
+        from toucan.apps.secrets import Redactor
+
         self.config = config
         self.settings = settings
+        # The provider's own secret fields, and the app's secret values it was rendered with (a
+        # header is no SecretStr): hidden in every message, before any is cut short.
+        self._redactor = Redactor([*_secrets(config), *secrets])
         # Connect and per-request time limit; preprocess may give a longer one than live data.
         self.timeout = timeout if timeout is not None else settings.connector_timeout
         # Where relative file paths of file databases (SQLite, DuckDB) point: the app's files.
@@ -167,10 +179,9 @@ class Connector(ABC):
     # Helpers for subclasses ---------------------------------------------------------
 
     def redact(self, text: str) -> str:
-        """`text` with every secret of the provider (passwords, tokens, keys) replaced by `***`."""
-        for secret in sorted(_secrets(self.config), key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
+        """`text` with every secret of the provider (passwords, tokens, keys, the app's secrets
+        it uses) and their usual forms (any case, percent-encoded, base64…) replaced by `***`."""
+        return self._redactor(text)
 
     def check_limit(self, limit: int | None) -> None:
         if limit is not None and limit < 0:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -165,6 +165,18 @@ class HttpApiConfig(ProviderConfig):
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     verify_tls: bool = True
 
+    # The connection URL (a token in its path), headers and query parameters of every request
+    # (API keys), and the secrets of `auth`. A data source's own url, headers and params are not.
+    credential_fields: ClassVar[tuple[str, ...]] = (
+        "baseroute",
+        "headers.*",
+        "params.*",
+        "auth.password",
+        "auth.token",
+        "auth.value",
+        "auth.client_secret",
+    )
+
     @field_validator("baseroute")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -277,6 +289,7 @@ class HttpApiConnector(Connector):
             },
             retry=self.config.retry,
             timeout=self.timeout,
+            redact=self.redact,
         )
         try:
             answer = response.json()
@@ -360,6 +373,7 @@ class HttpApiConnector(Connector):
                 data=source.data,
                 retry=self.config.retry,
                 client=client,
+                redact=self.redact,
             )
             answer = self._json(response, source, number)
             try:

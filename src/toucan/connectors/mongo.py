@@ -8,7 +8,7 @@ keeps the value's type (`{"year": "{{ year }}"}` with year = 2024 matches the nu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, SecretStr
 
@@ -39,6 +39,8 @@ class MongoConfig(ProviderConfig):
     srv: bool = Field(default=False, description="`mongodb+srv://` (MongoDB Atlas).")
     replica_set: str | None = None
     options: dict[str, Any] = Field(default_factory=dict, description="Other MongoClient options.")
+
+    credential_fields: ClassVar[tuple[str, ...]] = ("password",)
 
 
 class MongoSource(DataSource):
@@ -157,20 +159,20 @@ class MongoConnector(Connector):
         except (errors.ServerSelectionTimeoutError, errors.ConnectionFailure) as exc:
             raise ConnectorError(
                 f"Cannot reach mongo provider {self.name!r} at {self.config.host}:{self.config.port}: "
-                f"{self.redact(_short(exc))}",
+                f"{_short(self.redact(str(exc)))}",
                 details={"provider": self.name},
             ) from None
         except errors.OperationFailure as exc:
             if exc.code in (13, 18):  # Unauthorized, AuthenticationFailed
                 raise ConnectorError(
-                    f"mongo provider {self.name!r} refused the login: {self.redact(_short(exc))}"
+                    f"mongo provider {self.name!r} refused the login: {_short(self.redact(str(exc)))}"
                 ) from None
             raise SourceQueryError(
-                f"The query failed on mongo provider {self.name!r}: {self.redact(_short(exc))}",
+                f"The query failed on mongo provider {self.name!r}: {_short(self.redact(str(exc)))}",
                 details={"provider": self.name},
             ) from None
         except errors.PyMongoError as exc:
-            raise ConnectorError(f"mongo provider {self.name!r} failed: {self.redact(_short(exc))}") from None
+            raise ConnectorError(f"mongo provider {self.name!r} failed: {_short(self.redact(str(exc)))}") from None
         finally:
             client.close()
         return documents_to_table(documents)
@@ -203,6 +205,6 @@ class MongoConnector(Connector):
                 state["client"].close()
 
 
-def _short(exc: Exception) -> str:
+def _short(text: str) -> str:
     # pymongo's messages can carry a topology description hundreds of characters long.
-    return " ".join(str(exc).split())[:300]
+    return " ".join(text.split())[:300]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -268,6 +268,10 @@ def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
+# How much of an error body is redacted before its first 200 characters are kept.
+_REDACTED_BODY = 20_000
+
+
 def fetch_url(
     url: str,
     settings: Settings,
@@ -282,10 +286,13 @@ def fetch_url(
     raise_for_status: bool = True,
     client: httpx.Client | None = None,
     timeout: float | None = None,
+    redact: Callable[[str], str] | None = None,
 ) -> httpx.Response:
     """One HTTP request through the SSRF guard, its body read (at most `max_bytes`, by default
     TOUCAN_UPLOAD_MAX_BYTES). Retries as `retry` says; an error status raises ConnectorError (502)
-    unless `raise_for_status` is false; a timeout raises QueryTimeout (504)."""
+    unless `raise_for_status` is false; a timeout raises QueryTimeout (504). `redact` hides the
+    caller's credentials in an error body before it is cut to a snippet (a credential cut in
+    two would be hidden by nobody)."""
     allowed = AllowedHosts.parse(settings.connectors_allowed_hosts)
     check_url(url, allowed)
     limit = settings.upload_max_bytes if max_bytes is None else max_bytes
@@ -324,7 +331,8 @@ def fetch_url(
                 streamed.status_code, headers=streamed.headers, content=content, request=streamed.request
             )
             if raise_for_status and response.is_error:
-                snippet = " ".join(response.text[:200].split())
+                body = response.text[:_REDACTED_BODY]
+                snippet = " ".join((redact(body) if redact else body)[:200].split())
                 raise ConnectorError(
                     f"{shown} answered HTTP {response.status_code} {response.reason_phrase}"
                     + (f": {snippet}" if snippet else "."),

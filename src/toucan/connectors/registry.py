@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -120,6 +120,17 @@ def get_connector_class(type_name: str) -> type[Connector]:
     return cls
 
 
+def credential_fields(type_name: Any) -> tuple[str, ...] | None:
+    """The fields of a provider of that type that may hold secrets (dotted, `*` for any key),
+    as its options model declares them; None when the type is unknown. Works whether or not
+    the type's driver is installed: the family modules import no driver."""
+    entry = _LOOKUP.get(_key(type_name)) if isinstance(type_name, str) else None
+    if entry is None:
+        return None
+    cls: type[Connector] = getattr(importlib.import_module(f"toucan.connectors.{entry.module}"), entry.class_name)
+    return cls.config_model.credential_fields
+
+
 def list_connectors() -> list[ConnectorInfo]:
     """Every type, its extra and whether that extra is installed."""
     missing = set(missing_extras(sorted({entry.extra for entry in TYPES.values() if entry.extra})))
@@ -135,11 +146,13 @@ def build_connector(
     *,
     timeout: float | None = None,
     files_dir: Path | None = None,
+    secrets: Iterable[str] = (),
 ) -> Connector:
     """A connector from one `DATA_PROVIDERS` entry; a bad entry is a 400 naming the field.
 
     `timeout` (default TOUCAN_CONNECTOR_TIMEOUT) limits connecting and each query;
-    `files_dir` is where relative paths of SQLite and DuckDB files point (the app's files).
+    `files_dir` is where relative paths of SQLite and DuckDB files point (the app's files);
+    `secrets` are the app's secret values, hidden in the connector's messages.
     """
     if not isinstance(provider, Mapping):
         raise ValidationError("A data provider must be an object with `name` and `type`.")
@@ -155,4 +168,4 @@ def build_connector(
     except PydanticValidationError as exc:
         raise_for_validation(exc, f"{cls.type_name} data provider {name!r}")
         raise  # unreachable: raise_for_validation always raises
-    return cls(config, settings, timeout=timeout, files_dir=files_dir)
+    return cls(config, settings, timeout=timeout, files_dir=files_dir, secrets=secrets)

@@ -148,7 +148,7 @@ class SqlConnector(Connector):
 
     def _query_failed(self, message: str) -> SourceQueryError:
         return SourceQueryError(
-            f"The query failed on {self.type_name} provider {self.name!r}: {self.redact(_one_line(message))}",
+            f"The query failed on {self.type_name} provider {self.name!r}: {_one_line(self.redact(message))}",
             details={"provider": self.name},
         )
 
@@ -227,7 +227,7 @@ class SqlAlchemyConnector(SqlConnector):
     def _connection_failed(self, message: str, *, timed_out: bool) -> ToucanError:
         where = self.address()
         at = f" at {where[0]}:{where[1]}" if where else ""
-        message = self.redact(_one_line(message))
+        message = _one_line(self.redact(message))
         if timed_out:
             return QueryTimeout(
                 f"No connection to {self.type_name} provider {self.name!r}{at} within {self.timeout:g} s: {message}",
@@ -277,7 +277,7 @@ class SqlAlchemyConnector(SqlConnector):
             except sa_exc.StatementError as exc:  # before the database saw it, e.g. `:name` without its parameter
                 raise ValidationError(
                     f"The query of {self.type_name} provider {self.name!r} cannot run: "
-                    f"{_one_line(str(exc.orig or exc))}",
+                    f"{_one_line(self.redact(str(exc.orig or exc)))}",
                     details={"parameters": sorted(parameters)},
                 ) from None
         return concat_tables(batches) if batches else rows_to_table(columns, [])
@@ -296,14 +296,14 @@ class SqlAlchemyConnector(SqlConnector):
 
     def _provider_failed(self, message: str) -> ConnectorError:
         return ConnectorError(
-            f"{self.type_name} provider {self.name!r} failed: {self.redact(_one_line(message))}",
+            f"{self.type_name} provider {self.name!r} failed: {_one_line(self.redact(message))}",
             details={"provider": self.name},
         )
 
     def _read_only(self, message: str) -> SourceQueryError:
         return SourceQueryError(
             f"{self.type_name} provider {self.name!r} is read-only here: write a SELECT "
-            f"(the database refused: {self.redact(_one_line(message))})",
+            f"(the database refused: {_one_line(self.redact(message))})",
             details={"provider": self.name},
         )
 
@@ -356,6 +356,8 @@ class ServerConfig(ProviderConfig):
     password: SecretStr | None = None
     database: str | None = None
     options: dict[str, str] = Field(default_factory=dict, description="Driver options added to the URL query.")
+
+    credential_fields: ClassVar[tuple[str, ...]] = ("password",)
 
 
 class ServerConnector(SqlAlchemyConnector):

@@ -65,6 +65,13 @@ class SnowflakeConfig(ProviderConfig):
     options: dict[str, str] = Field(default_factory=dict)
 
     model_config = ProviderConfig.model_config | {"populate_by_name": True}
+    # Snowflake's OAuth token, MFA passcode and key-pair passphrase go in the connection URL's options.
+    credential_fields: ClassVar[tuple[str, ...]] = (
+        "password",
+        "options.token",
+        "options.passcode",
+        "options.private_key_file_pwd",
+    )
 
 
 class SnowflakeConnector(SqlAlchemyConnector):
@@ -134,6 +141,8 @@ class BigQueryConfig(ProviderConfig):
         "or the BigQuery emulator.",
     )
 
+    credential_fields: ClassVar[tuple[str, ...]] = ("credentials", "credentials.*")
+
     @field_validator("credentials", mode="before")
     @classmethod
     def _json_text(cls, value: Any) -> Any:
@@ -201,7 +210,7 @@ class BigQueryConnector(SqlAlchemyConnector):
         except (ValueError, KeyError, auth_exceptions.GoogleAuthError) as exc:
             what = "credentials are not a usable service account key" if config.credentials else "has no credentials"
             raise ValidationError(
-                f"The bigquery provider {self.name!r} {what}: {self.redact(_one_line(str(exc)))}",
+                f"The bigquery provider {self.name!r} {what}: {_one_line(self.redact(str(exc)))}",
                 details={"provider": self.name},
             ) from None
         self._credentials = credentials
@@ -238,7 +247,7 @@ class BigQueryConnector(SqlAlchemyConnector):
         except auth_exceptions.GoogleAuthError as exc:
             raise ConnectorError(
                 f"Cannot connect to bigquery provider {self.name!r}: the token request failed: "
-                f"{self.redact(_one_line(str(exc)))}",
+                f"{_one_line(self.redact(str(exc)))}",
                 details={"provider": self.name},
             ) from None
 
@@ -334,12 +343,12 @@ class ClickHouseConnector(SqlConnector):
                 except (TypeError, ValueError) as exc:  # `options` the driver does not take
                     raise ValidationError(
                         f"The options of clickhouse provider {self.name!r} are refused by the driver: "
-                        f"{self.redact(_one_line(str(exc)))}",
+                        f"{_one_line(self.redact(str(exc)))}",
                         details={"provider": self.name},
                     ) from None
                 except ClickHouseError as exc:
                     host, port = self.address()
-                    message = self.redact(_one_line(str(exc)))
+                    message = _one_line(self.redact(str(exc)))
                     if _is_timeout(exc):
                         raise QueryTimeout(
                             f"No connection to clickhouse provider {self.name!r} at {host}:{port} "
@@ -402,7 +411,7 @@ class ClickHouseConnector(SqlConnector):
             return self._query_failed(str(exc))
         if isinstance(exc, OperationalError) or code is None or code in _CLICKHOUSE_LOGIN_CODES:
             return ConnectorError(
-                f"clickhouse provider {self.name!r} failed: {self.redact(_one_line(str(exc)))}",
+                f"clickhouse provider {self.name!r} failed: {_one_line(self.redact(str(exc)))}",
                 details={"provider": self.name},
             )
         return self._query_failed(str(exc))

@@ -7,6 +7,10 @@ domain, so data permissions, pipelines and Mongo-style requests apply unchanged.
 speaks SQL runs its own `query` (or reads its `table`) on the database. A slow source fails
 after TOUCAN_CONNECTOR_TIMEOUT with a clear error; the fetch runs in the request's worker
 thread, so other requests go on.
+
+Only the provider's credential fields get the app's secrets (a source with a reference
+anywhere else is refused with the 400 the config would get when stored), and the errors of a
+fetch leave here with the secret values hidden: the one place a request uses them.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toucan.apps.configs import Stage
-from toucan.apps.secrets import AppSecrets, render_secrets
+from toucan.apps.secrets import AppSecrets, MisplacedSecret, Redactor, misplaced_secrets, render_secrets
 from toucan.data.domains import sql_string, write_arrow
 from toucan.data.query import CompiledQuery
 from toucan.db.engine import Database
@@ -34,6 +40,8 @@ from toucan.settings import Settings
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+log = logging.getLogger(__name__)
 
 # Keys of a DATA_SOURCES entry that are about loading, not about the connector.
 _LOADING_KEYS = {"validation"}
@@ -92,8 +100,13 @@ class LiveSource:
     provider: dict[str, Any] | None
     source: dict[str, Any]
     ttl: float
+    # A `{{ secrets.x }}` in the source or outside its provider's credential fields (a config
+    # stored before secrets were confined): reading the source is refused with its 400.
+    misplaced: MisplacedSecret | None = None
 
     def checked_provider(self) -> dict[str, Any]:
+        if self.misplaced is not None:
+            raise self.misplaced.error()
         if self.provider is None:
             raise ValidationError(
                 f"The live data source of domain {self.domain!r} names the provider {self.source.get('name')!r}, "
@@ -119,10 +132,14 @@ class LiveSources:
 
     def parse(self, etl: dict[str, Any]) -> dict[str, LiveSource]:
         """The `live_data: true` sources of an etl_config, by domain."""
-        entries = [s for s in etl.get("DATA_SOURCES") or [] if isinstance(s, dict)]
-        providers = {p.get("name"): p for p in reversed(etl.get("DATA_PROVIDERS") or []) if isinstance(p, dict)}
+        entries = [(i, s) for i, s in enumerate(etl.get("DATA_SOURCES") or []) if isinstance(s, dict)]
+        providers: dict[Any, tuple[int, dict[str, Any]]] = {}
+        for index, provider in enumerate(etl.get("DATA_PROVIDERS") or []):
+            if isinstance(provider, dict):
+                providers.setdefault(provider.get("name"), (index, provider))
+        misplaced = misplaced_secrets(etl)
         found: dict[str, LiveSource] = {}
-        for entry in entries:
+        for index, entry in entries:
             domain = entry.get("domain")
             if entry.get("live_data") is not True or not isinstance(domain, str) or domain in found:
                 continue
@@ -131,7 +148,10 @@ class LiveSources:
                 float(ttl) if isinstance(ttl, int | float) and ttl >= 0 else float(self.settings.cache_ttl_seconds)
             )
             source = {k: v for k, v in entry.items() if k not in _LOADING_KEYS}
-            found[domain] = LiveSource(domain, providers.get(entry.get("name")), source, ttl_seconds)
+            provider_index, provider = providers.get(entry.get("name"), (None, None))
+            mine = {("DATA_SOURCES", index), ("DATA_PROVIDERS", provider_index)}
+            refused = next((m for m in misplaced if m.path[:2] in mine), None)
+            found[domain] = LiveSource(domain, provider, source, ttl_seconds, refused)
         return found
 
     def finalize(
@@ -147,6 +167,10 @@ class LiveSources:
         found = {bytes.fromhex(code).decode() for code in _MARKER.findall(compiled.sql)}
         if not found:
             return compiled
+        for domain in found:  # before a cached fetch is served, too
+            refused = sources[domain].misplaced if domain in sources else None
+            if refused is not None:
+                raise refused.error()
         if len(found) == 1 and not compiled.uses_raw_sql and "read_parquet(" not in _MARKER.sub("", compiled.sql):
             domain = next(iter(found))
             pushed = self._pushdown(app_id, stage, sources.get(domain), compiled)
@@ -206,18 +230,29 @@ class LiveSources:
             return fresh
 
     def _fetch(self, app_id: str, live: LiveSource, directory: Path, fetch: Callable[[Any, Any], pa.Table]) -> Path:
+        from toucan.connectors.base import ConnectorError
         from toucan.connectors.registry import build_connector
 
+        checked = live.checked_provider()
         secrets = AppSecrets(self.db, self.settings.resolved_secret_key()).values(app_id)
-        provider = render_secrets(live.checked_provider(), secrets, "etl_config.DATA_PROVIDERS")
-        source = render_secrets(live.source, secrets, "etl_config.DATA_SOURCES")
+        provider = render_secrets(checked, secrets, "etl_config.DATA_PROVIDERS")
+        redact = Redactor(secrets.values())
         try:
-            connector = build_connector(provider, self.settings)
+            connector = build_connector(provider, self.settings, secrets=secrets.values())
             with connector:
-                table = fetch(connector, connector.parse_source(source))
+                table = fetch(connector, connector.parse_source(live.source))
         except ToucanError as exc:
-            exc.message = f"Live data source {live.domain!r}: {exc.message}"
+            exc.message = redact(f"Live data source {live.domain!r}: {exc.message}")
+            exc.details = redact.value(exc.details)
             raise
+        except _NoPushdown:
+            raise
+        except Exception as exc:  # a driver's own error: its text may hold a credential too
+            log.error("live data source %r of %s failed\n%s", live.domain, app_id, redact(traceback.format_exc()))
+            raise ConnectorError(
+                f"Live data source {live.domain!r}: the connector failed ({type(exc).__name__}); "
+                "the server log has the details."
+            ) from None
         directory.mkdir(parents=True, exist_ok=True)
         target = directory / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
         tmp = directory / f".{target.name}.tmp"

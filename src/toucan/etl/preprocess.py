@@ -5,6 +5,9 @@ check its `validation`, run the legacy `augment(dfs)` (whitelisted apps only), r
 `PIPELINE` entries in order (declarative pipeline compiled to DuckDB, or an augment.py
 function run isolated), then commit the loaded domains in one transaction. A failure at any
 step leaves the previous version serving.
+
+Secrets are put only into DATA_PROVIDERS' credential fields (a config stored before that rule
+fails here with the 400 it would get now); what the job logs is redacted by its JobContext.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError as PydanticValidationError
 
 from toucan.apps.configs import ConfigKind, DataSource, EtlConfig, Stage, read_config
-from toucan.apps.secrets import AppSecrets, redact, render_secrets
+from toucan.apps.secrets import render_provider_secrets
 from toucan.data.domains import (
     DomainStore,
     StagedFile,
@@ -52,15 +55,13 @@ class Preprocess:
         self.store = store
         self.settings = ctx.settings
         self.files = SourceFiles(ctx.db, ctx.settings.data_dir, ctx.settings.upload_max_bytes)
-        self.secret_values: dict[str, str] = {}
         self.raw_sources: list[dict[str, Any]] = []
 
     def run(self, app_id: str, stage: Stage) -> None:
         with self.ctx.db.readonly_session() as session:
             raw_etl = read_config(session, app_id, stage, ConfigKind.ETL)
             augment = read_config(session, app_id, stage, ConfigKind.AUGMENT).get("code", "")
-        self.secret_values = AppSecrets(self.ctx.db, self.settings.resolved_secret_key()).values(app_id)
-        rendered = render_secrets(raw_etl, self.secret_values, "etl_config")
+        rendered = render_provider_secrets(raw_etl, self.ctx.secrets)
         self.raw_sources = [s if isinstance(s, dict) else {} for s in rendered.get("DATA_SOURCES") or []]
         try:
             etl = EtlConfig.model_validate(rendered)
@@ -142,7 +143,7 @@ class Preprocess:
             elif source.url:
                 from toucan.connectors.network import fetch_url
 
-                self.ctx.log(f"{where}: downloading {redact(source.url, self.secret_values)}")
+                self.ctx.log(f"{where}: downloading {source.url}")
                 target = work / f"url-{index}{Path(source.url.split('?')[0]).suffix[:16]}"
                 target.write_bytes(fetch_url(source.url, self.settings).content)
                 name = Path(source.url.split("?")[0]).name or "download"
@@ -150,7 +151,7 @@ class Preprocess:
             else:
                 raise JobFailed(f"{where}: give 'file' (an uploaded file), 'url', or 'name' (a DATA_PROVIDERS entry).")
         except ToucanError as exc:
-            raise JobFailed(f"{where}: {redact(exc.message, self.secret_values)}", details_text(exc)) from None
+            raise JobFailed(f"{where}: {exc.message}", details_text(exc)) from None
         report = check_source(self.store.path(app_id, staged.file), source.validation, staged.columns, staged.rows)
         if report:
             raise JobFailed(f"{where}: validation failed: " + "; ".join(report), "\n".join(report))
@@ -165,7 +166,12 @@ class Preprocess:
             raise JobFailed(
                 f"{where}: no DATA_PROVIDERS entry is named {source.name!r}.",
             )
-        connector = build_connector(provider.model_dump(), self.settings, timeout=self.settings.job_time_limit)
+        connector = build_connector(
+            provider.model_dump(),
+            self.settings,
+            timeout=self.settings.job_time_limit,
+            secrets=self.ctx.secrets.values(),
+        )
         raw = next(r for r in self.raw_sources if r.get("domain") == source.domain and r.get("name") == source.name)
         # Only the connector's fields: how the load is checked is preprocess's business.
         parsed = connector.parse_source({k: v for k, v in raw.items() if k not in ("validation",)})

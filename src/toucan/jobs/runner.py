@@ -1,12 +1,18 @@
-"""Running one job in a worker: claim it, keep its heartbeat, call its handler, record the end."""
+"""Running one job in a worker: claim it, keep its heartbeat, call its handler, record the end.
+
+Everything a job says to its builder (log lines, its error and report) goes out through its
+`JobContext`, which hides the app's secret values in it: the one way out of a job.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from toucan.apps.secrets import AppSecrets, Redactor
 from toucan.db.engine import Database
 from toucan.errors import ToucanError
 from toucan.jobs.scratch import ensure_process_scratch
@@ -27,7 +33,7 @@ class JobFailed(Exception):
 
 @dataclass
 class JobContext:
-    """What a job handler gets: its job's identity, and ways to report progress."""
+    """What a job handler gets: its job's identity, its app's secrets, and ways to report progress."""
 
     store: JobStore
     settings: Settings
@@ -37,9 +43,23 @@ class JobContext:
     stage: str | None
     author: str | None
     _last_progress: int = field(default=-1, repr=False)
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    redact: Redactor = field(default_factory=Redactor, repr=False)
+
+    def load_secrets(self) -> None:
+        """Decrypt the app's secrets, for the handler to render and for every message to hide."""
+        if self.app_id is not None:
+            self.secrets = AppSecrets(self.db, self.settings.resolved_secret_key()).values(self.app_id)
+            self.redact = Redactor(self.secrets.values())
 
     def log(self, message: str, level: str = "info") -> None:
-        self.store.log(self.job_id, message, level)
+        self.store.log(self.job_id, self.redact(message), level)
+
+    def fail(self, message: str, report: str | None = None) -> None:
+        """End the job failed, its error logged; both redacted like every log line."""
+        message = self.redact(message)
+        self.store.log(self.job_id, message, "error")
+        self.store.fail(self.job_id, message, self.redact(report) if report else report)
 
     def progress(self, percent: float) -> None:
         value = int(percent)
@@ -86,14 +106,13 @@ def run_job(settings: Settings, db: Database, job_id: str, worker: str) -> str |
     try:
         if handler is None:
             raise JobFailed(f"Unknown job kind {job.kind!r}.")
+        ctx.load_secrets()
         handler(ctx)
     except JobFailed as exc:
-        ctx.log(exc.message, "error")
-        store.fail(job_id, exc.message, exc.report)
+        ctx.fail(exc.message, exc.report)
         return "failed"
     except ToucanError as exc:
-        ctx.log(exc.message, "error")
-        store.fail(job_id, exc.message, details_text(exc))
+        ctx.fail(exc.message, details_text(exc))
         return "failed"
     except BaseException as exc:
         # SoftTimeLimitExceeded, MemoryError, bugs: the builder sees a message, the log the traceback.
@@ -101,10 +120,10 @@ def run_job(settings: Settings, db: Database, job_id: str, worker: str) -> str |
         if name == "SoftTimeLimitExceeded":
             message = f"The job ran longer than TOUCAN_JOB_TIME_LIMIT ({settings.job_time_limit} s) and was stopped."
         else:
-            log.exception("job %s failed", job_id)
+            # The worker's log is no place for a secret either: the traceback is redacted too.
+            log.error("job %s failed\n%s", job_id, ctx.redact(traceback.format_exc()))
             message = f"The job failed with an internal error ({name}); the worker log has the details."
-        ctx.log(message, "error")
-        store.fail(job_id, message)
+        ctx.fail(message)
         if not isinstance(exc, Exception):
             raise
         return "failed"

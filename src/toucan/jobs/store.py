@@ -156,6 +156,7 @@ class JobStore:
             )
 
     def log(self, job_id: str, message: str, level: str = "info") -> None:
+        """Add a log line as given: running jobs write through their JobContext, which redacts."""
         with self.db.session() as session:
             session.add(JobLogLine(job_id=job_id, level=level, message=message[:4000]))
 
