@@ -22,7 +22,7 @@ from pathlib import Path
 
 from toucan.child_process import own_group_dying_with_parent
 from toucan.errors import ValidationError
-from toucan.jobs.runner import JobFailed
+from toucan.jobs.failure import JobFailed
 from toucan.settings import Settings
 
 LEGACY_ENTRY = "augment"
