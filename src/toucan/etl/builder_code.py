@@ -1,10 +1,10 @@
-"""Builder code (`augment.py`): checking it when stored, running it isolated during preprocess.
+"""Builder code (`augment.py`): checking it when stored, running it sandboxed during preprocess.
 
-Code runs in a child process (`toucan.etl.sandbox`) with a time limit
-(TOUCAN_BUILDER_CODE_TIMEOUT), a memory limit (TOUCAN_BUILDER_CODE_MEMORY_MB) and an
-environment that holds no TOUCAN_* variable, so neither the secret key nor the database
-credentials reach it. The legacy `augment(dfs)` entry point runs only for the apps listed in
-TOUCAN_OLD_AUGMENT_WHITELIST.
+Each function runs in the bubblewrap sandbox of `toucan.sandbox.bwrap` (`builder_runner.py`
+inside), which sees its inputs read-only and an exchange folder, nothing else of the host.
+What comes back is untrusted: only regular files at the names the worker chose are read, and
+copied out of the exchange folder before preprocess stages them. The legacy `augment(dfs)`
+entry point runs only for the apps listed in TOUCAN_OLD_AUGMENT_WHITELIST.
 """
 
 from __future__ import annotations
@@ -12,17 +12,20 @@ from __future__ import annotations
 import ast
 import json
 import os
-import resource
+import shutil
 import signal
-import subprocess
-import sys
+import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from toucan.child_process import own_group_dying_with_parent
 from toucan.errors import ValidationError
+from toucan.etl import builder_runner
 from toucan.jobs.failure import JobFailed
+from toucan.sandbox import forwarder
+from toucan.sandbox.bwrap import EXCHANGE, Limits, Outcome, Program, SandboxUnavailable, run_confined, run_plain
+from toucan.sandbox.proxy import PROXY_PORT, PROXY_SOCKET, running_proxy
 from toucan.settings import Settings
 
 LEGACY_ENTRY = "augment"
@@ -72,24 +75,8 @@ def check_augment(code: str, app_id: str, settings: Settings) -> set[str]:
     return functions
 
 
-def _child_env() -> dict[str, str]:
-    # Nothing of the backend's environment: no TOUCAN_*, no credentials, no proxies.
-    return {
-        "PATH": os.defpath,
-        "LANG": "C.UTF-8",
-        "OPENBLAS_NUM_THREADS": "1",
-        "OMP_NUM_THREADS": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONHASHSEED": "0",
-    }
-
-
-def _limits(memory_mb: int) -> None:
-    # Die with the worker process: a killed worker leaves no builder code running.
-    own_group_dying_with_parent(signal.SIGKILL)
-    limit = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+MAX_OUTPUTS = 1000
+MAX_ERROR = 64 * 1024
 
 
 def run_builder_code(
@@ -101,54 +88,149 @@ def run_builder_code(
     output_domain: str | None,
     workdir: Path | None = None,
 ) -> dict[str, Path]:
-    """Run one augment.py function (or, with function_name None, the legacy augment(dfs)).
+    """Run one augment.py function (or, with function_name None, the legacy augment(dfs)) sandboxed.
 
     Returns the output Parquet files by domain, inside a directory the caller owns (`workdir`).
     """
-    work = Path(workdir or tempfile.mkdtemp(prefix="toucan-augment-"))
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "augment.py").write_text(code)
-    request = {
+    root = Path(workdir or tempfile.mkdtemp(prefix="toucan-augment-"))
+    exchange, results = root / "exchange", root / "results"
+    for folder in (exchange, exchange / "out", exchange / "tmp", results):
+        folder.mkdir(parents=True, exist_ok=True)
+    confined = settings.builder_code_sandbox == "bwrap"
+    (exchange / "augment.py").write_text(code)
+    read_only = {f"/inputs/{i}.parquet": Path(path) for i, path in enumerate(inputs.values())}
+    seen = list(read_only) if confined else [str(path) for path in inputs.values()]
+    request: dict[str, Any] = {
         "mode": "legacy" if function_name is None else "function",
         "function": function_name,
         "output": output_domain,
-        "inputs": [{"name": name, "path": str(path)} for name, path in inputs.items()],
+        "inputs": [{"name": name, "path": path} for name, path in zip(inputs, seen, strict=True)],
+        "proxy": None,
     }
-    (work / "request.json").write_text(json.dumps(request))
+    allowed = settings.builder_code_allowed_hosts
+    if confined and allowed:
+        request["proxy"] = {"socket": f"{EXCHANGE}/{PROXY_SOCKET}", "port": PROXY_PORT}
+    (exchange / "request.json").write_text(json.dumps(request))
     what = "augment(dfs)" if function_name is None else f"augment.py function {function_name!r}"
-    process = subprocess.Popen(
-        [sys.executable, "-I", "-m", "toucan.etl.sandbox", str(work)],
-        cwd=work,
-        env=_child_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        preexec_fn=lambda: _limits(settings.builder_code_memory_mb),
+    program = Program(
+        script=Path(builder_runner.__file__),
+        args=[EXCHANGE if confined else str(exchange)],
+        exchange=exchange,
+        read_only=read_only,
+        modules=[Path(forwarder.__file__)],
     )
     try:
-        output, _ = process.communicate(timeout=settings.builder_code_timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        if not confined:
+            outcome = run_plain(settings, program)
+        elif allowed:
+            with running_proxy(exchange / PROXY_SOCKET, settings):
+                outcome = run_confined(settings, program)
+        else:
+            outcome = run_confined(settings, program)
+    except SandboxUnavailable as exc:
+        raise JobFailed(f"{what} was not run: {exc.message}") from None
+    _raise_failure(what, outcome, exchange, Limits.from_settings(settings))
+    return _collect_outputs(what, exchange, results, output_domain)
+
+
+def _open_regular(folder_fd: int, name: str) -> int | None:
+    """A file descriptor of `name` in `folder_fd` when it is a regular file, not a link, FIFO or device."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder_fd)
+    except OSError:
+        return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return fd
+
+
+def _read_small(folder: Path, name: str, limit: int) -> str | None:
+    folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fd = _open_regular(folder_fd, name)
+    finally:
+        os.close(folder_fd)
+    if fd is None:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        return f.read(limit).decode(errors="replace")
+
+
+def _raise_failure(what: str, outcome: Outcome, exchange: Path, limits: Limits) -> None:
+    if outcome.timed_out:
         raise JobFailed(
-            f"{what} ran longer than TOUCAN_BUILDER_CODE_TIMEOUT ({settings.builder_code_timeout:g} s) and was stopped."
-        ) from None
-    error_file = work / "error.json"
-    if error_file.exists():
-        error = json.loads(error_file.read_text())
-        message = error["message"]
-        if "MemoryError" in message:
-            message = f"MemoryError: above TOUCAN_BUILDER_CODE_MEMORY_MB ({settings.builder_code_memory_mb} MiB)"
-        raise JobFailed(f"{what} failed: {message}", error["traceback"])
-    if process.returncode != 0 or not (work / "outputs.json").exists():
-        tail = output.decode(errors="replace")[-1500:] if output else ""
-        reason = (
-            f"killed by signal {-process.returncode}" if process.returncode < 0 else f"exit code {process.returncode}"
+            f"{what} ran longer than TOUCAN_BUILDER_CODE_TIMEOUT ({limits.wall_seconds:g} s) and was stopped."
         )
-        raise JobFailed(
-            f"{what} stopped ({reason}); it may have exceeded TOUCAN_BUILDER_CODE_MEMORY_MB "
-            f"({settings.builder_code_memory_mb} MiB).",
-            tail or None,
-        )
-    written = json.loads((work / "outputs.json").read_text())
-    return {domain: Path(path) for domain, path in written.items()}
+    memory = f"used more memory than TOUCAN_BUILDER_CODE_MEMORY_MB ({limits.memory_mb} MiB)"
+    cpu = f"used more CPU time than TOUCAN_BUILDER_CODE_CPU_SECONDS ({limits.cpu_seconds} s) and was stopped"
+    if outcome.signal == signal.SIGXCPU or (
+        outcome.signal == signal.SIGKILL and outcome.cpu_seconds >= limits.cpu_seconds and not outcome.out_of_memory
+    ):
+        raise JobFailed(f"{what} {cpu}.")
+    if outcome.out_of_memory:
+        raise JobFailed(f"{what} {memory} and was stopped.")
+    if outcome.signal == signal.SIGXFSZ:
+        raise JobFailed(f"{what} wrote a file larger than TOUCAN_BUILDER_CODE_FILE_MB ({limits.file_mb} MiB).")
+    if outcome.exit_code == 0:
+        return
+    raw = _read_small(exchange, "error.json", MAX_ERROR) if outcome.exit_code == 1 else None
+    error = _parse_error(raw)
+    if error is not None:
+        message, report, kind = error
+        reasons = {
+            "memory": f"{memory} ({message})",
+            "file_size": f"wrote a file larger than TOUCAN_BUILDER_CODE_FILE_MB ({limits.file_mb} MiB) ({message})",
+            "threads": f"started more threads than TOUCAN_BUILDER_CODE_MAX_THREADS ({limits.max_threads}) ({message})",
+        }
+        raise JobFailed(f"{what} failed: {reasons.get(kind or '', message)}", report)
+    reason = f"killed by signal {outcome.signal}" if outcome.signal else f"exit code {outcome.exit_code}"
+    raise JobFailed(
+        f"{what} stopped ({reason}); it may have exceeded TOUCAN_BUILDER_CODE_MEMORY_MB ({limits.memory_mb} MiB).",
+        outcome.output.strip()[-1500:] or None,
+    )
+
+
+def _parse_error(raw: str | None) -> tuple[str, str | None, str | None] | None:
+    try:
+        error = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    if not isinstance(error, dict) or not isinstance(error.get("message"), str):
+        return None
+    report, kind = error.get("traceback"), error.get("kind")
+    return error["message"][:2000], report if isinstance(report, str) else None, kind if isinstance(kind, str) else None
+
+
+def _collect_outputs(what: str, exchange: Path, results: Path, output_domain: str | None) -> dict[str, Path]:
+    raw = _read_small(exchange, "outputs.json", 1024 * 1024)
+    try:
+        names = json.loads(raw) if raw else None
+    except ValueError:
+        names = None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or len(names) > MAX_OUTPUTS:
+        raise JobFailed(f"{what} ended without writing its output.")
+    if output_domain is not None and names != [output_domain]:
+        raise JobFailed(f"{what} ended without writing its output.")
+    written: dict[str, Path] = {}
+    exchange_fd = os.open(exchange, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        out_fd = os.open("out", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=exchange_fd)
+    except OSError:
+        out_fd = None
+    finally:
+        os.close(exchange_fd)
+    try:
+        for index, name in enumerate(names):
+            fd = _open_regular(out_fd, f"{index}.parquet") if out_fd is not None else None
+            if fd is None:
+                raise JobFailed(f"{what} ended without writing its output for {name!r}.")
+            # Copied out of the folder the code could write: what preprocess stages is what was checked.
+            target = results / f"{index}.parquet"
+            with os.fdopen(fd, "rb") as source, open(target, "wb") as copy:
+                shutil.copyfileobj(source, copy, 1024 * 1024)
+            written[name] = target
+    finally:
+        if out_fd is not None:
+            os.close(out_fd)
+    return written

@@ -1,13 +1,16 @@
-"""Child process that runs builder code (`augment.py`): `python -I -m toucan.etl.sandbox WORKDIR`.
+"""The program that runs one builder function (`augment.py`) inside the sandbox.
 
-Started by `toucan.etl.builder_code` with a time limit, a memory limit and an environment
-without the backend's secrets. Reads `request.json` and the input Parquet files from WORKDIR,
-writes the output Parquet files there, or `error.json` with the builder's traceback.
+`python -I -B builder_runner.py EXCHANGE`: reads EXCHANGE/request.json and the input Parquet
+files it names, runs the function, writes EXCHANGE/out/<n>.parquet and outputs.json (the
+domain names, in order), or error.json with a traceback of augment.py frames only. Uses the
+standard library and pandas only: the toucan package is not in the sandbox.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -27,6 +30,16 @@ def _user_traceback(exc: BaseException, code_path: str) -> str:
     return "\n".join(lines)
 
 
+def _kind(exc: BaseException) -> str | None:
+    if isinstance(exc, MemoryError):
+        return "memory"
+    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+        return "file_size"
+    if isinstance(exc, RuntimeError) and "can't start new thread" in str(exc):
+        return "threads"
+    return None
+
+
 def _to_frame(value: Any, what: str) -> Any:
     import pandas as pd
 
@@ -35,10 +48,23 @@ def _to_frame(value: Any, what: str) -> Any:
     return value
 
 
+def _start_proxy_forwarder(proxy: dict[str, Any]) -> None:
+    # The proxy client lives beside this program in the sandbox.
+    sys.path.insert(0, str(Path(__file__).parent))
+    import forwarder
+
+    url = forwarder.start(proxy["socket"], proxy["port"])
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        os.environ[name] = url
+
+
 def main(workdir: Path) -> int:
+    """Run the request in `workdir`; 0 when outputs were written, 1 when error.json was."""
     request = json.loads((workdir / "request.json").read_text())
     code_path = str(workdir / CODE_NAME)
     try:
+        if request.get("proxy"):
+            _start_proxy_forwarder(request["proxy"])
         import pandas as pd
 
         inputs = {item["name"]: pd.read_parquet(item["path"]) for item in request["inputs"]}
@@ -57,17 +83,21 @@ def main(workdir: Path) -> int:
                 raise NameError(f"augment.py has no function {name!r}")
             result = function(*[inputs[item["name"]] for item in request["inputs"]])
             outputs = {request["output"]: _to_frame(result, f"{name}()")}
-        written = {}
-        for index, (domain, frame) in enumerate(outputs.items()):
-            path = workdir / f"out-{index}.parquet"
+        out = workdir / "out"
+        for index, frame in enumerate(outputs.values()):
             frame.columns = [str(c) for c in frame.columns]
-            frame.to_parquet(path, index=False)
-            written[domain] = str(path)
-        (workdir / "outputs.json").write_text(json.dumps(written))
+            frame.to_parquet(out / f"{index}.parquet", index=False)
+        (workdir / "outputs.json").write_text(json.dumps(list(outputs)))
         return 0
     except BaseException as exc:
         (workdir / "error.json").write_text(
-            json.dumps({"message": f"{type(exc).__name__}: {exc}"[:2000], "traceback": _user_traceback(exc, code_path)})
+            json.dumps(
+                {
+                    "message": f"{type(exc).__name__}: {exc}"[:2000],
+                    "traceback": _user_traceback(exc, code_path),
+                    "kind": _kind(exc),
+                }
+            )
         )
         return 1
 
