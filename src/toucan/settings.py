@@ -187,16 +187,17 @@ class Settings(BaseSettings):
         ge=1,
         description="CPU time limit of one `augment.py` function run, in seconds. Unset: TOUCAN_BUILDER_CODE_TIMEOUT.",
     )
-    builder_code_file_mb: int = Field(
-        default=2048,
+    builder_code_disk_mb: int = Field(
+        default=1024,
         ge=1,
-        description="Largest file `augment.py` code may write (its output included), in MiB.",
+        description="Disk space `augment.py` code may write, in MiB: its scratch folder (a size-limited tmpfs "
+        "in the sandbox, so it counts as memory too) and each file, its output included.",
     )
-    builder_code_max_threads: int = Field(
-        default=128,
+    builder_code_max_processes: int = Field(
+        default=32,
         ge=8,
-        description="Most threads the sandbox of one `augment.py` function may run at once, where a cgroup can "
-        "be made (builder code cannot start processes at all).",
+        description="Most tasks (processes and threads) the sandbox of one `augment.py` function may run at once, "
+        "where a cgroup can be made. Without a cgroup, builder code cannot start processes at all.",
     )
     builder_code_sandbox: Literal["bwrap", "none"] = Field(
         default="bwrap",

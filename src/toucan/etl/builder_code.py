@@ -1,9 +1,10 @@
 """Builder code (`augment.py`): checking it when stored, running it sandboxed during preprocess.
 
 Each function runs in the bubblewrap sandbox of `toucan.sandbox.bwrap` (`builder_runner.py`
-inside), which sees its inputs read-only and an exchange folder, nothing else of the host.
-What comes back is untrusted: only regular files at the names the worker chose are read, and
-copied out of the exchange folder before preprocess stages them. The legacy `augment(dfs)`
+inside), which sees its job folder and inputs read-only and nothing else of the host. What
+comes back is untrusted and comes through two files the worker opened and passed as file
+descriptors (the outputs' Parquet bytes, and a JSON result): no path the code could have
+pointed elsewhere is ever opened. The legacy `augment(dfs)`
 entry point runs only for the apps listed in TOUCAN_OLD_AUGMENT_WHITELIST.
 """
 
@@ -12,9 +13,7 @@ from __future__ import annotations
 import ast
 import json
 import os
-import shutil
 import signal
-import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,11 +23,12 @@ from toucan.errors import ValidationError
 from toucan.etl import builder_runner
 from toucan.jobs.failure import JobFailed
 from toucan.sandbox import forwarder
-from toucan.sandbox.bwrap import EXCHANGE, Limits, Outcome, Program, SandboxUnavailable, run_confined, run_plain
+from toucan.sandbox.bwrap import JOB, Limits, Outcome, Program, SandboxUnavailable, run_confined, run_plain
 from toucan.sandbox.proxy import PROXY_PORT, PROXY_SOCKET, running_proxy
 from toucan.settings import Settings
 
 LEGACY_ENTRY = "augment"
+CODE_FILE = builder_runner.CODE_NAME
 MAX_CODE = 1024 * 1024
 
 PIPELINE_EXAMPLE = """{
@@ -76,7 +76,7 @@ def check_augment(code: str, app_id: str, settings: Settings) -> set[str]:
 
 
 MAX_OUTPUTS = 1000
-MAX_ERROR = 64 * 1024
+MAX_RESULT = 1024 * 1024
 
 
 def run_builder_code(
@@ -93,97 +93,99 @@ def run_builder_code(
     Returns the output Parquet files by domain, inside a directory the caller owns (`workdir`).
     """
     root = Path(workdir or tempfile.mkdtemp(prefix="toucan-augment-"))
-    exchange, results = root / "exchange", root / "results"
-    for folder in (exchange, exchange / "out", exchange / "tmp", results):
+    job, scratch, results = root / "job", root / "scratch", root / "results"
+    for folder in (job, scratch, results):
         folder.mkdir(parents=True, exist_ok=True)
     confined = settings.builder_code_sandbox == "bwrap"
-    (exchange / "augment.py").write_text(code)
+    (job / CODE_FILE).write_text(code)
     read_only = {f"/inputs/{i}.parquet": Path(path) for i, path in enumerate(inputs.values())}
     seen = list(read_only) if confined else [str(path) for path in inputs.values()]
+    # What the code returns comes back through these two files, opened here, written there.
+    data_fd = os.open(results / "data", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    result_fd = os.open(results / "result.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    allowed = settings.builder_code_allowed_hosts
     request: dict[str, Any] = {
         "mode": "legacy" if function_name is None else "function",
         "function": function_name,
         "output": output_domain,
         "inputs": [{"name": name, "path": path} for name, path in zip(inputs, seen, strict=True)],
-        "proxy": None,
+        "data_fd": data_fd,
+        "result_fd": result_fd,
+        "scratch_limited": confined,
+        "proxy": {"socket": f"{JOB}/{PROXY_SOCKET}", "port": PROXY_PORT} if confined and allowed else None,
     }
-    allowed = settings.builder_code_allowed_hosts
-    if confined and allowed:
-        request["proxy"] = {"socket": f"{EXCHANGE}/{PROXY_SOCKET}", "port": PROXY_PORT}
-    (exchange / "request.json").write_text(json.dumps(request))
+    (job / "request.json").write_text(json.dumps(request))
     what = "augment(dfs)" if function_name is None else f"augment.py function {function_name!r}"
     program = Program(
         script=Path(builder_runner.__file__),
-        args=[EXCHANGE if confined else str(exchange)],
-        exchange=exchange,
+        job=job,
+        scratch=scratch,
         read_only=read_only,
         modules=[Path(forwarder.__file__)],
+        pass_fds=(data_fd, result_fd),
     )
     try:
         if not confined:
             outcome = run_plain(settings, program)
         elif allowed:
-            with running_proxy(exchange / PROXY_SOCKET, settings):
+            with running_proxy(job / PROXY_SOCKET, settings):
                 outcome = run_confined(settings, program)
         else:
             outcome = run_confined(settings, program)
     except SandboxUnavailable as exc:
         raise JobFailed(f"{what} was not run: {exc.message}") from None
-    _raise_failure(what, outcome, exchange, Limits.from_settings(settings))
-    return _collect_outputs(what, exchange, results, output_domain)
-
-
-def _open_regular(folder_fd: int, name: str) -> int | None:
-    """A file descriptor of `name` in `folder_fd` when it is a regular file, not a link, FIFO or device."""
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder_fd)
-    except OSError:
-        return None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        return None
-    return fd
-
-
-def _read_small(folder: Path, name: str, limit: int) -> str | None:
-    folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        fd = _open_regular(folder_fd, name)
     finally:
-        os.close(folder_fd)
-    if fd is None:
+        os.close(data_fd)
+        os.close(result_fd)
+    limits = Limits.from_settings(settings)
+    result = _read_result(results / "result.json")
+    _raise_failure(what, outcome, result, limits)
+    return _split_outputs(what, result, results, output_domain)
+
+
+def _read_result(path: Path) -> dict[str, Any] | None:
+    with open(path, "rb") as f:
+        raw = f.read(MAX_RESULT)
+    try:
+        result = json.loads(raw) if raw else None
+    except ValueError:
         return None
-    with os.fdopen(fd, "rb") as f:
-        return f.read(limit).decode(errors="replace")
+    return result if isinstance(result, dict) else None
 
 
-def _raise_failure(what: str, outcome: Outcome, exchange: Path, limits: Limits) -> None:
+def _raise_failure(what: str, outcome: Outcome, result: dict[str, Any] | None, limits: Limits) -> None:
     if outcome.timed_out:
         raise JobFailed(
             f"{what} ran longer than TOUCAN_BUILDER_CODE_TIMEOUT ({limits.wall_seconds:g} s) and was stopped."
         )
     memory = f"used more memory than TOUCAN_BUILDER_CODE_MEMORY_MB ({limits.memory_mb} MiB)"
-    cpu = f"used more CPU time than TOUCAN_BUILDER_CODE_CPU_SECONDS ({limits.cpu_seconds} s) and was stopped"
+    disk = f"wrote more than TOUCAN_BUILDER_CODE_DISK_MB ({limits.disk_mb} MiB)"
     if outcome.signal == signal.SIGXCPU or (
         outcome.signal == signal.SIGKILL and outcome.cpu_seconds >= limits.cpu_seconds and not outcome.out_of_memory
     ):
-        raise JobFailed(f"{what} {cpu}.")
+        raise JobFailed(
+            f"{what} used more CPU time than TOUCAN_BUILDER_CODE_CPU_SECONDS ({limits.cpu_seconds} s) and was stopped."
+        )
     if outcome.out_of_memory:
         raise JobFailed(f"{what} {memory} and was stopped.")
     if outcome.signal == signal.SIGXFSZ:
-        raise JobFailed(f"{what} wrote a file larger than TOUCAN_BUILDER_CODE_FILE_MB ({limits.file_mb} MiB).")
-    if outcome.exit_code == 0:
+        raise JobFailed(f"{what} {disk}.")
+    if outcome.exit_code == 0 and result is not None and "outputs" in result:
         return
-    raw = _read_small(exchange, "error.json", MAX_ERROR) if outcome.exit_code == 1 else None
-    error = _parse_error(raw)
-    if error is not None:
-        message, report, kind = error
+    error = result.get("error") if result is not None and outcome.exit_code == 1 else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        message = error["message"][:2000]
+        report = error.get("traceback") if isinstance(error.get("traceback"), str) else None
         reasons = {
             "memory": f"{memory} ({message})",
-            "file_size": f"wrote a file larger than TOUCAN_BUILDER_CODE_FILE_MB ({limits.file_mb} MiB) ({message})",
-            "threads": f"started more threads than TOUCAN_BUILDER_CODE_MAX_THREADS ({limits.max_threads}) ({message})",
+            "disk": f"{disk} ({message})",
+            "processes": f"started more processes or threads than it may ({message}): "
+            f"TOUCAN_BUILDER_CODE_MAX_PROCESSES ({limits.max_processes}) where a cgroup can be made; "
+            "elsewhere builder code cannot start processes",
+            "network": f"{message}. Builder code has no network: an operator may allow hosts for it "
+            "in TOUCAN_BUILDER_CODE_ALLOWED_HOSTS",
         }
-        raise JobFailed(f"{what} failed: {reasons.get(kind or '', message)}", report)
+        raise JobFailed(f"{what} failed: {reasons.get(str(error.get('kind')), message)}", report)
     reason = f"killed by signal {outcome.signal}" if outcome.signal else f"exit code {outcome.exit_code}"
     raise JobFailed(
         f"{what} stopped ({reason}); it may have exceeded TOUCAN_BUILDER_CODE_MEMORY_MB ({limits.memory_mb} MiB).",
@@ -191,46 +193,42 @@ def _raise_failure(what: str, outcome: Outcome, exchange: Path, limits: Limits) 
     )
 
 
-def _parse_error(raw: str | None) -> tuple[str, str | None, str | None] | None:
-    try:
-        error = json.loads(raw) if raw else None
-    except ValueError:
-        return None
-    if not isinstance(error, dict) or not isinstance(error.get("message"), str):
-        return None
-    report, kind = error.get("traceback"), error.get("kind")
-    return error["message"][:2000], report if isinstance(report, str) else None, kind if isinstance(kind, str) else None
-
-
-def _collect_outputs(what: str, exchange: Path, results: Path, output_domain: str | None) -> dict[str, Path]:
-    raw = _read_small(exchange, "outputs.json", 1024 * 1024)
-    try:
-        names = json.loads(raw) if raw else None
-    except ValueError:
-        names = None
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or len(names) > MAX_OUTPUTS:
+def _split_outputs(
+    what: str, result: dict[str, Any] | None, results: Path, output_domain: str | None
+) -> dict[str, Path]:
+    """The data file cut into one Parquet file per output domain, as the result lists them."""
+    outputs = result.get("outputs") if result is not None else None
+    valid = (
+        isinstance(outputs, list)
+        and len(outputs) <= MAX_OUTPUTS
+        and all(
+            isinstance(o, dict)
+            and isinstance(o.get("domain"), str)
+            and isinstance(o.get("size"), int)
+            and o["size"] > 0
+            for o in outputs
+        )
+    )
+    data = results / "data"
+    if not valid or sum(o["size"] for o in outputs) != data.stat().st_size:  # type: ignore[union-attr]
         raise JobFailed(f"{what} ended without writing its output.")
-    if output_domain is not None and names != [output_domain]:
+    assert isinstance(outputs, list)
+    if output_domain is not None and [o["domain"] for o in outputs] != [output_domain]:
         raise JobFailed(f"{what} ended without writing its output.")
+    if len(outputs) == 1:
+        target = results / "0.parquet"
+        data.rename(target)
+        return {outputs[0]["domain"]: target}
     written: dict[str, Path] = {}
-    exchange_fd = os.open(exchange, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        out_fd = os.open("out", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=exchange_fd)
-    except OSError:
-        out_fd = None
-    finally:
-        os.close(exchange_fd)
-    try:
-        for index, name in enumerate(names):
-            fd = _open_regular(out_fd, f"{index}.parquet") if out_fd is not None else None
-            if fd is None:
-                raise JobFailed(f"{what} ended without writing its output for {name!r}.")
-            # Copied out of the folder the code could write: what preprocess stages is what was checked.
+    with open(data, "rb") as source:
+        for index, output in enumerate(outputs):
             target = results / f"{index}.parquet"
-            with os.fdopen(fd, "rb") as source, open(target, "wb") as copy:
-                shutil.copyfileobj(source, copy, 1024 * 1024)
-            written[name] = target
-    finally:
-        if out_fd is not None:
-            os.close(out_fd)
+            with open(target, "wb") as copy:
+                remaining = output["size"]
+                while remaining:
+                    chunk = source.read(min(remaining, 1024 * 1024))
+                    copy.write(chunk)
+                    remaining -= len(chunk)
+            written[output["domain"]] = target
+    data.unlink()
     return written

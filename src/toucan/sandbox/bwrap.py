@@ -1,13 +1,15 @@
 """Running one Python program confined by the kernel, through bubblewrap (`bwrap`).
 
 The program gets new user, PID, network, IPC, UTS and mount namespaces; it sees read-only
-only what Python and its libraries need (/usr, the interpreter's prefix, the virtualenv, the
-few files it runs), its exchange folder read-write at /exchange (the only writable path), its
-inputs read-only, a cleared environment, no /proc, /tmp, data dir, database or secret key,
-and no network but its own loopback. A seccomp filter refuses new processes (threads pass).
-Limits: the address space of its one process (= the whole sandbox), CPU seconds, file size,
-and, where a cgroup can be made, memory and tasks for the whole cgroup. At the time limit the
-bwrap process is killed; its PID namespace dies with it, so nothing started inside survives.
+only what Python and its libraries need (/usr, the interpreter's prefix, the virtualenv at
+/venv, the few scripts it runs), its job folder at /job and its inputs, read-only; the only
+writable path is /work, a tmpfs of TOUCAN_BUILDER_CODE_DISK_MB; results go back through file
+descriptors the worker passes. A cleared environment, no /proc, data dir, database or secret
+key, no network but its own loopback. Limits: where a cgroup can be made, memory and tasks of
+the whole sandbox; where not, a seccomp filter refuses new processes (threads pass), so the
+address-space limit of its one process bounds the whole sandbox. CPU seconds and file size
+per process everywhere. At the time limit the bwrap process is killed; the PID namespace dies
+with it, so nothing started inside survives.
 """
 
 from __future__ import annotations
@@ -32,15 +34,17 @@ from toucan.sandbox.cgroups import CgroupUnavailable, SandboxCgroup, make_cgroup
 from toucan.settings import Settings
 
 SANDBOX_SETTING = "TOUCAN_BUILDER_CODE_SANDBOX"
-EXCHANGE = "/exchange"
+JOB = "/job"
+WORK = "/work"
 PROGRAMS = "/sandbox"
+VENV = "/venv"
 SANDBOX_UID = 65534  # "nobody" inside the sandbox's own user namespace
 OUTPUT_TAIL = 64 * 1024
 THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 FIX = (
     "Install bubblewrap (Debian: apt-get install bubblewrap) and allow unprivileged user namespaces "
-    "(in a container: see docs/deployment.md); `toucan-ctl doctor sandbox` checks the host. "
-    f"Or, only where every builder is trusted, set {SANDBOX_SETTING}=none."
+    "(in a container: see docs/deployment.md and docs/security.md); `toucan-ctl doctor sandbox` checks the "
+    f"host. Or, only where every builder is trusted, set {SANDBOX_SETTING}=none."
 )
 
 
@@ -59,8 +63,8 @@ class Limits:
     wall_seconds: float
     cpu_seconds: int
     memory_mb: int
-    file_mb: int
-    max_threads: int
+    disk_mb: int
+    max_processes: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -69,8 +73,8 @@ class Limits:
             wall_seconds=settings.builder_code_timeout,
             cpu_seconds=settings.builder_code_cpu_seconds or max(1, int(settings.builder_code_timeout + 0.999)),
             memory_mb=settings.builder_code_memory_mb,
-            file_mb=settings.builder_code_file_mb,
-            max_threads=settings.builder_code_max_threads,
+            disk_mb=settings.builder_code_disk_mb,
+            max_processes=settings.builder_code_max_processes,
         )
 
 
@@ -78,9 +82,9 @@ class Limits:
 class Program:
     """A Python program and what it sees: host paths, and where they appear inside."""
 
-    script: Path  # host path of the script run with the interpreter
-    args: list[str]  # as the program sees them
-    exchange: Path  # host folder, /exchange inside: the one writable path
+    script: Path  # host path of the script run with the interpreter; its argument is the job folder
+    job: Path  # host folder, read-only at /job
+    scratch: Path  # host folder used as /work by `run_plain`; in the sandbox /work is a tmpfs
     read_only: dict[str, Path] = field(default_factory=dict)  # inside path → host file
     modules: list[Path] = field(default_factory=list)  # more scripts beside the program, in /sandbox
     env: dict[str, str] = field(default_factory=dict)
@@ -100,12 +104,25 @@ class Outcome:
     cgroup: bool = False
 
 
-def python_paths() -> list[Path]:
-    """The folders Python and its installed libraries live in (bound read-only)."""
-    paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), Path(sys.executable).resolve().parent}
-    paths = {p for p in paths if not _within(p, Path("/usr"))}
-    # Keep the outermost: a venv inside the interpreter's prefix is bound with it.
-    return sorted(p for p in paths if not any(p != q and _within(p, q) for q in paths))
+def python_paths() -> dict[str, Path]:
+    """Inside path → host folder of Python and its installed libraries (bound read-only).
+
+    A virtualenv appears at /venv, so the path of the project it lives in is not shown.
+    """
+    base = Path(sys.base_prefix).resolve()
+    paths: dict[str, Path] = {}
+    if not _within(base, Path("/usr")):
+        paths[str(base)] = base
+    if Path(sys.prefix).resolve() != base:
+        paths[VENV] = Path(sys.prefix).resolve()
+    return paths
+
+
+def python_inside() -> str:
+    """The interpreter's path inside the sandbox."""
+    if Path(sys.prefix).resolve() != Path(sys.base_prefix).resolve():
+        return f"{VENV}/bin/{Path(sys.executable).name}"
+    return sys.executable
 
 
 def _within(path: Path, folder: Path) -> bool:
@@ -132,12 +149,12 @@ def bwrap_command(settings: Settings, program: Program, seccomp_fd: int, status_
     if bwrap is None:
         raise SandboxUnavailable(f"bubblewrap ({settings.builder_code_bwrap}) is not installed. {FIX}")
     bound = python_paths()
-    _refuse_secrets_in_view(settings, [Path("/usr"), *bound])
+    _refuse_secrets_in_view(settings, [Path("/usr"), *bound.values()])
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
-        "HOME": EXCHANGE,
-        "TMPDIR": f"{EXCHANGE}/tmp",
+        "HOME": WORK,
+        "TMPDIR": WORK,
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONHASHSEED": "0",
         **THREAD_ENV,
@@ -171,24 +188,26 @@ def bwrap_command(settings: Settings, program: Program, seccomp_fd: int, status_
             command += ["--ro-bind", str(path), str(path)]
     for etc in ("/etc/ld.so.cache", "/etc/localtime", "/etc/ssl", "/etc/ca-certificates", "/etc/pki"):
         command += ["--ro-bind-try", etc, etc]
-    for path in bound:
-        command += ["--ro-bind", str(path), str(path)]
-    command += ["--dev", "/dev", "--remount-ro", "/dev"]
-    command += ["--bind", str(program.exchange), EXCHANGE]
+    for inside, host in bound.items():
+        command += ["--ro-bind", str(host), inside]
+    command += ["--dev", "/dev", "--remount-ro", "/dev", "--ro-bind", str(program.job), JOB]
     for inside, host in program.read_only.items():
         command += ["--ro-bind", str(host), inside]
     for script in [program.script, *program.modules]:
         command += ["--ro-bind", str(script), f"{PROGRAMS}/{script.name}"]
-    command += ["--remount-ro", "/", "--chdir", EXCHANGE]
+    disk = str(settings.builder_code_disk_mb * 1024 * 1024)
+    command += ["--perms", "1777", "--size", disk, "--tmpfs", WORK, "--remount-ro", "/", "--chdir", WORK]
     for key, value in env.items():
         command += ["--setenv", key, value]
-    command += ["--seccomp", str(seccomp_fd), "--json-status-fd", str(status_fd)]
-    command += ["--", sys.executable, "-I", "-B", f"{PROGRAMS}/{program.script.name}", *program.args]
+    if seccomp_fd >= 0:
+        command += ["--seccomp", str(seccomp_fd)]
+    command += ["--json-status-fd", str(status_fd)]
+    command += ["--", python_inside(), "-I", "-B", f"{PROGRAMS}/{program.script.name}", JOB]
     return command
 
 
 def _rlimits(limits: Limits, with_address_space: bool = True) -> list[tuple[int, tuple[int, int]]]:
-    file_bytes = limits.file_mb * 1024 * 1024
+    file_bytes = limits.disk_mb * 1024 * 1024
     values = [
         (resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1)),
         (resource.RLIMIT_FSIZE, (file_bytes, file_bytes)),
@@ -266,10 +285,11 @@ def run_confined(settings: Settings, program: Program) -> Outcome:
     """Run `program` in the bubblewrap sandbox; `SandboxUnavailable` when none can be made."""
     limits = Limits.from_settings(settings)
     try:
-        cgroup = make_cgroup(settings.builder_code_cgroup, limits.memory_mb * 1024 * 1024, limits.max_threads)
+        cgroup = make_cgroup(settings.builder_code_cgroup, limits.memory_mb * 1024 * 1024, limits.max_processes)
     except CgroupUnavailable as exc:
         raise SandboxUnavailable(f"TOUCAN_BUILDER_CODE_CGROUP: {exc}") from None
-    seccomp_fd = seccomp.filter_fd()
+    # With a cgroup, its task limit bounds processes; without one, processes are refused.
+    seccomp_fd = seccomp.filter_fd(allow_processes=cgroup is not None)
     status_read, status_write = os.pipe()
     try:
         command = bwrap_command(settings, program, seccomp_fd, status_write)
@@ -283,7 +303,7 @@ def run_confined(settings: Settings, program: Program) -> Outcome:
             for which, value in rlimits:
                 resource.setrlimit(which, value)
 
-        process = _start(command, program.exchange, {}, (seccomp_fd, status_write, *program.pass_fds), before_exec)
+        process = _start(command, program.job, {}, (seccomp_fd, status_write, *program.pass_fds), before_exec)
     except BaseException:
         _cleanup(cgroup)
         raise
@@ -349,7 +369,8 @@ def run_plain(settings: Settings, program: Program) -> Outcome:
     env = {
         "PATH": os.defpath,
         "LANG": "C.UTF-8",
-        "TMPDIR": str(program.exchange / "tmp"),
+        "HOME": str(program.scratch),
+        "TMPDIR": str(program.scratch),
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONHASHSEED": "0",
         **THREAD_ENV,
@@ -361,8 +382,8 @@ def run_plain(settings: Settings, program: Program) -> Outcome:
         for which, value in rlimits:
             resource.setrlimit(which, value)
 
-    command = [sys.executable, "-I", "-B", str(program.script), *program.args]
-    process = _start(command, program.exchange, env, program.pass_fds, before_exec)
+    command = [sys.executable, "-I", "-B", str(program.script), str(program.job)]
+    process = _start(command, program.scratch, env, program.pass_fds, before_exec)
     status, cpu, timed_out, output = _wait(process, limits, lambda: _kill_group(process.pid))
     sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
     return Outcome(
