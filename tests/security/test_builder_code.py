@@ -10,6 +10,7 @@ nothing. Limits run in both modes: with a cgroup (this machine, as root) and wit
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -107,7 +108,7 @@ def succeeded_loot(client: TestClient, tenants: Tenants, job: dict[str, Any]) ->
 def test_builder_code_cannot_read_the_servers_environment(
     client: TestClient, tenants: Tenants, settings: Settings
 ) -> None:
-    code = '''
+    code = """
 def steal_env(seed):
     pairs = [("os.environ", dict(os.environ))]
     pairs.append(attempt("parent environ", lambda: open(f"/proc/{os.getppid()}/environ").read()))
@@ -121,7 +122,7 @@ def steal_env(seed):
         pairs.append(attempt(f"/proc/{pid}/environ", lambda pid=pid: open(f"/proc/{pid}/environ").read()))
         pairs.append(attempt(f"/proc/{pid}/cmdline", lambda pid=pid: open(f"/proc/{pid}/cmdline").read()))
     return loot(pairs)
-'''
+"""
     # The test process holds the same secrets; every pid of the host is tried below anyway.
     code = code.replace("TESTS", str(os.getpid()))
     job = run_builder_function(
@@ -151,7 +152,7 @@ def test_builder_code_cannot_read_the_data_dir_the_database_other_apps_or_the_pr
     ]
     if settings.resolved_database_url.startswith("sqlite:///"):
         targets.append(settings.resolved_database_url.removeprefix("sqlite:///"))
-    code = f'''
+    code = f"""
 def steal_files(seed):
     pairs = []
     for path in {targets!r}:
@@ -159,7 +160,7 @@ def steal_files(seed):
     pairs.append(attempt("list data dir", lambda: os.listdir({str(tenants.data_dir)!r})))
     pairs.append(attempt("list project", lambda: os.listdir({str(ROOT)!r})))
     return loot(pairs)
-'''
+"""
     try:
         job = run_builder_function(client, tenants, settings, code, "steal_files")
         rows = succeeded_loot(client, tenants, job)
@@ -171,11 +172,9 @@ def steal_files(seed):
     assert all(row["got"].startswith("ERROR") for row in rows), rows
 
 
-def test_builder_code_cannot_make_itself_super_admin(
-    client: TestClient, tenants: Tenants, settings: Settings
-) -> None:
+def test_builder_code_cannot_make_itself_super_admin(client: TestClient, tenants: Tenants, settings: Settings) -> None:
     url = settings.resolved_database_url
-    code = f'''
+    code = f"""
 def promote(seed):
     pairs = []
     url = {url!r}
@@ -198,7 +197,7 @@ def promote(seed):
     pairs.append(attempt("sqlite", sqlite) if url.startswith("sqlite") else attempt("postgres", postgres))
     pairs.append(attempt("postgres on 127.0.0.1", postgres_guess))
     return loot(pairs)
-'''
+"""
     job = run_builder_function(client, tenants, settings, code, "promote")
     rows = succeeded_loot(client, tenants, job)
     assert all(row["got"].startswith("ERROR") for row in rows), rows
@@ -243,10 +242,8 @@ def listener() -> Iterator[tuple[int, list[str]]]:
 
 def _host_addresses() -> list[str]:
     addresses = {"127.0.0.1"}
-    try:
+    with contextlib.suppress(OSError):
         addresses.update(info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET))
-    except OSError:
-        pass
     return sorted(addresses)
 
 
@@ -256,7 +253,7 @@ def test_builder_code_reaches_no_network(
     port, accepted = listener
     targets = [(address, port) for address in _host_addresses()]
     targets += [("169.254.169.254", 80), ("127.0.0.1", 5432), ("127.0.0.1", 6379), ("1.1.1.1", 443)]
-    code = f'''
+    code = f"""
 def scan(seed):
     import socket
     pairs = []
@@ -264,7 +261,7 @@ def scan(seed):
         pairs.append(attempt(f"{{host}}:{{port}}", lambda: socket.create_connection((host, port), timeout=2).close()))
     pairs.append(attempt("dns", lambda: socket.getaddrinfo("example.com", 443)))
     return loot(pairs)
-'''
+"""
     job = run_builder_function(client, tenants, settings, code, "scan")
     rows = succeeded_loot(client, tenants, job)
     assert accepted == []
@@ -293,14 +290,14 @@ def web_server() -> Iterator[int]:
 def test_builder_code_reaches_only_allowed_hosts_through_the_ssrf_guard(
     client: TestClient, tenants: Tenants, settings: Settings, web_server: int
 ) -> None:
-    code = f'''
+    code = f"""
 def fetch(seed):
     import urllib.request
     pairs = []
     for url in ["http://127.0.0.1:{web_server}/", "http://localhost:{web_server}/", "http://127.0.0.2:{web_server}/"]:
         pairs.append(attempt(url, lambda url=url: urllib.request.urlopen(url, timeout=5).read().decode()))
     return loot(pairs)
-'''
+"""
     # Allowed for builder code, but loopback: the SSRF guard still refuses it.
     job = run_builder_function(
         client, tenants, settings, code, "fetch", TOUCAN_BUILDER_CODE_ALLOWED_HOSTS="127.0.0.1,localhost"
@@ -406,7 +403,7 @@ def test_process_count_is_limited(client: TestClient, tenants: Tenants, settings
 
 MEMORY = """
 def hog(seed):
-    # 4 × 300 MiB, in processes when it may fork, else in threads; the worker allows 768 MiB.
+    # 4 x 300 MiB, in processes when it may fork, else in threads; the worker allows 768 MiB.
     import threading, time
     size = 300 * 1024 * 1024
     children, held = [], []
@@ -421,6 +418,7 @@ def hog(seed):
             os.write(write, b"1")
             time.sleep(4)
             os._exit(0)
+        os.close(write)  # a child the kernel kills then reads as end of file
         children.append((pid, read))
     for pid, read in children:
         if os.read(read, 1) == b"1" and os.waitpid(pid, os.WNOHANG) == (0, 0):

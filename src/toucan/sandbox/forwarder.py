@@ -14,15 +14,14 @@ import threading
 
 
 def _pipe(source: socket.socket, target: socket.socket) -> None:
+    """Copy one direction until its end, then half-close the other side (the reverse direction goes on)."""
     try:
         while chunk := source.recv(65536):
             target.sendall(chunk)
     except OSError:
         pass
-    finally:
-        for sock in (source, target):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        target.shutdown(socket.SHUT_WR)
 
 
 def _relay(client: socket.socket, socket_path: str) -> None:

@@ -11,12 +11,13 @@ address still needs TOUCAN_CONNECTORS_ALLOWED_HOSTS), connecting to the address 
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import socketserver
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -97,15 +98,23 @@ def _target(first_line: str) -> tuple[str, str, int, str | None]:
 
 
 def _pipe(source: socket.socket, target: socket.socket) -> None:
+    """Copy one direction until its end, then half-close the other side (the reverse direction goes on)."""
     try:
         while chunk := source.recv(65536):
             target.sendall(chunk)
     except OSError:
         pass
-    finally:
-        for sock in (source, target):
-            with suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        target.shutdown(socket.SHUT_WR)
+
+
+def _finish(client: socket.socket) -> None:
+    # Closing with unread bytes would reset the connection before the client reads the answer.
+    with contextlib.suppress(OSError):
+        client.shutdown(socket.SHUT_WR)
+        client.settimeout(2)
+        while client.recv(65536):
+            pass
 
 
 class _Handler(socketserver.BaseRequestHandler):
@@ -120,11 +129,15 @@ class _Handler(socketserver.BaseRequestHandler):
             upstream = open_upstream(host, port, self.server.settings, self.server.settings.connector_timeout)
         except Refused as exc:
             body = (exc.message + "\n").encode()
+            # The message is the reason phrase too: clients (urllib) show that, not the body.
+            reason = " ".join(exc.message.split()).encode("latin-1", "replace").decode("latin-1")
+            code = exc.status.split(" ", 1)[0]
             client.sendall(
-                f"HTTP/1.1 {exc.status}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
-                "Connection: close\r\n\r\n".encode()
+                f"HTTP/1.1 {code} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n".encode("latin-1")
                 + body
             )
+            _finish(client)
             return
         except OSError:
             return
