@@ -565,6 +565,19 @@ def environment(seed):
     assert not [name for name in names if name.startswith("TOUCAN_")]
 
 
+def test_builder_code_does_not_run_without_bubblewrap(client: TestClient, tenants: Tenants, settings: Settings) -> None:
+    code = """
+def environment(seed):
+    return seed
+"""
+    job = run_builder_function(
+        client, tenants, settings, code, "environment", TOUCAN_BUILDER_CODE_BWRAP="/nonexistent/bwrap"
+    )
+    assert job["state"] == "failed"
+    assert "is not installed" in job["error"] and "apt-get install bubblewrap" in job["error"], job["error"]
+    assert "TOUCAN_BUILDER_CODE_SANDBOX=none" in job["error"]
+
+
 def test_doctor_reports_what_the_sandbox_reaches(settings: Settings) -> None:
     env = clean_env(TOUCAN_DATA_DIR=str(settings.data_dir), TOUCAN_DATABASE_URL=settings.resolved_database_url)
     result = subprocess.run(
