@@ -182,6 +182,14 @@ def _raise_failure(what: str, outcome: Outcome, result: dict[str, Any] | None, l
             "processes": f"started more processes or threads than it may ({message}): "
             f"TOUCAN_BUILDER_CODE_MAX_PROCESSES ({limits.max_processes}) where a cgroup can be made; "
             "elsewhere builder code cannot start processes",
+            # A thread is refused for the task limit (cgroup) or for want of memory for its stack.
+            "threads": f"could not start a thread ({message}): the sandbox ran out of TOUCAN_BUILDER_CODE_MEMORY_MB "
+            f"({limits.memory_mb} MiB)"
+            + (
+                f" or reached TOUCAN_BUILDER_CODE_MAX_PROCESSES ({limits.max_processes}) tasks"
+                if outcome.cgroup
+                else " (without a cgroup, memory is what bounds threads)"
+            ),
             "network": f"{message}. Builder code has no network: an operator may allow hosts for it "
             "in TOUCAN_BUILDER_CODE_ALLOWED_HOSTS",
         }

@@ -55,7 +55,7 @@ def _kind(exc: BaseException) -> str | None:
     text = "".join(traceback.format_exception(exc))
     for e in chain:
         if isinstance(e, RuntimeError) and "can't start new thread" in str(e):
-            return "processes"
+            return "threads"
         if (
             isinstance(e, OSError)
             and e.errno in (errno.EAGAIN, errno.EPERM)
