@@ -40,6 +40,15 @@ PROGRAMS = "/sandbox"
 VENV = "/venv"
 SANDBOX_UID = 65534  # "nobody" inside the sandbox's own user namespace
 OUTPUT_TAIL = 64 * 1024
+ETC_FILES = (
+    "/etc/ld.so.cache",
+    "/etc/localtime",
+    "/etc/ssl/certs",
+    "/etc/ssl/openssl.cnf",
+    "/etc/ca-certificates",
+    "/etc/pki/tls/certs",
+    "/etc/pki/ca-trust",
+)
 THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 FIX = (
     "Install bubblewrap (Debian: apt-get install bubblewrap) and allow unprivileged user namespaces "
@@ -186,7 +195,8 @@ def bwrap_command(settings: Settings, program: Program, seccomp_fd: int, status_
             command += ["--symlink", os.readlink(path), str(path)]
         elif path.is_dir():
             command += ["--ro-bind", str(path), str(path)]
-    for etc in ("/etc/ld.so.cache", "/etc/localtime", "/etc/ssl", "/etc/ca-certificates", "/etc/pki"):
+    # Certificates only: /etc/ssl/private and /etc/pki/tls/private hold keys the worker's user may own.
+    for etc in ETC_FILES:
         command += ["--ro-bind-try", etc, etc]
     for inside, host in bound.items():
         command += ["--ro-bind", str(host), inside]

@@ -40,7 +40,7 @@ def _targets(settings: Settings) -> list[str]:
     url = settings.resolved_database_url
     if url.startswith("sqlite:///"):
         paths.append(url.removeprefix("sqlite:///"))
-    paths += ["/etc/shadow", "/etc/passwd", "/home"]
+    paths += ["/etc/shadow", "/etc/ssl/private", "/etc/passwd", "/home"]
     return list(dict.fromkeys(paths))
 
 
