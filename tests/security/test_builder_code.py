@@ -96,7 +96,7 @@ def loot_rows(client: TestClient, tenants: Tenants) -> list[dict[str, Any]]:
 
 
 def succeeded_loot(client: TestClient, tenants: Tenants, job: dict[str, Any]) -> list[dict[str, Any]]:
-    assert job["state"] == "succeeded", job
+    assert job["state"] == "succeeded", (job["error"], job.get("traceback"), job.get("worker_output", "")[-3000:])
     rows = loot_rows(client, tenants)
     assert rows, "the function reported nothing"
     return rows
@@ -300,7 +300,13 @@ def fetch(seed):
 """
     # Allowed for builder code, but loopback: the SSRF guard still refuses it.
     job = run_builder_function(
-        client, tenants, settings, code, "fetch", TOUCAN_BUILDER_CODE_ALLOWED_HOSTS="127.0.0.1,localhost"
+        client,
+        tenants,
+        settings,
+        code,
+        "fetch",
+        TOUCAN_BUILDER_CODE_ALLOWED_HOSTS="127.0.0.1,localhost",
+        TOUCAN_BUILDER_CODE_TIMEOUT="30",  # three requests on a loaded machine: not a time-limit test
     )
     rows = succeeded_loot(client, tenants, job)
     assert all(row["got"].startswith("ERROR") for row in rows), rows
@@ -314,11 +320,51 @@ def fetch(seed):
         "fetch",
         TOUCAN_BUILDER_CODE_ALLOWED_HOSTS="127.0.0.1",
         TOUCAN_CONNECTORS_ALLOWED_HOSTS="127.0.0.0/8",
+        TOUCAN_BUILDER_CODE_TIMEOUT="30",
     )
     got = {row["what"]: row["got"] for row in succeeded_loot(client, tenants, job)}
     assert got[f"http://127.0.0.1:{web_server}/"] == "GOT 'hello from the allowed host'"
     assert "TOUCAN_BUILDER_CODE_ALLOWED_HOSTS" in got[f"http://localhost:{web_server}/"]
     assert "TOUCAN_BUILDER_CODE_ALLOWED_HOSTS" in got[f"http://127.0.0.2:{web_server}/"]
+
+
+def test_connect_tunnels_reach_only_allowed_hosts(
+    client: TestClient, tenants: Tenants, settings: Settings, web_server: int
+) -> None:
+    # What an HTTPS client does through HTTPS_PROXY: CONNECT, then its bytes through the tunnel.
+    code = f"""
+def tunnel(seed):
+    import socket
+    pairs = []
+    for target in ["127.0.0.1:{web_server}", "127.0.0.2:{web_server}", "169.254.169.254:80"]:
+        def go(target=target):
+            proxy = os.environ["HTTPS_PROXY"].rsplit(":", 1)
+            with socket.create_connection((proxy[0][7:], int(proxy[1])), timeout=5) as s:
+                s.sendall(f"CONNECT {{target}} HTTP/1.1\\r\\nHost: {{target}}\\r\\n\\r\\n".encode())
+                head = s.recv(4096).decode(errors="replace")
+                if " 200 " not in head.splitlines()[0]:
+                    raise OSError(head.splitlines()[0])
+                s.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n")
+                data = b""
+                while chunk := s.recv(4096):
+                    data += chunk
+                return data.decode().splitlines()[-1]
+        pairs.append(attempt(target, go))
+    return loot(pairs)
+"""
+    job = run_builder_function(
+        client,
+        tenants,
+        settings,
+        code,
+        "tunnel",
+        TOUCAN_BUILDER_CODE_ALLOWED_HOSTS="127.0.0.1",
+        TOUCAN_CONNECTORS_ALLOWED_HOSTS="127.0.0.0/8",
+        TOUCAN_BUILDER_CODE_TIMEOUT="30",
+    )
+    got = {row["what"]: row["got"] for row in succeeded_loot(client, tenants, job)}
+    assert got[f"127.0.0.1:{web_server}"] == "GOT 'hello from the allowed host'"
+    assert "403" in got[f"127.0.0.2:{web_server}"] and "TOUCAN_BUILDER_CODE_ALLOWED_HOSTS" in got["169.254.169.254:80"]
 
 
 def test_network_errors_name_the_setting(client: TestClient, tenants: Tenants, settings: Settings) -> None:

@@ -1,56 +1,54 @@
 """Inside the sandbox: the HTTP(S) proxy address builder code uses, relayed to the worker's proxy.
 
 The sandbox has its own loopback and no other network; `start` listens on 127.0.0.1:PORT there
-and relays every connection to the worker's proxy through the unix socket in the exchange
-folder. It decides nothing: the worker's proxy lets only the allowed hosts through. Standard
+and relays every connection to the worker's proxy through the unix socket in the job folder.
+It decides nothing: the worker's proxy lets only the allowed hosts through. One thread runs an
+asyncio loop for every connection (threads count against the sandbox's task limit). Standard
 library only (the toucan package is not in the sandbox).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import socket
 import threading
 
 
-def _pipe(source: socket.socket, target: socket.socket) -> None:
-    """Copy one direction until its end, then half-close the other side (the reverse direction goes on)."""
-    try:
-        while chunk := source.recv(65536):
-            target.sendall(chunk)
-    except OSError:
-        pass
+async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy one direction until its end, then half-close the other side."""
     with contextlib.suppress(OSError):
-        target.shutdown(socket.SHUT_WR)
+        while chunk := await reader.read(65536):
+            writer.write(chunk)
+            await writer.drain()
+    with contextlib.suppress(OSError, RuntimeError):
+        if writer.can_write_eof():
+            writer.write_eof()
 
 
-def _relay(client: socket.socket, socket_path: str) -> None:
-    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+async def _relay(socket_path: str, client_reader: asyncio.StreamReader, client: asyncio.StreamWriter) -> None:
     try:
-        upstream.connect(socket_path)
+        upstream_reader, upstream = await asyncio.open_unix_connection(socket_path)
     except OSError:
         client.close()
-        upstream.close()
         return
-    back = threading.Thread(target=_pipe, args=(upstream, client), daemon=True)
-    back.start()
-    _pipe(client, upstream)
-    back.join()
-    client.close()
-    upstream.close()
+    await asyncio.gather(_pump(client_reader, upstream), _pump(upstream_reader, client))
+    for writer in (client, upstream):
+        writer.close()
 
 
 def start(socket_path: str, port: int) -> str:
     """Listen on 127.0.0.1:`port` in a daemon thread; returns the proxy URL to give HTTP clients."""
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("127.0.0.1", port))
-    server.listen(64)
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
 
-    def serve() -> None:
-        while True:
-            client, _ = server.accept()
-            threading.Thread(target=_relay, args=(client, socket_path), daemon=True).start()
+    async def serve() -> None:
+        await asyncio.start_server(lambda r, w: _relay(socket_path, r, w), "127.0.0.1", port)
+        ready.set()
 
-    threading.Thread(target=serve, daemon=True).start()
+    def run() -> None:
+        loop.run_until_complete(serve())
+        loop.run_forever()
+
+    threading.Thread(target=run, daemon=True).start()
+    ready.wait(10)
     return f"http://127.0.0.1:{port}"
