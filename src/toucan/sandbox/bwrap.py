@@ -49,7 +49,16 @@ ETC_FILES = (
     "/etc/pki/tls/certs",
     "/etc/pki/ca-trust",
 )
-THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# One thread per numeric library; and allocators that do not reserve address space ahead: under
+# RLIMIT_AS, pyarrow's mimalloc pool (~1 GiB reserved) and glibc's per-thread arenas (64 MiB each)
+# would leave builder code a fraction of TOUCAN_BUILDER_CODE_MEMORY_MB for its data.
+CHILD_ENV = {
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "ARROW_DEFAULT_MEMORY_POOL": "system",
+    "MALLOC_ARENA_MAX": "2",
+}
 FIX = (
     "Install bubblewrap (Debian: apt-get install bubblewrap) and allow unprivileged user namespaces "
     "(in a container: see docs/deployment.md and docs/security.md); `toucan-ctl doctor sandbox` checks the "
@@ -166,7 +175,7 @@ def bwrap_command(settings: Settings, program: Program, seccomp_fd: int, status_
         "TMPDIR": WORK,
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONHASHSEED": "0",
-        **THREAD_ENV,
+        **CHILD_ENV,
         **program.env,
     }
     command = [
@@ -383,7 +392,7 @@ def run_plain(settings: Settings, program: Program) -> Outcome:
         "TMPDIR": str(program.scratch),
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONHASHSEED": "0",
-        **THREAD_ENV,
+        **CHILD_ENV,
         **program.env,
     }
 
