@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PREFIX = "toucan-sandbox-"
+STALE_AFTER = 60.0  # seconds: a younger cgroup may be one another worker is just filling
 
 
 class CgroupUnavailable(Exception):
@@ -150,6 +151,20 @@ def _enable_v2_controllers(parent: Path) -> None:
         _write(parent / "cgroup.subtree_control", " ".join(f"+{c}" for c in sorted(missing)))
 
 
+def remove_stale(parent: Path) -> None:
+    """Remove the empty sandbox cgroups a killed worker left under `parent` (rmdir refuses busy ones)."""
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        if entry.name.startswith(PREFIX) and entry.is_dir(follow_symlinks=False):
+            with contextlib.suppress(OSError):
+                if now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER:
+                    os.rmdir(entry.path)
+
+
 def make_cgroup(setting: str, memory_bytes: int, max_tasks: int) -> SandboxCgroup | None:
     """A new cgroup holding at most `memory_bytes` of memory (no swap) and `max_tasks` tasks.
 
@@ -161,6 +176,8 @@ def make_cgroup(setting: str, memory_bytes: int, max_tasks: int) -> SandboxCgrou
     name = PREFIX + uuid.uuid4().hex[:12]
     v1 = _v1_dirs() if setting == "auto" else None
     if v1 is not None:
+        remove_stale(v1[0])
+        remove_stale(v1[1])
         memory_dir, pids_dir = v1[0] / name, v1[1] / name
         try:
             memory_dir.mkdir()
@@ -180,6 +197,7 @@ def make_cgroup(setting: str, memory_bytes: int, max_tasks: int) -> SandboxCgrou
         if parent is None or directory is None:
             raise CgroupUnavailable("no cgroup v2 hierarchy is mounted")
         _enable_v2_controllers(parent)
+        remove_stale(parent)
         directory.mkdir()
         _write(directory / "memory.max", str(memory_bytes))
         if (directory / "memory.swap.max").exists():
