@@ -252,13 +252,19 @@ def test_builder_code_reaches_no_network(
 ) -> None:
     port, accepted = listener
     targets = [(address, port) for address in _host_addresses()]
-    targets += [("169.254.169.254", 80), ("127.0.0.1", 5432), ("127.0.0.1", 6379), ("1.1.1.1", 443)]
+    targets += [("127.0.0.1", 5432), ("127.0.0.1", 6379)]
+    # Beyond this host only a route is asked for (a UDP connect sends nothing): were the sandbox
+    # broken, the test would still knock on no metadata service and no public address.
+    routes = [("169.254.169.254", 80), ("1.1.1.1", 443)]
     code = f"""
 def scan(seed):
     import socket
     pairs = []
     for host, port in {targets!r}:
         pairs.append(attempt(f"{{host}}:{{port}}", lambda: socket.create_connection((host, port), timeout=2).close()))
+    for host, port in {routes!r}:
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        pairs.append(attempt(f"route to {{host}}", lambda: udp.connect((host, port))))
     pairs.append(attempt("dns", lambda: socket.getaddrinfo("example.com", 443)))
     return loot(pairs)
 """
