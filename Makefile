@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 FRONTEND_SOURCES := $(shell find frontend -path frontend/node_modules -prune -o -path frontend/dist -prune -o -type f -print 2>/dev/null)
 
-.PHONY: install run frontend test lint typecheck test-sqlite test-postgres test-frontend docs bench bench-etl clean
+.PHONY: install bubblewrap run frontend test lint typecheck test-sqlite test-postgres test-frontend docs bench bench-etl bench-sandbox clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,25 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
+# Builder code (augment.py) runs in a bubblewrap sandbox (docs/security.md). Installed here when
+# missing, as root or with sudo; without either `make run` goes on and says what to install
+# (until then builder code does not run; everything else does).
+SANDBOX_PACKAGES := bubblewrap libseccomp2
+bubblewrap:
+	@if ! command -v bwrap >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then as_root=""; elif sudo -n true 2>/dev/null; then as_root="sudo"; else as_root=none; fi; \
+		if [ "$$as_root" != none ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing $(SANDBOX_PACKAGES) (the builder code sandbox)"; \
+			$$as_root apt-get install -y -qq $(SANDBOX_PACKAGES) >/dev/null 2>&1 \
+			|| { $$as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$as_root apt-get install -y -qq $(SANDBOX_PACKAGES) >/dev/null; }; \
+		fi; \
+	fi; \
+	if ! command -v bwrap >/dev/null 2>&1; then \
+		echo "bubblewrap is not installed, so builder code (augment.py) will not run. Install it:"; \
+		echo "    sudo apt-get install $(SANDBOX_PACKAGES)    (Debian, Ubuntu; elsewhere the bubblewrap package)"; \
+		echo "then check the host with: $(BIN)/toucan-ctl doctor sandbox   (see docs/security.md)"; \
+	fi
+
 # The built frontend (served at / by the embedded stack); rebuilt when its sources change.
 frontend/dist/index.html: $(FRONTEND_SOURCES)
 	@if [ -f frontend/package.json ]; then \
@@ -30,7 +49,7 @@ frontend/dist/index.html: $(FRONTEND_SOURCES)
 
 frontend: frontend/dist/index.html
 
-run: install frontend
+run: install frontend bubblewrap
 	$(BIN)/toucan-ctl serve
 
 lint: install
@@ -41,10 +60,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test-sqlite: install frontend
+test-sqlite: install frontend bubblewrap
 	$(BIN)/pytest -q
 
-test-postgres: install frontend
+test-postgres: install frontend bubblewrap
 	TOUCAN_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "not browser"
 
 test-frontend:
@@ -62,6 +81,10 @@ bench: install
 # A 1 GB CSV and a 1 M-row PostgreSQL table (127.0.0.1:5432, db test) into domains; a few minutes.
 bench-etl: install
 	$(BIN)/python bench/etl/run.py
+
+# The builder code sandbox: start overhead and a 1 M-row DataFrame, sandboxed vs a plain child process.
+bench-sandbox: install bubblewrap
+	$(BIN)/python bench/sandbox/run.py
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist .mypy_cache .ruff_cache .pytest_cache

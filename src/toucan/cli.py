@@ -300,6 +300,28 @@ def connectors() -> None:
     console.print("Install a missing extra with `toucan-ctl install_connectors NAME...`.")
 
 
+doctor = typer.Typer(help="Check what this host gives the stack.", no_args_is_help=True)
+app.add_typer(doctor, name="doctor")
+
+
+@doctor.command("sandbox")
+def doctor_sandbox() -> None:
+    """Run a probe in the builder-code sandbox and print what it can and cannot reach."""
+    from toucan.sandbox.doctor import check
+
+    settings = _settings()
+    holds, lines = check(settings)
+    for line in lines:
+        console.print(escape(str(line)), soft_wrap=True)
+    if not holds:
+        console.print(
+            "The sandbox does not hold (lines marked FAIL). Builder code does not run until it does, unless "
+            "TOUCAN_BUILDER_CODE_SANDBOX=none; see docs/security.md.",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+
+
 def main() -> None:
     try:
         app()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -208,7 +208,46 @@ class Settings(BaseSettings):
     builder_code_memory_mb: int = Field(
         default=2048,
         ge=64,
-        description="Memory limit (address space) of the process running `augment.py` code, in MiB.",
+        description="Memory limit of the sandbox running one `augment.py` function, in MiB: the address space "
+        "of its one process, and the memory of its cgroup where one can be made.",
+    )
+    builder_code_cpu_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        description="CPU time limit of one `augment.py` function run, in seconds. Unset: TOUCAN_BUILDER_CODE_TIMEOUT.",
+    )
+    builder_code_disk_mb: int = Field(
+        default=1024,
+        ge=1,
+        description="Disk space `augment.py` code may write, in MiB: its scratch folder (a size-limited tmpfs "
+        "in the sandbox, so it counts as memory too) and each file, its output included.",
+    )
+    builder_code_max_processes: int = Field(
+        default=32,
+        ge=8,
+        description="Most tasks (processes and threads) the sandbox of one `augment.py` function may run at once, "
+        "where a cgroup can be made. Without a cgroup, builder code cannot start processes at all.",
+    )
+    builder_code_sandbox: Literal["bwrap", "none"] = Field(
+        default="bwrap",
+        description="`bwrap`: `augment.py` functions run in a bubblewrap sandbox (no network, no file of the "
+        "server, no other process); when none can be made they do not run. `none`: they run as plain child "
+        "processes of the worker that can read what the worker reads — only where every builder is trusted.",
+    )
+    builder_code_bwrap: str = Field(
+        default="bwrap",
+        description="The bubblewrap program (a path, or a name looked up in PATH).",
+    )
+    builder_code_cgroup: str = Field(
+        default="auto",
+        description="Cgroup of each sandbox (memory and thread limits for all it runs): `auto` (cgroup v1 "
+        "memory and pids hierarchies the worker may write, else cgroup v2 when the worker may enable those "
+        "controllers), `none`, or the path of a delegated cgroup v2 directory.",
+    )
+    builder_code_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts (`api.example.com`, `*.example.com`) `augment.py` code may reach over HTTP(S), "
+        "through a proxy the worker runs, as a JSON list. Empty: builder code has no network.",
     )
     connector_timeout: float = Field(
         default=30.0,
@@ -237,7 +276,12 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "cors_origins", "extra_connectors", "connectors_allowed_hosts", "old_augment_whitelist", mode="before"
+        "cors_origins",
+        "extra_connectors",
+        "connectors_allowed_hosts",
+        "old_augment_whitelist",
+        "builder_code_allowed_hosts",
+        mode="before",
     )
     @classmethod
     def _parse_list(cls, value: Any) -> Any:

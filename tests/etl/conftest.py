@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -35,9 +35,10 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def running_worker(settings: Settings, **extra: str) -> Iterator[Server]:
+def running_worker(settings: Settings, prefix: Sequence[str] = (), **extra: str) -> Iterator[Server]:
+    """A worker (`prefix` runs it under another command, e.g. where no namespace can be made)."""
     proc = subprocess.Popen(
-        [*TOUCAN_CTL, "worker", "--concurrency", "1"],
+        [*prefix, *TOUCAN_CTL, "worker", "--concurrency", "1"],
         env=worker_env(settings, **extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

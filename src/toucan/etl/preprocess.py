@@ -36,7 +36,8 @@ from toucan.etl.builder_code import LEGACY_ENTRY, run_builder_code, top_level_fu
 from toucan.etl.readers import copy_to_parquet, parse_options
 from toucan.etl.sources import SourceFiles
 from toucan.etl.validation import check_source
-from toucan.jobs.runner import JobContext, JobFailed, details_text
+from toucan.jobs.context import JobContext
+from toucan.jobs.failure import JobFailed, details_text
 
 if TYPE_CHECKING:
     import duckdb

@@ -9,66 +9,18 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from toucan.apps.secrets import AppSecrets, Redactor
 from toucan.db.engine import Database
 from toucan.errors import ToucanError
+from toucan.jobs.context import Handler, JobContext
+from toucan.jobs.failure import JobFailed, details_text
 from toucan.jobs.scratch import ensure_process_scratch
 from toucan.jobs.store import JobKind, JobStore
 from toucan.settings import Settings
 
 log = logging.getLogger(__name__)
 
-
-class JobFailed(Exception):
-    """A failure to show the builder as is: `report` is a validation report or a traceback of their code."""
-
-    def __init__(self, message: str, report: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.report = report
-
-
-@dataclass
-class JobContext:
-    """What a job handler gets: its job's identity, its app's secrets, and ways to report progress."""
-
-    store: JobStore
-    settings: Settings
-    db: Database
-    job_id: str
-    app_id: str | None
-    stage: str | None
-    author: str | None
-    _last_progress: int = field(default=-1, repr=False)
-    secrets: dict[str, str] = field(default_factory=dict, repr=False)
-    redact: Redactor = field(default_factory=Redactor, repr=False)
-
-    def load_secrets(self) -> None:
-        """Decrypt the app's secrets, for the handler to render and for every message to hide."""
-        if self.app_id is not None:
-            self.secrets = AppSecrets(self.db, self.settings.resolved_secret_key()).values(self.app_id)
-            self.redact = Redactor(self.secrets.values())
-
-    def log(self, message: str, level: str = "info") -> None:
-        self.store.log(self.job_id, self.redact(message), level)
-
-    def fail(self, message: str, report: str | None = None) -> None:
-        """End the job failed, its error logged; both redacted like every log line."""
-        message = self.redact(message)
-        self.store.log(self.job_id, message, "error")
-        self.store.fail(self.job_id, message, self.redact(report) if report else report)
-
-    def progress(self, percent: float) -> None:
-        value = int(percent)
-        if value != self._last_progress:
-            self._last_progress = value
-            self.store.set_progress(self.job_id, value)
-
-
-Handler = Callable[[JobContext], None]
+__all__ = ["Handler", "JobContext", "JobFailed", "run_job"]
 
 
 def _handlers() -> dict[str, Handler]:
@@ -131,11 +83,3 @@ def run_job(settings: Settings, db: Database, job_id: str, worker: str) -> str |
         beat.stopped.set()
     store.succeed(job_id)
     return "succeeded"
-
-
-def details_text(exc: ToucanError) -> str | None:
-    if exc.details is None:
-        return None
-    import json
-
-    return json.dumps(exc.details, indent=2, default=str, ensure_ascii=False)
