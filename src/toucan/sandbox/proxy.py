@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import socket
 import socketserver
 import threading
@@ -173,7 +174,13 @@ class _ProxyServer(socketserver.ThreadingUnixStreamServer):
 @contextmanager
 def running_proxy(path: Path, settings: Settings) -> Iterator[None]:
     """Serve the proxy on the unix socket `path` for the length of the block."""
-    server = _ProxyServer(str(path), settings)
+    # A socket's path is limited to 107 bytes, which a job folder deep in the data dir can
+    # pass: bind through a short alias of its directory instead.
+    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        server = _ProxyServer(f"/proc/self/fd/{directory}/{path.name}", settings)
+    finally:
+        os.close(directory)
     thread = threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True)
     thread.start()
     try:
