@@ -16,6 +16,7 @@ from toucan.api.deps import ContextDep, IdentityDep
 from toucan.apps.configs import Stage
 from toucan.apps.small_apps import get_app_for
 from toucan.auth.roles import AppPrivilege
+from toucan.data.domains import check_domain_name
 from toucan.data.ingest import UploadFormat, format_from_content_type, ingest_file
 from toucan.data.service import (
     PREVIEW_ROWS,
@@ -69,12 +70,7 @@ async def preview(
 @router.get("/{app}/metadata", summary="Domains of a stage: rows, columns and types")
 def metadata(app: str, ctx: ContextDep, identity: IdentityDep, stage: Stage = Stage.PRODUCTION) -> dict[str, Any]:
     _check(ctx, identity, app, stage_read_privilege(stage))
-    snapshot = ctx.data.store.snapshot(app, stage)
-    return {
-        "stage": stage.value,
-        "version": snapshot.version_id,
-        "domains": [{"name": d.name, "rows": d.rows, "columns": d.columns} for d in snapshot.domains.values()],
-    }
+    return ctx.data.visible_metadata(app, stage, identity)
 
 
 @router.get("/{app}/domain/{domain}", summary="Download a domain as CSV, JSON or Parquet (contributors)")
@@ -139,6 +135,7 @@ async def upload(
     delimiter: str = ",",
 ) -> dict[str, Any]:
     await run_in_threadpool(_check, ctx, identity, app, AppPrivilege.CONTRIBUTE)
+    check_domain_name(domain)
     if stage is not Stage.STAGING:
         raise ValidationError("Domains are written to staging, then released.", details={"stage": stage.value})
     fmt = format or format_from_content_type(request.headers.get("content-type"))

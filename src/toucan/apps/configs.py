@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -15,6 +15,12 @@ from toucan.data.permissions import PermissionRule
 from toucan.db.models import AppConfig
 from toucan.errors import ValidationError
 from toucan.formats import raise_for_validation
+
+# Like app ids, but upper case too (weaverbird's and Toucan's domains use it): never a path,
+# a quote or a space, so a domain name is safe in a file name, a URL and SQL.
+DOMAIN_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,99}$"
+DOMAIN_NAME_RULE = "1 to 100 letters, digits, '_' or '-', not starting with '-'"
+DomainName = Annotated[str, Field(pattern=DOMAIN_NAME_PATTERN, description=f"A domain name: {DOMAIN_NAME_RULE}")]
 
 
 class Stage(StrEnum):
@@ -67,7 +73,7 @@ class FrontConfig(BaseModel):
 class DataSource(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    domain: str = Field(min_length=1, max_length=255)
+    domain: DomainName
     name: str | None = None
     type: str | None = None
     file: str | None = None
@@ -96,10 +102,10 @@ class ColumnCheck(BaseModel):
 class PipelineEntry(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    input_domains: list[str] = Field(default_factory=list)
+    input_domains: list[DomainName] = Field(default_factory=list)
     pipeline: list[dict[str, Any]] | None = None
     function_name: str | None = None
-    output_domain: str = Field(min_length=1)
+    output_domain: DomainName
     load: bool = True
 
     @model_validator(mode="after")
@@ -140,12 +146,14 @@ def validate_config(kind: ConfigKind, document: Any) -> dict[str, Any]:
             f"A {kind.value} config is an object, not {type(document).__name__}.",
             details={"errors": [{"path": "(root)", "message": "expected an object"}]},
         )
+    # A secret where it has no place is named first: the shape checks below could refuse the
+    # same field for another reason (a `{{ secrets.x }}` domain name is not a valid name).
+    if kind is not ConfigKind.AUGMENT:  # augment.py is code: a `{{ }}` in it is never rendered
+        check_secret_places(document, "etl_config" if kind is ConfigKind.ETL else f"{kind.value} config")
     try:
         _MODELS[kind].model_validate(document)
     except PydanticValidationError as exc:
         raise_for_validation(exc, f"{kind.value} config")
-    if kind is not ConfigKind.AUGMENT:  # augment.py is code: a `{{ }}` in it is never rendered
-        check_secret_places(document, "etl_config" if kind is ConfigKind.ETL else f"{kind.value} config")
     # Stored as given (validated, not normalised) so builders get back what they wrote.
     return document
 

@@ -9,8 +9,9 @@ grace period longer than any query may run, then files no version lists are remo
 from __future__ import annotations
 
 import os
+import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from toucan.apps.configs import Stage
-from toucan.data.engine import load_config, simple_type
+from toucan.apps.configs import DOMAIN_NAME_PATTERN, DOMAIN_NAME_RULE, Stage
+from toucan.data.engine import Reach, confine, load_config, simple_type
 
 if TYPE_CHECKING:
     import duckdb
@@ -30,14 +31,16 @@ from toucan.db.engine import Database
 from toucan.errors import Conflict, NotFound, ValidationError
 from toucan.settings import Settings
 
-MAX_DOMAIN_NAME = 255
+DOMAIN_NAME = re.compile(DOMAIN_NAME_PATTERN)
 
 
-def check_domain_name(name: str) -> str:
-    if not name or len(name) > MAX_DOMAIN_NAME or any(ord(c) < 32 for c in name):
+def check_domain_name(name: str, where: str = "domain") -> str:
+    """`name` if it is a valid domain name, else a 400 naming the rule."""
+    if not isinstance(name, str) or not DOMAIN_NAME.match(name):
         raise ValidationError(
-            f"Invalid domain name {name!r}: 1 to {MAX_DOMAIN_NAME} printable characters.",
-            details={"domain": name},
+            f"Invalid domain name {str(name)[:120]!r}: {DOMAIN_NAME_RULE}.",
+            details={"field": where, "domain": str(name)[:120]},
+            code="invalid_domain_name",
         )
     return name
 
@@ -112,9 +115,17 @@ class DomainStore:
 
     # --- writing -------------------------------------------------------------------------
 
-    def stage_file(self, app_id: str, write: Callable[[duckdb.DuckDBPyConnection, Path], None]) -> StagedFile:
+    def stage_file(
+        self,
+        app_id: str,
+        write: Callable[[duckdb.DuckDBPyConnection, Path], None],
+        reads: Iterable[Path] | None = None,
+    ) -> StagedFile:
         """Write a new Parquet file with `write(conn, path)`; it is renamed into place only
-        when complete, and described (rows, columns) from what was written."""
+        when complete, and described (rows, columns) from what was written.
+
+        With `reads`, the connection is confined (see `confine`): it may read only those
+        files and write only the new one — for SQL a builder wrote (preprocess pipelines)."""
         directory = self.app_dir(app_id)
         directory.mkdir(parents=True, exist_ok=True)
         file = f"{uuid.uuid4().hex}.parquet"
@@ -123,6 +134,8 @@ class DomainStore:
 
         conn = duckdb.connect(":memory:", config=load_config(self.memory_mb, self.temp_dir))
         try:
+            if reads is not None:
+                confine(conn, Reach.of([*reads, tmp]))
             write(conn, tmp)
             rows, columns = describe_parquet(conn, tmp)
             with open(tmp, "rb") as handle:

@@ -1,20 +1,27 @@
-"""DuckDB execution: one in-process database, queries in a bounded thread pool, timeouts.
+"""DuckDB execution: confined in-process databases, queries in a bounded thread pool, timeouts.
 
 Queries run off the event loop so a slow one never blocks others; each gets its own
 cursor, which `interrupt()` stops when the timeout passes.
+
+Every query runs on a database that can read only the files of its `Reach` (the domain
+files of the app and version being read): external access is off, the allowed paths are set
+once and the configuration is locked (`confine`). Even SQL that slipped past the compiler's
+checks (a customsql rewrite bug) cannot read another app's files, the data dir, the metadata
+database or the network. Databases are kept by reach, the most recently used first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from toucan.errors import QueryTimeout, ValidationError
+from toucan.errors import PermissionDenied, QueryTimeout, ValidationError
 
 if TYPE_CHECKING:  # DuckDB and Arrow load on the first query, not at start-up
     import duckdb
@@ -66,6 +73,39 @@ def duckdb_config(memory_mb: int | None, temp_dir: Path | None, threads: int = 2
     return config
 
 
+@dataclass(frozen=True)
+class Reach:
+    """The only files a query may read (and write): exact paths, and folders with all they hold."""
+
+    paths: frozenset[str] = field(default_factory=frozenset)
+    directories: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def of(cls, paths: Iterable[Path | str] = (), directories: Iterable[Path | str] = ()) -> Reach:
+        # A folder is given with its trailing slash: DuckDB then allows only what lies inside.
+        return cls(
+            frozenset(str(p) for p in paths),
+            frozenset(str(d).rstrip("/") + "/" for d in directories),
+        )
+
+    def __add__(self, other: Reach) -> Reach:
+        return Reach(self.paths | other.paths, self.directories | other.directories)
+
+
+def confine(conn: duckdb.DuckDBPyConnection, reach: Reach) -> None:
+    """Turn off every file, network and extension access of `conn`'s database but `reach`.
+
+    DuckDB takes the allowed lists only after start-up and before external access goes off;
+    locking the configuration then keeps SQL from changing any setting back.
+    """
+    conn.execute("SET allowed_paths = ?", [sorted(reach.paths)])
+    conn.execute("SET allowed_directories = ?", [sorted(reach.directories)])
+    conn.execute("SET enable_external_access = false")
+    conn.execute("SET autoinstall_known_extensions = false")
+    conn.execute("SET autoload_known_extensions = false")
+    conn.execute("SET lock_configuration = true")
+
+
 def load_config(memory_mb: int | None, temp_dir: Path | None) -> dict[str, Any]:
     """DuckDB settings of a connection that loads data into the store."""
     return duckdb_config(memory_mb, temp_dir, threads=LOAD_THREADS)
@@ -90,27 +130,53 @@ class QueryResult:
 
 
 class QueryEngine:
-    """A process-wide DuckDB database with a bounded pool of query threads."""
+    """Confined DuckDB databases, one per reach, with a bounded pool of query threads.
+
+    A database per reach (in practice: per app, stage and version) keeps DuckDB's caches of
+    Parquet metadata between requests; the `DATABASES` most recently used are kept and an
+    older one closes when its last query ends. The memory limit holds per database, and at
+    most `workers` queries run at once.
+    """
+
+    DATABASES = 32
 
     def __init__(
         self, workers: int, timeout: float, memory_mb: int | None = None, temp_dir: Path | None = None
     ) -> None:
-        import duckdb
-
         self.timeout = timeout
-        config: dict[str, Any] = duckdb_config(memory_mb, temp_dir)
-        self._db = duckdb.connect(":memory:", config=config)
-        self._db.execute("SET enable_object_cache = true")
+        self._config: dict[str, Any] = duckdb_config(memory_mb, temp_dir)
+        self._databases: OrderedDict[Reach, duckdb.DuckDBPyConnection] = OrderedDict()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="toucan-query")
         self._lock = threading.Lock()
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        with self._lock:  # cursor() on the shared connection is not thread-safe
-            return self._db.cursor()
+    def _open(self, reach: Reach) -> duckdb.DuckDBPyConnection:
+        import duckdb
 
-    async def run(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-        """Run `work(cursor)` in the pool; interrupt it and raise QueryTimeout after the timeout."""
-        cursor = self.cursor()
+        db = duckdb.connect(":memory:", config=self._config)
+        db.execute("SET enable_object_cache = true")
+        confine(db, reach)
+        return db
+
+    def cursor(self, reach: Reach = Reach(), keep: bool = True) -> duckdb.DuckDBPyConnection:
+        """A cursor on the database of `reach` (`keep=False`: a database of its own, for a
+        reach no other query shares, such as an export's output file)."""
+        if not keep:
+            return self._open(reach).cursor()  # the cursor holds the database until it closes
+        with self._lock:  # cursor() on a shared connection is not thread-safe
+            db = self._databases.get(reach)
+            if db is None:
+                db = self._databases[reach] = self._open(reach)
+                while len(self._databases) > self.DATABASES:
+                    # Dropped, not closed: running cursors keep it until they end.
+                    self._databases.popitem(last=False)
+            else:
+                self._databases.move_to_end(reach)
+            return db.cursor()
+
+    async def run(self, work: Callable[[duckdb.DuckDBPyConnection], T], reach: Reach = Reach(), keep: bool = True) -> T:
+        """Run `work(cursor)` in the pool on the database of `reach`; interrupt it and raise
+        QueryTimeout after the timeout."""
+        cursor = await asyncio.get_running_loop().run_in_executor(self._pool, self.cursor, reach, keep)
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._pool, _guarded, work, cursor)
         try:
@@ -126,11 +192,11 @@ class QueryEngine:
         finally:
             future.add_done_callback(lambda _f: cursor.close())
 
-    def run_sync(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    def run_sync(self, work: Callable[[duckdb.DuckDBPyConnection], T], reach: Reach = Reach()) -> T:
         """The same, from synchronous code (workers, CLI)."""
         import duckdb
 
-        cursor = self.cursor()
+        cursor = self.cursor(reach)
         timer = threading.Timer(self.timeout, cursor.interrupt)
         timer.start()
         try:
@@ -146,7 +212,10 @@ class QueryEngine:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self._db.close()
+        with self._lock:
+            for db in self._databases.values():
+                db.close()
+            self._databases.clear()
 
 
 def _guarded(work: Callable[[duckdb.DuckDBPyConnection], T], cursor: duckdb.DuckDBPyConnection) -> T:
@@ -156,6 +225,14 @@ def _guarded(work: Callable[[duckdb.DuckDBPyConnection], T], cursor: duckdb.Duck
         return work(cursor)
     except duckdb.InterruptException:
         raise
+    except duckdb.PermissionException as exc:
+        # A read outside the query's reach: only SQL that got past the compiler's checks
+        # asks for one. The path stays out of the answer (it names the server's folders).
+        raise PermissionDenied(
+            "The query tried to read a file outside this app's data; it was stopped.",
+            details={"engine": type(exc).__name__},
+            code="outside_reach",
+        ) from None
     except (
         duckdb.BinderException,
         duckdb.ConversionException,

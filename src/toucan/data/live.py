@@ -130,6 +130,10 @@ class LiveSources:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
+    def folder(self, app_id: str, stage: Stage) -> Path:
+        """Where the live fetches of one app and stage lie (all a query on them may read)."""
+        return self.root / app_id / stage.value
+
     def parse(self, etl: dict[str, Any]) -> dict[str, LiveSource]:
         """The `live_data: true` sources of an etl_config, by domain."""
         entries = [(i, s) for i, s in enumerate(etl.get("DATA_SOURCES") or []) if isinstance(s, dict)]
@@ -220,7 +224,7 @@ class LiveSources:
     def _cached(
         self, app_id: str, stage: Stage, live: LiveSource, key: str, fetch: Callable[[Any, Any], pa.Table]
     ) -> Path:
-        directory = self.root / app_id / stage.value / live.key / key
+        directory = self.folder(app_id, stage) / live.key / key
         with self._lock(str(directory)):
             current = _newest(directory)
             if current is not None and time.time() - current.stat().st_mtime < live.ttl:

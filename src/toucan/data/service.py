@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from toucan.auth.roles import AppPrivilege
 from toucan.data import permissions
 from toucan.data.cache import Memo, ResultCache, cache_key, make_cache
 from toucan.data.domains import DomainStore, Snapshot, domain_store_for, sql_string
-from toucan.data.engine import QueryEngine, fetch_page
+from toucan.data.engine import QueryEngine, Reach, fetch_page
 from toucan.data.live import LiveSource, LiveSources
 from toucan.data.live import marker as live_marker
 from toucan.data.query import CompiledQuery, compile_request
@@ -93,6 +94,8 @@ class Plan:
     snapshot: Snapshot
     compiled: CompiledQuery
     cache_key: str
+    # The files its query may read: the stage's domain files (and live fetches), nothing else.
+    reach: Reach
     # Reads live data: its answer depends on when it runs, so it is never memoised.
     live: bool = False
 
@@ -208,6 +211,13 @@ class DataService:
             self.live.parse(etl) if self.live is not None else {},
         )
 
+    def reach(self, app_id: str, stage: Stage, state: StageState) -> Reach:
+        """What queries on this stage may read: its domain files of the version read, and
+        the folder of its live fetches. Another app's files, the data dir and the metadata
+        database stay out of reach whatever the SQL says."""
+        folders = [self.live.folder(app_id, stage)] if self.live is not None and state.live else []
+        return Reach.of((info.path for info in state.snapshot.domains.values()), folders)
+
     # --- compiling ---------------------------------------------------------------------
 
     def _compile(
@@ -236,16 +246,17 @@ class DataService:
 
     def compile(
         self, app_id: str, stage: Stage, identity: Identity, query: Any, variables: dict[str, Any]
-    ) -> tuple[Snapshot, CompiledQuery, dict[str, permissions.RowFilter]]:
-        """Template, check and compile a request against the stage's current domains."""
+    ) -> tuple[CompiledQuery, Reach]:
+        """Template, check and compile a request against the stage's current domains; with
+        the files its query may read."""
         state = self.stage_state(app_id, stage)
         if state is None:
             raise NotFound(f"Small app {app_id!r} does not exist.", details={"app": app_id})
-        compiled, filters = self._compile(state, identity, query, variables)
+        compiled, _filters = self._compile(state, identity, query, variables)
         _check_raw_sql(compiled, identity, app_id)
         if self.live is not None and state.live:
             compiled = self.live.finalize(app_id, stage, compiled, state.live)
-        return state.snapshot, compiled, filters
+        return compiled, self.reach(app_id, stage, state)
 
     def _plan(
         self, app_id: str, stage: Stage, state: StageState, identity: Identity, request: DataRequest, limit: int
@@ -266,7 +277,27 @@ class DataService:
             limit,
             request.offset,
         )
-        return Plan(state.snapshot, compiled, key, live)
+        return Plan(state.snapshot, compiled, key, self.reach(app_id, stage, state), live)
+
+    def visible_metadata(self, app_id: str, stage: Stage, identity: Identity) -> dict[str, Any]:
+        """`/metadata`: the stage's domains as `identity` may see them — a domain it may see
+        no row of is left out, and a filtered one is counted with the filter applied."""
+        state = self.stage_state(app_id, stage)
+        if state is None:
+            raise NotFound(f"Small app {app_id!r} does not exist.", details={"app": app_id})
+        rules = list(state.rules)
+        domains = []
+        reach = self.reach(app_id, stage, state)
+        for name, info in state.snapshot.domains.items():
+            rf = permissions.row_filter(rules, name, identity)
+            if rf.see_nothing:
+                continue
+            rows = info.rows
+            if not rf.see_all:
+                compiled, _ = self._compile(state, identity, [{"name": "domain", "domain": name}], {})
+                rows = self.engine.run_sync(partial(_count, compiled), reach)
+            domains.append({"name": name, "rows": rows, "columns": info.columns})
+        return {"stage": stage.value, "version": state.snapshot.version_id, "domains": domains}
 
     # --- querying ----------------------------------------------------------------------
 
@@ -319,7 +350,7 @@ class DataService:
             }
             return orjson.dumps(body, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
 
-        payload = await self.engine.run(work)
+        payload = await self.engine.run(work, plan.reach)
         self.cache.set(plan.cache_key, payload)
         return payload
 
@@ -351,6 +382,11 @@ def _plan_key(
     # orjson writes NaN and Infinity (which Python's JSON parser accepts) as null: such a key
     # would be shared with null's, so it is checked by reading it back.
     return key if orjson.loads(key) == parts else None
+
+
+def _count(compiled: CompiledQuery, cursor: Any) -> int:
+    row = cursor.execute(f"SELECT count(*) FROM ({compiled.sql}) AS q", compiled.params).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _check_raw_sql(compiled: CompiledQuery, identity: Identity, app_id: str) -> None:
@@ -394,7 +430,7 @@ async def export_domain(
     fmt: DownloadFormat,
 ) -> Path:
     """Write a domain, with the caller's data permissions applied, to a temporary file."""
-    _snapshot, compiled, _ = await run_in_threadpool(
+    compiled, reach = await run_in_threadpool(
         service.compile, app_id, stage, identity, [{"name": "domain", "domain": domain}], {}
     )
     out = Path(tempfile.mkstemp(prefix="toucan-export-", suffix=f".{fmt.value}")[1])
@@ -407,11 +443,12 @@ async def export_domain(
     def work(cursor: Any) -> None:
         # COPY takes no parameters: bind them through a prepared view of the query.
         cursor.execute(f"CREATE TEMP TABLE export_rows AS {compiled.sql}", compiled.params)
-        cursor.execute(f"COPY export_rows TO {sql_string(str(out))} ({options})")
+        # Written in place (no temporary file beside it): the output is all this database may write.
+        cursor.execute(f"COPY export_rows TO {sql_string(str(out))} ({options}, USE_TMP_FILE false)")
         cursor.execute("DROP TABLE export_rows")
 
     try:
-        await service.engine.run(work)
+        await service.engine.run(work, reach + Reach.of([out]), keep=False)
     except BaseException:
         out.unlink(missing_ok=True)
         raise

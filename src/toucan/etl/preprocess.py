@@ -211,9 +211,12 @@ class Preprocess:
             try:
                 copy_select_to_parquet(conn, compiled.sql, target, compiled.params)
             except Exception as exc:
-                raise JobFailed(f"{where}: {str(exc).splitlines()[0][:500]}") from None
+                raise JobFailed(f"{where}: {_engine_message(exc)}") from None
 
-        return self._stage(app_id, write)
+        # The pipeline may hold a builder's customsql: it reads the files of the domains
+        # loaded before it, and nothing else (see data/engine.py `confine`).
+        reads = [self.store.path(app_id, staged[domain].file) for domain in compiled.domains]
+        return self.store.stage_file(app_id, write, reads=reads)
 
     def _stage_parquet(self, app_id: str, path: Path) -> StagedFile:
         def write(conn: duckdb.DuckDBPyConnection, target: Path) -> None:
@@ -223,3 +226,12 @@ class Preprocess:
 
     def _stage(self, app_id: str, write: Callable[[duckdb.DuckDBPyConnection, Path], None]) -> StagedFile:
         return self.store.stage_file(app_id, write)
+
+
+def _engine_message(exc: Exception) -> str:
+    """DuckDB's first line, but never a path outside the pipeline's reach."""
+    import duckdb
+
+    if isinstance(exc, duckdb.PermissionException):
+        return "the pipeline tried to read a file outside this app's data; it was stopped."
+    return str(exc).splitlines()[0][:500]
