@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.etl.conftest import wait_for_job, worker  # noqa: F401  (the fixture)
-from tests.security.conftest import BETA_MARKER, HIDDEN_MARKER, Tenants, leaked
+from tests.security.conftest import ALPHA_ETL, BETA_MARKER, HIDDEN_MARKER, Tenants, leaked
 from toucan.apps.configs import Stage
 from toucan.data.domains import DomainStore, copy_select_to_parquet, domain_store_for, sql_string
 from toucan.data.engine import QueryEngine, Reach
@@ -268,12 +268,7 @@ def test_a_preprocess_pipeline_with_customsql_reads_only_its_inputs(
 def test_metadata_counts_only_what_the_caller_may_see(client: TestClient, tenants: Tenants) -> None:
     etl = {
         "DATA_PERMISSIONS": [
-            {
-                "domain": "sales",
-                "scope": "ALL_USERS",
-                "effect": "CUSTOM",
-                "condition": {"column": "country", "operator": "eq", "value": "{{ user.attributes.country }}"},
-            },
+            *ALPHA_ETL["DATA_PERMISSIONS"],  # sales: the caller's country only
             {"domain": "secret", "scope": "ALL_USERS", "effect": "SEE_NOTHING"},
         ]
     }
