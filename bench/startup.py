@@ -40,6 +40,8 @@ def _start(data_dir: Path, production: bool) -> tuple[float, subprocess.Popen[by
         TOUCAN_SUPER_ADMIN_PASSWORD="bench-password",
         TOUCAN_GUNICORN_WORKERS="2",
         TOUCAN_LOG_LEVEL="WARNING",
+        # No job worker runs beside this server: /ready answers for the API alone.
+        TOUCAN_READY_CHECKS_JOBS="false",
     )
     exe = shutil.which("toucan-ctl", path=str(Path(sys.executable).parent)) or "toucan-ctl"
     args = [exe, "serve"] + (["--production"] if production else [])

@@ -81,6 +81,8 @@ def server(data_dir: Path, cache_mb: int) -> Iterator[tuple[str, subprocess.Pope
         TOUCAN_GUNICORN_WORKERS="2",
         TOUCAN_CACHE_MAX_MB=str(cache_mb),
         TOUCAN_LOG_LEVEL="WARNING",
+        # No job worker runs beside this server: /ready answers for the API alone.
+        TOUCAN_READY_CHECKS_JOBS="false",
         TOUCAN_UPLOAD_MAX_BYTES=str(8 * 1024**3),
     )
     exe = shutil.which("toucan-ctl", path=str(Path(sys.executable).parent)) or "toucan-ctl"

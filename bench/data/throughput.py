@@ -119,6 +119,8 @@ def production_server(
         TOUCAN_GUNICORN_WORKERS="2",
         TOUCAN_CACHE_MAX_MB="256",
         TOUCAN_LOG_LEVEL="WARNING",
+        # No job worker runs beside this server: /ready answers for the API alone.
+        TOUCAN_READY_CHECKS_JOBS="false",
         TOUCAN_UPLOAD_MAX_BYTES=str(8 * 1024**3),
     )
     if database_url:
