@@ -55,7 +55,7 @@ run: install frontend bubblewrap
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
-	$(BIN)/python -m toucan.settings_doc --check
+	$(BIN)/python -m toucan.reference_docs --check
 
 typecheck: install
 	$(BIN)/mypy
@@ -73,7 +73,7 @@ test-frontend:
 test: lint typecheck test-frontend test-sqlite test-postgres
 
 docs: install
-	$(BIN)/python -m toucan.settings_doc
+	$(BIN)/python -m toucan.reference_docs
 
 bench: install
 	$(BIN)/python bench/startup.py

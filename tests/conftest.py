@@ -20,10 +20,13 @@ from toucan.auth.users import UserCreate, create_user
 from toucan.bootstrap import ensure_schema, ensure_super_admin
 from toucan.db.engine import Database
 from toucan.db.models import Base
+from toucan.errors import ErrorCode
 from toucan.settings import Settings
 
 SUPER_ADMIN_PASSWORD = "super-secret-admin-pw"
 PASSWORD = "correct horse battery"
+
+ERROR_CODES = {code.value for code in ErrorCode}
 
 
 @pytest.fixture(scope="session")
@@ -152,6 +155,7 @@ def assert_error(response: Any, status: int, code: str | None = None) -> dict[st
     assert set(body["error"]) == {"code", "message", "details"}, body
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
     assert "Traceback" not in response.text
+    assert body["error"]["code"] in ERROR_CODES, f"{body['error']['code']!r} is not declared in ErrorCode"
     if code is not None:
         assert body["error"]["code"] == code, body
     error: dict[str, Any] = body["error"]

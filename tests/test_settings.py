@@ -82,7 +82,7 @@ def test_every_toucan_variable_in_the_code_is_declared_in_settings() -> None:
 
 def test_doc_check_command_fails_when_stale(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "toucan.settings_doc", "--check"],
+        [sys.executable, "-m", "toucan.reference_docs", "--check"],
         capture_output=True,
         text=True,
         check=False,

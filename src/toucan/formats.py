@@ -8,7 +8,7 @@ from typing import Any
 import cson
 from pydantic import ValidationError as PydanticValidationError
 
-from toucan.errors import ValidationError
+from toucan.errors import ErrorCode, ValidationError
 
 
 def parse_cson(text: str) -> Any:
@@ -19,7 +19,7 @@ def parse_cson(text: str) -> Any:
         raise ValidationError(
             f"CSON syntax error at line {exc.line}, column {exc.col}: {exc.msg}",
             details={"line": exc.line, "column": exc.col},
-            code="invalid_cson",
+            code=ErrorCode.INVALID_CSON,
         ) from None
 
 
@@ -30,10 +30,10 @@ def parse_json(text: str | bytes) -> Any:
         raise ValidationError(
             f"JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}",
             details={"line": exc.lineno, "column": exc.colno},
-            code="invalid_json",
+            code=ErrorCode.INVALID_JSON,
         ) from None
     except UnicodeDecodeError:
-        raise ValidationError("The body is not UTF-8 text.", code="invalid_json") from None
+        raise ValidationError("The body is not UTF-8 text.", code=ErrorCode.INVALID_JSON) from None
 
 
 def dump_cson(document: Any) -> str:

@@ -1,8 +1,7 @@
-"""Generate docs/configuration.md from the Settings class: `python -m toucan.settings_doc`."""
+"""docs/configuration.md from the Settings class (written and checked by toucan.reference_docs)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from pydantic_core import PydanticUndefined
@@ -44,14 +43,9 @@ def render() -> str:
 
 
 def main() -> None:
-    if "--check" in sys.argv:
-        if not DOC_PATH.exists() or DOC_PATH.read_text() != render():
-            sys.stderr.write("docs/configuration.md is stale: run `make docs`.\n")
-            raise SystemExit(1)
-        return
-    DOC_PATH.parent.mkdir(parents=True, exist_ok=True)
-    DOC_PATH.write_text(render())
-    print(f"wrote {DOC_PATH}")
+    from toucan.reference_docs import main as generate
+
+    generate()
 
 
 if __name__ == "__main__":

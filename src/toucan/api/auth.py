@@ -15,7 +15,7 @@ from toucan.auth.identity import Identity
 from toucan.auth.login import login as do_login
 from toucan.auth.tokens import revoke_token
 from toucan.db.models import SmallApp
-from toucan.errors import PermissionDenied
+from toucan.errors import ErrorCode, PermissionDenied
 
 router = APIRouter(tags=["auth"])
 
@@ -50,7 +50,7 @@ def login(body: LoginBody, request: Request, ctx: ContextDep) -> dict[str, Any]:
         raise PermissionDenied(
             "Logging in with a username and password is turned off on this instance (no provider of type "
             "'local' in the instance settings): use the single sign-on buttons of the login page.",
-            code="local_login_disabled",
+            code=ErrorCode.LOCAL_LOGIN_DISABLED,
         )
     result = do_login(ctx.db, body.username, body.password, client_address(request), ctx.token_ttl, ctx.login_limits)
     return {"token": result.token, "user": me_dict(ctx, result.identity)}

@@ -15,7 +15,7 @@ from toucan.apps import configs as domain
 from toucan.apps.configs import ConfigKind, Stage
 from toucan.apps.small_apps import get_app_for
 from toucan.auth.roles import AppPrivilege
-from toucan.errors import ValidationError
+from toucan.errors import ErrorCode, ValidationError
 from toucan.formats import dump_cson, parse_cson, parse_json
 
 router = APIRouter(tags=["configs"])
@@ -59,7 +59,7 @@ async def _put(
         try:
             document = parse_cson(raw.decode())
         except UnicodeDecodeError:
-            raise ValidationError("The body is not UTF-8 text.", code="invalid_cson") from None
+            raise ValidationError("The body is not UTF-8 text.", code=ErrorCode.INVALID_CSON) from None
     else:
         document = parse_json(raw)
     if stage is Stage.PRODUCTION:

@@ -17,7 +17,7 @@ from toucan.apps.configs import ConfigKind, Stage
 from toucan.apps.secrets import AppSecrets
 from toucan.apps.small_apps import get_app_for
 from toucan.auth.roles import AppPrivilege
-from toucan.errors import NotFound, PayloadTooLarge, ValidationError
+from toucan.errors import ErrorCode, NotFound, PayloadTooLarge, ValidationError
 from toucan.etl.builder_code import check_augment
 from toucan.etl.sources import SourceFiles
 from toucan.formats import parse_json
@@ -254,7 +254,7 @@ async def put_augment(app: str, request: Request, ctx: ContextDep, identity: Ide
         try:
             code = raw.decode()
         except UnicodeDecodeError:
-            raise ValidationError("augment.py is not UTF-8 text.", code="invalid_augment") from None
+            raise ValidationError("augment.py is not UTF-8 text.", code=ErrorCode.INVALID_AUGMENT) from None
     functions = check_augment(code, app, ctx.settings)
     with ctx.db.session() as session:
         get_app_for(session, identity, app, AppPrivilege.CONTRIBUTE)

@@ -18,7 +18,7 @@ from toucan.auth.tokens import identity_for_token
 from toucan.data.reads import RequestReads
 from toucan.data.service import DataService
 from toucan.db.engine import Database
-from toucan.errors import AuthenticationError, PermissionDenied
+from toucan.errors import AuthenticationError, ErrorCode, PermissionDenied
 from toucan.settings import Settings
 
 MISSING_AUTHORIZATION = (
@@ -77,9 +77,9 @@ def _basic_identity(ctx: Context, value: str, address: str) -> Identity:
     try:
         username, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
-        raise AuthenticationError("Malformed Basic credentials.", code="invalid_credentials") from None
+        raise AuthenticationError("Malformed Basic credentials.", code=ErrorCode.INVALID_CREDENTIALS) from None
     if not sep:
-        raise AuthenticationError("Malformed Basic credentials.", code="invalid_credentials")
+        raise AuthenticationError("Malformed Basic credentials.", code=ErrorCode.INVALID_CREDENTIALS)
     user = check_password(ctx.db, username, password, address, ctx.login_limits)
     with ctx.db.session() as session:
         user = session.merge(user)
@@ -91,7 +91,7 @@ def _basic_identity(ctx: Context, value: str, address: str) -> Identity:
     if not identity.is_super_admin and not local_login_enabled(ctx):
         raise PermissionDenied(
             "Passwords are turned off on this instance (no 'local' provider): use single sign-on.",
-            code="local_login_disabled",
+            code=ErrorCode.LOCAL_LOGIN_DISABLED,
         )
     return identity
 
@@ -100,7 +100,9 @@ def _bearer_identity(ctx: Context, raw: str) -> Identity:
     # The primary, not the read replica: a token issued a moment ago must work at once.
     found = identity_for_token(ctx.reads, raw)
     if found is None:
-        raise AuthenticationError("This token is invalid, expired or revoked. Log in again.", code="invalid_token")
+        raise AuthenticationError(
+            "This token is invalid, expired or revoked. Log in again.", code=ErrorCode.INVALID_TOKEN
+        )
     check_account_usable(found)
     return found.identity
 
@@ -114,14 +116,14 @@ async def current_identity(request: Request, ctx: ContextDep) -> Identity:
     """
     header = request.headers.get("authorization")
     if not header:
-        raise AuthenticationError(MISSING_AUTHORIZATION, code="missing_authorization")
+        raise AuthenticationError(MISSING_AUTHORIZATION, code=ErrorCode.MISSING_AUTHORIZATION)
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "basic":
         return await run_in_threadpool(_basic_identity, ctx, value.strip(), client_address(request))
     if scheme.lower() != "bearer" or not value.strip():
         raise AuthenticationError(
             "The Authorization header must be 'Bearer <token>' or 'Basic <credentials>'.",
-            code="invalid_authorization",
+            code=ErrorCode.INVALID_AUTHORIZATION,
         )
     return _bearer_identity(ctx, value.strip())
 

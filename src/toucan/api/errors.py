@@ -10,25 +10,25 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from toucan.errors import ToucanError
+from toucan.errors import ErrorCode, ToucanError
 from toucan.formats import error_path
 
 log = logging.getLogger("toucan.api")
 
 _HTTP_CODES = {
-    400: "bad_request",
-    401: "not_authenticated",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
+    400: ErrorCode.BAD_REQUEST,
+    401: ErrorCode.NOT_AUTHENTICATED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    406: ErrorCode.NOT_ACCEPTABLE,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
 }
 
 
 def error_response(
-    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+    status: int, code: ErrorCode, message: str, details: Any = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "details": details}}
     return JSONResponse(body, status_code=status, headers=headers)
@@ -55,7 +55,7 @@ def _request_validation(_request: Request, exc: Exception) -> JSONResponse:
             ctx = err.get("ctx") or {}
             return error_response(
                 400,
-                "invalid_json",
+                ErrorCode.INVALID_JSON,
                 f"The request body is not valid JSON: {ctx.get('error', 'syntax error')}.",
                 {"position": loc[1] if len(loc) > 1 else None},
             )
@@ -64,7 +64,7 @@ def _request_validation(_request: Request, exc: Exception) -> JSONResponse:
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return error_response(
         400,
-        "validation_error",
+        ErrorCode.VALIDATION_ERROR,
         f"Invalid {first['in']} at {first['path']}: {first['message']}{more}",
         {"errors": errors},
     )
@@ -72,7 +72,7 @@ def _request_validation(_request: Request, exc: Exception) -> JSONResponse:
 
 def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "error")
+    code = _HTTP_CODES.get(exc.status_code, ErrorCode.ERROR)
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     if exc.status_code == 404 and message == "Not Found":
         message = "No such route. The API's routes are listed at /openapi.json."
@@ -84,7 +84,9 @@ def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # exc_info given: the handler runs outside the `except` block, where log.exception
     # would find no exception and log "NoneType: None".
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "internal_error", "Something went wrong on the server; the error is in its logs.")
+    return error_response(
+        500, ErrorCode.INTERNAL_ERROR, "Something went wrong on the server; the error is in its logs."
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -11,10 +11,11 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from toucan.errors import ErrorCode
 from toucan.formats import error_path
 
 
-async def _send_error(send: Send, status: int, code: str, message: str, details: Any = None) -> None:
+async def _send_error(send: Send, status: int, code: ErrorCode, message: str, details: Any = None) -> None:
     body = json.dumps({"error": {"code": code, "message": message, "details": details}}).encode()
     await send(
         {
@@ -50,10 +51,10 @@ class BodyLimitMiddleware:
                 try:
                     too_big = int(value) > self.max_bytes
                 except ValueError:
-                    await _send_error(send, 400, "bad_request", "Invalid Content-Length header.")
+                    await _send_error(send, 400, ErrorCode.BAD_REQUEST, "Invalid Content-Length header.")
                     return
                 if too_big:
-                    await _send_error(send, 413, "payload_too_large", message, {"limit": self.max_bytes})
+                    await _send_error(send, 413, ErrorCode.PAYLOAD_TOO_LARGE, message, {"limit": self.max_bytes})
                     return
         received = 0
         response_started = False
@@ -77,7 +78,7 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except _BodyTooLarge:
             if not response_started:
-                await _send_error(send, 413, "payload_too_large", message, {"limit": self.max_bytes})
+                await _send_error(send, 413, ErrorCode.PAYLOAD_TOO_LARGE, message, {"limit": self.max_bytes})
 
 
 class _BodyTooLarge(Exception):
@@ -172,7 +173,7 @@ async def _send_nul_error(send: Send, where: str, path: str) -> None:
     await _send_error(
         send,
         400,
-        "validation_error",
+        ErrorCode.VALIDATION_ERROR,
         f"Invalid {where} at {path}: {NUL_MESSAGE}.",
         {"errors": [{"in": where, "path": path, "message": NUL_MESSAGE}]},
     )

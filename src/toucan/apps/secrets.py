@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from toucan.db.engine import Database
 from toucan.db.etl_models import AppSecret
-from toucan.errors import NotFound, ValidationError
+from toucan.errors import ErrorCode, NotFound, ValidationError
 from toucan.formats import error_path
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
@@ -140,7 +140,7 @@ class MisplacedSecret:
         return ValidationError(
             self.message,
             details={"path": error_path(self.path), "secret": self.secret, "accepted": list(self.accepted)},
-            code="misplaced_secret",
+            code=ErrorCode.MISPLACED_SECRET,
         )
 
 

@@ -15,7 +15,7 @@ from toucan.auth.passwords import verify_password
 from toucan.auth.tokens import issue_token
 from toucan.db.engine import Database
 from toucan.db.models import User
-from toucan.errors import AuthenticationError
+from toucan.errors import AuthenticationError, ErrorCode
 
 
 @dataclass(frozen=True)
@@ -39,12 +39,12 @@ def check_account_usable(user: AccountState) -> None:
     if user.disabled:
         raise AuthenticationError(
             "This account is disabled. Ask an administrator to enable it.",
-            code="account_disabled",
+            code=ErrorCode.ACCOUNT_DISABLED,
         )
     if user.expiration_date is not None and user.expiration_date <= datetime.now(UTC):
         raise AuthenticationError(
             f"This account expired on {user.expiration_date.isoformat()}. Ask an administrator to extend it.",
-            code="account_expired",
+            code=ErrorCode.ACCOUNT_EXPIRED,
         )
 
 
@@ -71,7 +71,7 @@ def check_password(db: Database, username: str, password: str, address: str, lim
         raise
     ratelimit.settle(db, attempt, limits, succeeded=user is not None)
     if user is None:
-        raise AuthenticationError("Wrong username or password.", code="invalid_credentials")
+        raise AuthenticationError("Wrong username or password.", code=ErrorCode.INVALID_CREDENTIALS)
     return user
 
 

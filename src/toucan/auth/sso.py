@@ -25,7 +25,7 @@ from toucan.auth.roles import AppPrivilege
 from toucan.auth.tokens import issue_token
 from toucan.auth.users import USERNAME_PATTERN, UserCreate, create_user
 from toucan.db.models import Group, Privilege, SmallApp, SSOPendingLogin, SSOSeenMessage, User
-from toucan.errors import AuthenticationError, ToucanError
+from toucan.errors import AuthenticationError, ErrorCode, ToucanError
 
 log = logging.getLogger("toucan.sso")
 
@@ -114,7 +114,7 @@ def redirect_with_error(default_redirect_url: str, error: ToucanError) -> str:
     return f"{default_redirect_url.split('#')[0]}#{fragment}"
 
 
-def sso_error(code: str, message: str, **details: Any) -> AuthenticationError:
+def sso_error(code: ErrorCode, message: str, **details: Any) -> AuthenticationError:
     """An error the login page shows and the logs keep; `message` says what to do."""
     return AuthenticationError(message, details=details or None, code=code)
 
@@ -180,7 +180,7 @@ def _run_jq(program: str, attributes: dict[str, Any], what: str) -> Any:
         return None
     except ValueError as exc:
         raise sso_error(
-            "mapping_failed",
+            ErrorCode.MAPPING_FAILED,
             f"The jq filter {program!r} of mapping.{what} failed on the identity provider's attributes: {exc}. "
             f"Attributes received: {', '.join(sorted(attributes)) or 'none'}.",
         ) from None
@@ -196,14 +196,14 @@ def map_username(mapping: Mapping, attributes: dict[str, Any], default: str | No
     if not isinstance(value, str) or not value.strip():
         source = f"the jq filter {mapping.nameId!r} of mapping.nameId" if mapping.nameId else "the identity provider"
         raise sso_error(
-            "mapping_failed",
+            ErrorCode.MAPPING_FAILED,
             f"No username: {source} gave {value!r}. Attributes received: "
             f"{', '.join(sorted(attributes)) or 'none'}. Fix mapping.nameId in the instance settings.",
         )
     value = value.strip()
     if not re.match(USERNAME_PATTERN, value):
         raise sso_error(
-            "mapping_failed",
+            ErrorCode.MAPPING_FAILED,
             f"The username {value!r} from the identity provider is not valid here (no spaces or '/', "
             "at most 255 characters). Change mapping.nameId in the instance settings.",
         )
@@ -257,7 +257,7 @@ def login_user(
     if user is None:
         if not config.user_provisioning:
             raise sso_error(
-                "unknown_user",
+                ErrorCode.UNKNOWN_USER,
                 f"The user {username!r} does not exist in Toucan and this identity provider does not create "
                 "users (user_provisioning is false). An administrator must create this user first.",
                 username=username,
@@ -270,7 +270,7 @@ def login_user(
                 provider=provider_id,
             )
         except PydanticValidationError:
-            raise sso_error("mapping_failed", f"The username {username!r} is not valid here.") from None
+            raise sso_error(ErrorCode.MAPPING_FAILED, f"The username {username!r} is not valid here.") from None
         log.info("SSO provider %s created the user %r", provider_id, username)
     else:
         user.attributes = {**(user.attributes or {}), **attributes}

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic import ValidationError as PydanticValidationError
 
-from toucan.errors import ToucanError, ValidationError
+from toucan.errors import ErrorCode, ToucanError, ValidationError
 from toucan.formats import raise_for_validation
 from toucan.settings import Settings
 
@@ -35,21 +35,21 @@ class ConnectorError(ToucanError):
     """The remote side failed: unreachable, refused the login, or answered with an error."""
 
     status = 502
-    code = "connector_error"
+    code = ErrorCode.CONNECTOR_ERROR
 
 
 class SourceQueryError(ToucanError):
     """The remote side refused what a data source asks for (bad SQL, unknown table, bad filter)."""
 
     status = 400
-    code = "source_query_failed"
+    code = ErrorCode.SOURCE_QUERY_FAILED
 
 
 class MissingDriver(ToucanError):
     """The connector type's driver (its extra) is not installed; the message says how to install it."""
 
     status = 400
-    code = "missing_connector_driver"
+    code = ErrorCode.MISSING_CONNECTOR_DRIVER
 
 
 class ProviderConfig(BaseModel):

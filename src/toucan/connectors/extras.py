@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from toucan.errors import ToucanError, ValidationError
+from toucan.errors import ErrorCode, ToucanError, ValidationError
 
 # The same requirement specs as pyproject.toml's optional-dependencies (a test checks it).
 EXTRAS: dict[str, list[str]] = {
@@ -38,7 +38,7 @@ class InstallError(ToucanError):
     """The installer failed; the message carries the end of its output."""
 
     status = 500
-    code = "install_failed"
+    code = ErrorCode.INSTALL_FAILED
 
 
 def check_names(names: Iterable[str]) -> list[str]:
@@ -49,7 +49,7 @@ def check_names(names: Iterable[str]) -> list[str]:
             raise ValidationError(
                 f"Unknown connector extra {name!r}. Known extras: {', '.join(sorted(EXTRAS))}.",
                 details={"extra": name, "known": sorted(EXTRAS)},
-                code="unknown_connector_extra",
+                code=ErrorCode.UNKNOWN_CONNECTOR_EXTRA,
             )
         if name not in result:
             result.append(name)

@@ -22,7 +22,7 @@ from toucan.connectors.base import (
     records_to_table,
 )
 from toucan.connectors.network import port_open, resolve
-from toucan.errors import QueryTimeout, ValidationError
+from toucan.errors import ErrorCode, QueryTimeout, ValidationError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -154,7 +154,7 @@ class MongoConnector(Connector):
         except errors.ExecutionTimeout:
             raise QueryTimeout(
                 f"The query on mongo provider {self.name!r} took longer than {self.timeout:g} s.",
-                code="connector_timeout",
+                code=ErrorCode.CONNECTOR_TIMEOUT,
             ) from None
         except (errors.ServerSelectionTimeoutError, errors.ConnectionFailure) as exc:
             raise ConnectorError(

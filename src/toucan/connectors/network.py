@@ -22,7 +22,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from toucan.connectors.base import ConnectorError
-from toucan.errors import PayloadTooLarge, QueryTimeout, ToucanError, ValidationError
+from toucan.errors import ErrorCode, PayloadTooLarge, QueryTimeout, ToucanError, ValidationError
 from toucan.settings import Settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -35,7 +35,7 @@ class HostNotAllowed(ToucanError):
     """A URL reaches an address that is not public and not allowed by the setting."""
 
     status = 400
-    code = "host_not_allowed"
+    code = ErrorCode.HOST_NOT_ALLOWED
 
 
 class RetryPolicy(BaseModel):
@@ -158,16 +158,16 @@ def check_url(url: str | httpx.URL, allowed_hosts: Sequence[str] | AllowedHosts)
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise ValidationError(f"Invalid URL: {exc}.", code="invalid_url") from None
+        raise ValidationError(f"Invalid URL: {exc}.", code=ErrorCode.INVALID_URL) from None
     if parsed.scheme not in ("http", "https"):
         raise ValidationError(
             f"Only http and https URLs may be fetched, not {parsed.scheme or 'a relative URL'!r}: "
             f"{display_url(parsed)}",
             details={"scheme": parsed.scheme},
-            code="invalid_url",
+            code=ErrorCode.INVALID_URL,
         )
     if not parsed.host:
-        raise ValidationError(f"The URL has no host: {display_url(parsed)}", code="invalid_url")
+        raise ValidationError(f"The URL has no host: {display_url(parsed)}", code=ErrorCode.INVALID_URL)
     check_host(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80), allowed)
 
 
@@ -317,7 +317,7 @@ def fetch_url(
                     continue
                 if isinstance(exc, httpx.ConnectTimeout):
                     raise QueryTimeout(
-                        f"{shown}: no connection within {http.timeout.connect} s.", code="connector_timeout"
+                        f"{shown}: no connection within {http.timeout.connect} s.", code=ErrorCode.CONNECTOR_TIMEOUT
                     ) from None
                 raise ConnectorError(f"{shown}: cannot connect ({exc}).") from None
             try:
@@ -341,7 +341,9 @@ def fetch_url(
             return response
         raise AssertionError("unreachable: the last attempt returns or raises")
     except httpx.TimeoutException:
-        raise QueryTimeout(f"{shown}: no answer within {http.timeout.read} s.", code="connector_timeout") from None
+        raise QueryTimeout(
+            f"{shown}: no answer within {http.timeout.read} s.", code=ErrorCode.CONNECTOR_TIMEOUT
+        ) from None
     except httpx.TooManyRedirects:
         raise ConnectorError(f"{shown}: too many redirects.") from None
     except httpx.HTTPError as exc:

@@ -17,7 +17,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from toucan.connectors.base import MissingDriver
 from toucan.connectors.extras import missing_extras
-from toucan.errors import ValidationError
+from toucan.errors import ErrorCode, ValidationError
 from toucan.formats import raise_for_validation
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def connector_type(type_name: str) -> ConnectorType:
         raise ValidationError(
             f"Unknown connector type {type_name!r}. Known types: {', '.join(TYPES)}.",
             details={"type": type_name, "known": list(TYPES)},
-            code="unknown_connector_type",
+            code=ErrorCode.UNKNOWN_CONNECTOR_TYPE,
         )
     return entry
 

@@ -37,7 +37,7 @@ from toucan.connectors.base import (
     rows_to_table,
 )
 from toucan.connectors.network import port_open, resolve
-from toucan.errors import QueryTimeout, ToucanError, ValidationError
+from toucan.errors import ErrorCode, QueryTimeout, ToucanError, ValidationError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -143,7 +143,7 @@ class SqlConnector(Connector):
         return QueryTimeout(
             f"The query on {self.type_name} provider {self.name!r} took longer than {self.timeout:g} s.",
             details={"provider": self.name, "timeout": self.timeout},
-            code="connector_timeout",
+            code=ErrorCode.CONNECTOR_TIMEOUT,
         )
 
     def _query_failed(self, message: str) -> SourceQueryError:
@@ -231,7 +231,7 @@ class SqlAlchemyConnector(SqlConnector):
         if timed_out:
             return QueryTimeout(
                 f"No connection to {self.type_name} provider {self.name!r}{at} within {self.timeout:g} s: {message}",
-                code="connector_timeout",
+                code=ErrorCode.CONNECTOR_TIMEOUT,
             )
         return ConnectorError(
             f"Cannot connect to {self.type_name} provider {self.name!r}{at}: {message}",
@@ -657,7 +657,7 @@ class FileConnectorMixin:
             raise ValidationError(
                 f"The {self.type_name} file {self.config.path!r} is among the stack's own files and may not be read.",
                 details={"path": self.config.path},
-                code="path_not_allowed",
+                code=ErrorCode.PATH_NOT_ALLOWED,
             )
         return path
 

@@ -28,7 +28,7 @@ from toucan.connectors.base import (
 )
 from toucan.connectors.network import port_open, resolve
 from toucan.connectors.sql import ServerConfig, SqlAlchemyConnector, SqlConnector, _one_line
-from toucan.errors import QueryTimeout, ToucanError, ValidationError
+from toucan.errors import ErrorCode, QueryTimeout, ToucanError, ValidationError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -353,7 +353,7 @@ class ClickHouseConnector(SqlConnector):
                         raise QueryTimeout(
                             f"No connection to clickhouse provider {self.name!r} at {host}:{port} "
                             f"within {self.timeout:g} s: {message}",
-                            code="connector_timeout",
+                            code=ErrorCode.CONNECTOR_TIMEOUT,
                         ) from None
                     raise ConnectorError(
                         f"Cannot connect to clickhouse provider {self.name!r} at {host}:{port}: {message}",

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 from toucan.db.domain_models import DomainTable, DomainVersion, StageHead
 from toucan.db.engine import Database
-from toucan.errors import Conflict, NotFound, ValidationError
+from toucan.errors import Conflict, ErrorCode, NotFound, ValidationError
 from toucan.settings import Settings
 
 DOMAIN_NAME = re.compile(DOMAIN_NAME_PATTERN)
@@ -40,7 +40,7 @@ def check_domain_name(name: str, where: str = "domain") -> str:
         raise ValidationError(
             f"Invalid domain name {str(name)[:120]!r}: {DOMAIN_NAME_RULE}.",
             details={"field": where, "domain": str(name)[:120]},
-            code="invalid_domain_name",
+            code=ErrorCode.INVALID_DOMAIN_NAME,
         )
     return name
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from toucan.errors import PermissionDenied, QueryTimeout, ValidationError
+from toucan.errors import ErrorCode, PermissionDenied, QueryTimeout, ValidationError
 
 if TYPE_CHECKING:  # DuckDB and Arrow load on the first query, not at start-up
     import duckdb
@@ -231,7 +231,7 @@ def _guarded(work: Callable[[duckdb.DuckDBPyConnection], T], cursor: duckdb.Duck
         raise PermissionDenied(
             "The query tried to read a file outside this app's data; it was stopped.",
             details={"engine": type(exc).__name__},
-            code="outside_reach",
+            code=ErrorCode.OUTSIDE_REACH,
         ) from None
     except (
         duckdb.BinderException,
@@ -248,7 +248,7 @@ def _guarded(work: Callable[[duckdb.DuckDBPyConnection], T], cursor: duckdb.Duck
         raise ValidationError(
             f"The query failed: {_first_line(exc)}",
             details={"engine": type(exc).__name__},
-            code="query_error",
+            code=ErrorCode.QUERY_ERROR,
         ) from None
 
 

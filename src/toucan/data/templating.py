@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from toucan.errors import ValidationError
+from toucan.errors import ErrorCode, ValidationError
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}|<%=\s*(.+?)\s*%>")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+|\[\d+\])*$")
@@ -40,7 +40,7 @@ def _lookup(expression: str, variables: Mapping[str, Any]) -> Any:
             raise ValidationError(
                 f"The variable {expression!r} is not defined: send it in 'variables'.",
                 details={"variable": expression},
-                code="missing_variable",
+                code=ErrorCode.MISSING_VARIABLE,
             )
     return value
 

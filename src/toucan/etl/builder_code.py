@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from toucan.errors import ValidationError
+from toucan.errors import ErrorCode, ValidationError
 from toucan.etl import builder_runner
 from toucan.jobs.failure import JobFailed
 from toucan.sandbox import forwarder
@@ -54,7 +54,7 @@ def top_level_functions(code: str) -> set[str]:
         raise ValidationError(
             f"augment.py line {exc.lineno}: {exc.msg}.",
             details={"line": exc.lineno, "column": exc.offset, "reason": exc.msg},
-            code="invalid_augment",
+            code=ErrorCode.INVALID_AUGMENT,
         ) from None
     return {node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
 
@@ -62,7 +62,7 @@ def top_level_functions(code: str) -> set[str]:
 def check_augment(code: str, app_id: str, settings: Settings) -> set[str]:
     """Validate an augment.py upload; returns its functions. Legacy code outside the whitelist → 400."""
     if len(code.encode()) > MAX_CODE:
-        raise ValidationError(f"augment.py is larger than {MAX_CODE} bytes.", code="invalid_augment")
+        raise ValidationError(f"augment.py is larger than {MAX_CODE} bytes.", code=ErrorCode.INVALID_AUGMENT)
     functions = top_level_functions(code)
     if LEGACY_ENTRY in functions and app_id not in settings.old_augment_whitelist:
         raise ValidationError(
@@ -70,7 +70,7 @@ def check_augment(code: str, app_id: str, settings: Settings) -> set[str]:
             "listed in TOUCAN_OLD_AUGMENT_WHITELIST. Write the transformation as PIPELINE steps in etl_config "
             "instead, for example:\n" + PIPELINE_EXAMPLE,
             details={"app": app_id, "setting": "TOUCAN_OLD_AUGMENT_WHITELIST", "example": PIPELINE_EXAMPLE},
-            code="legacy_augment_refused",
+            code=ErrorCode.LEGACY_AUGMENT_REFUSED,
         )
     return functions
 

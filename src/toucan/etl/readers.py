@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from toucan.data.domains import copy_select_to_parquet, sql_string
-from toucan.errors import ValidationError
+from toucan.errors import ErrorCode, ValidationError
 from toucan.formats import raise_for_validation
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ def _readable_source(source: Path, options: FileOptions, kind: FileType, tmp: Pa
             raise ValidationError(
                 f"The file is not valid {options.encoding}: byte {exc.start} cannot be decoded ({exc.reason}).",
                 details={"encoding": options.encoding, "byte": exc.start},
-                code="invalid_file",
+                code=ErrorCode.INVALID_FILE,
             ) from None
     return target
 
@@ -231,16 +231,16 @@ def read_excel(source: Path, filename: str, options: FileOptions) -> pa.Table:
             raise ValidationError(
                 f"{filename!r} has no sheet {sheet!r}.",
                 details={"file": filename, "sheetname": sheet, "sheets": _sheet_names(source)},
-                code="invalid_file",
+                code=ErrorCode.INVALID_FILE,
             ) from None
         raise ValidationError(
-            f"Could not read the Excel file {filename!r}: {text[:300]}", code="invalid_file"
+            f"Could not read the Excel file {filename!r}: {text[:300]}", code=ErrorCode.INVALID_FILE
         ) from None
     except Exception as exc:
         raise ValidationError(
             f"Could not read the Excel file {filename!r}: {type(exc).__name__}: {str(exc)[:300]}",
             details={"file": filename},
-            code="invalid_file",
+            code=ErrorCode.INVALID_FILE,
         ) from None
     frame.columns = [str(column) for column in frame.columns]
     # Mixed-type object columns (numbers and text in one column) are kept as text.
@@ -287,7 +287,9 @@ def _read_error(exc: Exception, source: Path, filename: str, kind: FileType, opt
     if line is not None:
         details["line"] = line
     return ValidationError(
-        f"Could not read {filename!r} as {kind.value.upper()}: {first[:400]}", details=details, code="invalid_file"
+        f"Could not read {filename!r} as {kind.value.upper()}: {first[:400]}",
+        details=details,
+        code=ErrorCode.INVALID_FILE,
     )
 
 

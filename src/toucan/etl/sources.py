@@ -21,7 +21,7 @@ from toucan.apps.configs import ConfigKind, Stage, read_config
 from toucan.data.engine import duckdb_config
 from toucan.db.engine import Database
 from toucan.db.etl_models import DataSourceFile, UploadSession
-from toucan.errors import Conflict, NotFound, PayloadTooLarge, ValidationError
+from toucan.errors import Conflict, ErrorCode, NotFound, PayloadTooLarge, ValidationError
 from toucan.etl.readers import FileOptions, check_readable, parse_options
 
 MAX_FILENAME = 255
@@ -206,7 +206,7 @@ class SourceFiles:
                 raise Conflict(
                     f"This chunk starts at byte {offset}, but the server has {row.received} bytes: send from there.",
                     details={"offset": row.received},
-                    code="offset_mismatch",
+                    code=ErrorCode.OFFSET_MISMATCH,
                 )
             path = self._upload_path(upload_id)
             written = 0
@@ -237,7 +237,7 @@ class SourceFiles:
             raise Conflict(
                 f"The upload is incomplete: {received} of {size} bytes received.",
                 details={"offset": received, "size": size},
-                code="upload_incomplete",
+                code=ErrorCode.UPLOAD_INCOMPLETE,
             )
         path = self._upload_path(upload_id)
         digest = hashlib.sha256()

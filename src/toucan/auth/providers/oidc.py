@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from toucan.auth import sso
 from toucan.auth.sso import ProviderBase, SSOConfig, sso_error
 from toucan.db.engine import Database
+from toucan.errors import ErrorCode
 
 log = logging.getLogger("toucan.sso.oidc")
 
@@ -191,7 +192,7 @@ def login_url(db: Database, provider: OidcProvider, redirect_uri: str) -> tuple[
 
 def _unreachable(provider: OidcProvider, what: str, url: str, exc: Exception) -> Exception:
     return sso_error(
-        "idp_unreachable",
+        ErrorCode.IDP_UNREACHABLE,
         f"This backend cannot reach the identity provider's {what} at {url} ({type(exc).__name__}). Check "
         "the URL in providerConfig, DNS, firewalls and any outbound proxy between this backend and the IdP.",
         provider=provider.id,
@@ -223,7 +224,9 @@ def _fetch_token(provider: OidcProvider, code: str, pending: dict[str, Any]) -> 
     except ValueError:
         token = None
     if not isinstance(token, dict):
-        raise sso_error("idp_error", f"The token endpoint answered {response.status_code} without a JSON object.")
+        raise sso_error(
+            ErrorCode.IDP_ERROR, f"The token endpoint answered {response.status_code} without a JSON object."
+        )
     if response.status_code != 200 or "error" in token:
         raise _token_error(token.get("error"), token.get("error_description"), config.auth_method)
     return token
@@ -233,19 +236,19 @@ def _token_error(error: str | None, description: str | None, method: str) -> Exc
     detail = f"{error}: {description}" if description else str(error)
     if error == "invalid_client":
         return sso_error(
-            "invalid_client",
+            ErrorCode.INVALID_CLIENT,
             f"The identity provider refused this client's credentials ({detail}). Check "
             f"appCredentials.client_id and client_secret, and that the client may use {method} (the first "
             "value of token_endpoint_auth_methods_supported).",
         )
     if error == "invalid_grant":
         return sso_error(
-            "redirect_uri_mismatch",
+            ErrorCode.REDIRECT_URI_MISMATCH,
             f"The identity provider refused the authorization code ({detail}). The redirect URI must be the "
             "same at login and callback and registered at the identity provider; the code may also have "
             "expired or been used already: log in again.",
         )
-    return sso_error("idp_error", f"The identity provider's token endpoint answered an error: {detail}")
+    return sso_error(ErrorCode.IDP_ERROR, f"The identity provider's token endpoint answered an error: {detail}")
 
 
 def _key_set(provider: OidcProvider) -> KeySet:
@@ -257,7 +260,7 @@ def _key_set(provider: OidcProvider) -> KeySet:
     except httpx.TransportError as exc:
         raise _unreachable(provider, "keys (jwks_uri)", url, exc) from None
     except (httpx.HTTPStatusError, ValueError, JoseError) as exc:
-        raise sso_error("idp_error", f"The identity provider's keys at {url} cannot be used: {exc}") from None
+        raise sso_error(ErrorCode.IDP_ERROR, f"The identity provider's keys at {url} cannot be used: {exc}") from None
 
 
 def _jwt_alg(token: str) -> str:
@@ -265,7 +268,7 @@ def _jwt_alg(token: str) -> str:
         header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "==="))
         return str(header["alg"])
     except (ValueError, KeyError, TypeError):
-        raise sso_error("invalid_id_token", "The id_token is not a JWT.") from None
+        raise sso_error(ErrorCode.INVALID_ID_TOKEN, "The id_token is not a JWT.") from None
 
 
 def verify_id_token(provider: OidcProvider, id_token: str, nonce: str) -> dict[str, Any]:
@@ -275,7 +278,7 @@ def verify_id_token(provider: OidcProvider, id_token: str, nonce: str) -> dict[s
     header_alg = _jwt_alg(id_token)
     if header_alg not in algorithms or header_alg == "none":
         raise sso_error(
-            "invalid_id_token",
+            ErrorCode.INVALID_ID_TOKEN,
             f"The id_token is signed with {header_alg!r}, not one of id_token_signing_alg_values_supported "
             f"({', '.join(algorithms)}).",
         )
@@ -286,7 +289,7 @@ def verify_id_token(provider: OidcProvider, id_token: str, nonce: str) -> dict[s
         token = jwt.decode(id_token, key, algorithms=[header_alg])
     except JoseError as exc:
         raise sso_error(
-            "wrong_certificate",
+            ErrorCode.WRONG_CERTIFICATE,
             f"The id_token's signature does not match the identity provider's keys at "
             f"{config.providerConfig.jwks_uri} ({exc.error}). Check jwks_uri in providerConfig.",
         ) from None
@@ -308,25 +311,25 @@ def verify_id_token(provider: OidcProvider, id_token: str, nonce: str) -> dict[s
             raise _clock_skew("was issued in the future") from None
         if exc.claim == "iss":
             raise sso_error(
-                "invalid_id_token",
+                ErrorCode.INVALID_ID_TOKEN,
                 f"The id_token's issuer is {token.claims.get('iss')!r}, not providerConfig.issuer "
                 f"{config.providerConfig.issuer!r}. Copy the issuer from the discovery document.",
             ) from None
         if exc.claim == "aud":
             raise sso_error(
-                "wrong_audience",
+                ErrorCode.WRONG_AUDIENCE,
                 f"The id_token is for another client ({token.claims.get('aud')!r}), not "
                 f"{config.appCredentials.client_id!r}. Check appCredentials.client_id.",
             ) from None
-        raise sso_error("invalid_id_token", f"The id_token was refused: {exc.description}") from None
+        raise sso_error(ErrorCode.INVALID_ID_TOKEN, f"The id_token was refused: {exc.description}") from None
     except MissingClaimError as exc:
-        raise sso_error("invalid_id_token", f"The id_token lacks the claim(s) {exc.claim}.") from None
+        raise sso_error(ErrorCode.INVALID_ID_TOKEN, f"The id_token lacks the claim(s) {exc.claim}.") from None
     return dict(token.claims)
 
 
 def _clock_skew(what: str) -> Exception:
     return sso_error(
-        "clock_skew",
+        ErrorCode.CLOCK_SKEW,
         f"The identity provider's id_token {what} by this server's clock. Check that the clocks of this server "
         f"and of the identity provider are right (NTP): {CLOCK_LEEWAY} seconds of difference are tolerated.",
     )
@@ -343,7 +346,7 @@ def check_userinfo_schema(claims: dict[str, Any], schema: UserInfoSchema) -> Non
         if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
             wanted = _TYPE_NAMES.get(name, "a string")
             raise sso_error(
-                "userinfo_invalid",
+                ErrorCode.USERINFO_INVALID,
                 f"The identity provider's userinfo answer does not follow the OpenID Connect schema: {name} is "
                 f"{value!r} ({type(value).__name__}), expected {wanted}. If you cannot change the identity "
                 f"provider, add userInfoRequest: {{user_info_schema: {{ignore: ['{name}']}}}} to the settings.",
@@ -371,7 +374,7 @@ def fetch_userinfo(provider: OidcProvider, access_token: str) -> dict[str, Any]:
         raise _unreachable(provider, "userinfo endpoint", url, exc) from None
     if response.status_code != 200:
         raise sso_error(
-            "idp_error",
+            ErrorCode.IDP_ERROR,
             f"The userinfo endpoint answered {response.status_code} to a {request.method} "
             f"({'Authorization header' if request.behavior.use_authorization_header else 'token in the request'}). "
             "Check userInfoRequest (method, behavior.use_authorization_header) against what the IdP supports.",
@@ -380,10 +383,11 @@ def fetch_userinfo(provider: OidcProvider, access_token: str) -> dict[str, Any]:
         claims = response.json()
     except ValueError:
         raise sso_error(
-            "userinfo_invalid", "The userinfo answer is not JSON (signed or encrypted userinfo is not supported)."
+            ErrorCode.USERINFO_INVALID,
+            "The userinfo answer is not JSON (signed or encrypted userinfo is not supported).",
         ) from None
     if not isinstance(claims, dict):
-        raise sso_error("userinfo_invalid", "The userinfo answer is not a JSON object.")
+        raise sso_error(ErrorCode.USERINFO_INVALID, "The userinfo answer is not a JSON object.")
     check_userinfo_schema(claims, request.user_info_schema)
     return claims
 
@@ -409,38 +413,40 @@ def complete_login(
     # The state is checked first, so no one can put their own text on the login page with a link.
     if not state or not cookie_state or not secrets.compare_digest(state, cookie_state):
         raise sso_error(
-            "state_mismatch",
+            ErrorCode.STATE_MISMATCH,
             "This login answer does not belong to a login started in this browser (state mismatch, or cookies "
             "blocked). Start again from the login page.",
         )
     if params.get("error"):
         detail = params.get("error_description") or ""
         raise sso_error(
-            "idp_error",
+            ErrorCode.IDP_ERROR,
             f"The identity provider answered {params['error']}{': ' + detail if detail else ''}.",
         )
     with db.session() as session:
         pending = sso.consume_pending(session, state, provider.id)
     if pending is None:
         raise sso_error(
-            "unknown_request",
+            ErrorCode.UNKNOWN_REQUEST,
             "This login answer does not match a login this backend started, or it already completed or is "
             f"older than {int(sso.PENDING_TTL.total_seconds() // 60)} minutes. Start again from the login page.",
         )
     code = params.get("code")
     if not code:
-        raise sso_error("idp_error", "The identity provider's answer has no authorization code.")
+        raise sso_error(ErrorCode.IDP_ERROR, "The identity provider's answer has no authorization code.")
     token = _fetch_token(provider, code, pending)
     id_token = token.get("id_token")
     if not isinstance(id_token, str):
-        raise sso_error("invalid_id_token", "The token endpoint returned no id_token: is 'openid' in the scopes?")
+        raise sso_error(
+            ErrorCode.INVALID_ID_TOKEN, "The token endpoint returned no id_token: is 'openid' in the scopes?"
+        )
     claims = verify_id_token(provider, id_token, pending["nonce"])
     attributes = {k: v for k, v in claims.items() if k not in _PROTOCOL_CLAIMS}
     if provider.config.providerConfig.userinfo_endpoint and token.get("access_token"):
         userinfo = fetch_userinfo(provider, str(token["access_token"]))
         if userinfo.get("sub") != claims.get("sub"):
             raise sso_error(
-                "userinfo_invalid",
+                ErrorCode.USERINFO_INVALID,
                 "The userinfo answer is about another subject than the id_token (sub differs); it was refused.",
             )
         attributes |= userinfo

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from toucan.auth import sso
 from toucan.auth.sso import ProviderBase, SSOConfig, sso_error
-from toucan.errors import AuthenticationError, ValidationError
+from toucan.errors import AuthenticationError, ErrorCode, ValidationError
 
 log = logging.getLogger("toucan.sso.saml2")
 
@@ -207,7 +207,7 @@ def metadata_xml(provider: Saml2Provider, acs_url: str) -> str:
     xml = settings.get_sp_metadata()
     errors = settings.validate_metadata(xml)
     if errors:
-        raise ValidationError(f"The SP metadata is invalid: {', '.join(errors)}", code="invalid_metadata")
+        raise ValidationError(f"The SP metadata is invalid: {', '.join(errors)}", code=ErrorCode.INVALID_METADATA)
     return xml.decode() if isinstance(xml, bytes) else str(xml)
 
 
@@ -240,7 +240,7 @@ def _clock_error(response: OneLogin_Saml2_Response) -> AuthenticationError | Non
     stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if any(t - CLOCK_DRIFT > now for t in not_before) or any(t + CLOCK_DRIFT <= now for t in not_after):
         return sso_error(
-            "clock_skew",
+            ErrorCode.CLOCK_SKEW,
             "The identity provider's answer is outside its validity window (this server's time is "
             f"{stamp}). Check that the clocks of this server and of the identity provider are right (NTP): "
             f"{CLOCK_DRIFT // 60} minutes of difference are tolerated. If they are, the answer is too old: "
@@ -261,12 +261,12 @@ def _signature_error(response: OneLogin_Saml2_Response, configured: list[str]) -
     }
     if embedded and not embedded & known:
         return sso_error(
-            "wrong_certificate",
+            ErrorCode.WRONG_CERTIFICATE,
             "The identity provider signed its answer with another certificate than idp.x509cert. Copy the "
             "signing certificate from the identity provider's metadata into idp.x509cert (it may have rotated).",
         )
     return sso_error(
-        "tampered_response",
+        ErrorCode.TAMPERED_RESPONSE,
         "The signature of the SAML response does not match its content: it was altered after the identity "
         "provider signed it, and was refused. If this repeats, check idp.x509cert.",
     )
@@ -280,10 +280,10 @@ def _explain(
     if code in (E.ASSERTION_EXPIRED, E.ASSERTION_TOO_EARLY, E.RESPONSE_EXPIRED, E.SESSION_EXPIRED) or (
         code == E.WRONG_SUBJECTCONFIRMATION and _clock_error(response)
     ):
-        return _clock_error(response) or sso_error("clock_skew", f"{exc} Check both servers' clocks (NTP).")
+        return _clock_error(response) or sso_error(ErrorCode.CLOCK_SKEW, f"{exc} Check both servers' clocks (NTP).")
     if code in (E.WRONG_DESTINATION, E.EMPTY_DESTINATION, E.WRONG_SUBJECTCONFIRMATION):
         return sso_error(
-            "redirect_uri_mismatch",
+            ErrorCode.REDIRECT_URI_MISMATCH,
             f"The identity provider addressed its answer to another URL than this backend's ({acs_url}): {exc} "
             "Register the ACS URL of /auth/provider/<id>/metadata at the identity provider. Behind a reverse "
             "proxy, make it send X-Forwarded-Proto and X-Forwarded-Host (and X-Forwarded-Prefix) and list it "
@@ -291,20 +291,22 @@ def _explain(
         )
     if code == E.WRONG_AUDIENCE:
         return sso_error(
-            "wrong_audience",
+            ErrorCode.WRONG_AUDIENCE,
             f"The assertion is meant for another service provider than this one: {exc} Make sp.entityId "
             "the entity ID this service is registered with at the identity provider.",
         )
     if code == E.WRONG_ISSUER:
-        return sso_error("wrong_issuer", f"{exc} Set idp.entityId to the identity provider's entity ID.")
+        return sso_error(ErrorCode.WRONG_ISSUER, f"{exc} Set idp.entityId to the identity provider's entity ID.")
     if code == E.INVALID_SIGNATURE:
         return _signature_error(response, settings_certs)
     if code in (E.NO_SIGNATURE_FOUND, E.NO_SIGNED_ASSERTION, E.NO_SIGNED_MESSAGE):
-        return sso_error("unsigned_response", f"{exc} Make the identity provider sign its responses or assertions.")
+        return sso_error(
+            ErrorCode.UNSIGNED_RESPONSE, f"{exc} Make the identity provider sign its responses or assertions."
+        )
     if code == E.WRONG_INRESPONSETO:
         return _unknown_request()
     if code == E.STATUS_CODE_IS_NOT_SUCCESS:
-        return sso_error("idp_refused", f"The identity provider refused the login: {exc}")
+        return sso_error(ErrorCode.IDP_REFUSED, f"The identity provider refused the login: {exc}")
     if code in (
         E.WRONG_SIGNED_ELEMENT,
         E.ID_NOT_FOUND_IN_SIGNED_ELEMENT,
@@ -318,13 +320,15 @@ def _explain(
         E.WRONG_NUMBER_OF_ASSERTIONS,
         E.INVALID_XML_FORMAT,
     ):
-        return sso_error("tampered_response", f"The SAML response was altered or is malformed and was refused: {exc}")
-    return sso_error("invalid_response", f"The SAML response was refused: {exc}")
+        return sso_error(
+            ErrorCode.TAMPERED_RESPONSE, f"The SAML response was altered or is malformed and was refused: {exc}"
+        )
+    return sso_error(ErrorCode.INVALID_RESPONSE, f"The SAML response was refused: {exc}")
 
 
 def _unknown_request() -> AuthenticationError:
     return sso_error(
-        "unknown_request",
+        ErrorCode.UNKNOWN_REQUEST,
         "This SAML response does not answer a login this backend started, or that login already completed "
         f"or is older than {int(sso.PENDING_TTL.total_seconds() // 60)} minutes. Start again from the login "
         "page (logins started at the identity provider are not supported).",
@@ -336,22 +340,24 @@ def complete_login(
 ) -> str:
     """Check the IdP's answer posted to the ACS URL and log the user in; returns a token."""
     if "SAMLResponse" not in post_data:
-        raise sso_error("invalid_response", "No SAMLResponse in this request: the ACS URL takes the IdP's POST.")
+        raise sso_error(
+            ErrorCode.INVALID_RESPONSE, "No SAMLResponse in this request: the ACS URL takes the IdP's POST."
+        )
     settings = OneLogin_Saml2_Settings(provider.config.toolkit_settings(acs_url))
     try:
         response = OneLogin_Saml2_Response(settings, post_data["SAMLResponse"])
     except Exception as exc:
-        raise sso_error("invalid_response", f"The SAML response could not be read: {exc}") from None
+        raise sso_error(ErrorCode.INVALID_RESPONSE, f"The SAML response could not be read: {exc}") from None
     try:
         message_ids = [response.get_id() or "", response.get_assertion_id() or ""]
         in_response_to = response.get_in_response_to()
     except Exception as exc:
         # Several assertions, or none where one is signed: the shape signature wrapping takes.
-        raise sso_error("tampered_response", f"The SAML response was altered or is malformed: {exc}") from None
+        raise sso_error(ErrorCode.TAMPERED_RESPONSE, f"The SAML response was altered or is malformed: {exc}") from None
     message_ids = [f"{provider.id}:{m}" for m in message_ids if m]
     if any(sso.was_seen(session, m) for m in message_ids):
         raise sso_error(
-            "replayed_response",
+            ErrorCode.REPLAYED_RESPONSE,
             "This SAML response was already used to log in; a response is accepted once. Log in again.",
         )
     if not in_response_to:
@@ -364,11 +370,11 @@ def complete_login(
         certs = [provider.config.idp.x509cert, *((provider.config.idp.x509certMulti or {}).get("signing", []))]
         raise _explain(exc, response, acs_url, certs) from None
     except Exception as exc:
-        raise sso_error("invalid_response", f"The SAML response was refused: {exc}") from None
+        raise sso_error(ErrorCode.INVALID_RESPONSE, f"The SAML response was refused: {exc}") from None
     not_after = response.get_assertion_not_on_or_after() or 0
     until = max(datetime.now(UTC) + timedelta(days=1), datetime.fromtimestamp(not_after + CLOCK_DRIFT, UTC))
     if not sso.mark_seen(session, message_ids, until):
-        raise sso_error("replayed_response", "This SAML response was already used to log in. Log in again.")
+        raise sso_error(ErrorCode.REPLAYED_RESPONSE, "This SAML response was already used to log in. Log in again.")
     attributes = sso.unwrap_single_values(response.get_attributes())
     _user, token = sso.login_user(session, provider.id, provider.config, attributes, response.get_nameid(), token_ttl)
     return token

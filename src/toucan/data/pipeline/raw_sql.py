@@ -21,7 +21,7 @@ from sqlglot import exp
 from sqlglot.errors import OptimizeError
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
-from toucan.errors import ValidationError
+from toucan.errors import ErrorCode, ValidationError
 
 PLACEHOLDER = "##PREVIOUS_STEP##"
 _PLACEHOLDER_NAME = "__toucan_previous_step"
@@ -99,7 +99,9 @@ _PATH_LIKE = re.compile(r"[/\\.*?:~\[\]{}$%'\"]|^\s|\s$")
 
 
 def _refuse(message: str, where: dict[str, Any]) -> ValidationError:
-    return ValidationError(f"customsql: {message}", details={**where, "field": "query"}, code="invalid_custom_sql")
+    return ValidationError(
+        f"customsql: {message}", details={**where, "field": "query"}, code=ErrorCode.INVALID_CUSTOM_SQL
+    )
 
 
 def _function_name(node: exp.Func) -> str:
