@@ -40,13 +40,3 @@ def render() -> str:
         description = (field.description or "").replace("|", "\\|").replace("\n", " ")
         rows.append(f"| `TOUCAN_{name.upper()}` | {_default(name)} | {description} |")
     return HEADER + "\n".join(rows) + "\n"
-
-
-def main() -> None:
-    from toucan.reference_docs import main as generate
-
-    generate()
-
-
-if __name__ == "__main__":
-    main()

@@ -160,8 +160,13 @@ def test_legitimate_customsql_still_works(client: TestClient, tenants: Tenants) 
 # --- the second lock: the database of a query reads only the app's own domain files --------
 
 
-def test_the_engine_reads_only_its_reach(tenants: Tenants, csv_on_disk: Path) -> None:
-    alpha, beta = tenants.domain_files("alpha")[0], tenants.domain_files("beta")[0]
+def sales_file(settings: Settings, db: Database) -> Path:
+    """alpha's `sales` file in production (the data dir may hold files of earlier tests)."""
+    return domain_store_for(settings, db).snapshot("alpha", Stage.PRODUCTION).get("sales").path
+
+
+def test_the_engine_reads_only_its_reach(settings: Settings, db: Database, tenants: Tenants, csv_on_disk: Path) -> None:
+    alpha, beta = sales_file(settings, db), tenants.domain_files("beta")[0]
     engine = QueryEngine(workers=1, timeout=30)
     reach = Reach.of([alpha])
     try:
@@ -211,7 +216,7 @@ def test_a_rewrite_bug_still_reads_nothing_outside_the_app(
 
 def test_a_preprocess_connection_reads_only_its_inputs(settings: Settings, db: Database, tenants: Tenants) -> None:
     store: DomainStore = domain_store_for(settings, db)
-    alpha, beta = tenants.domain_files("alpha")[0], tenants.domain_files("beta")[0]
+    alpha, beta = sales_file(settings, db), tenants.domain_files("beta")[0]
 
     def steal(conn: Any, target: Path) -> None:
         copy_select_to_parquet(conn, f"SELECT * FROM read_parquet({sql_string(str(beta))})", target)
