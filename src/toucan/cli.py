@@ -95,7 +95,7 @@ def worker(
     """Run a job worker (preprocess and other background jobs); needs TOUCAN_REDIS_URL in production."""
     from toucan.bootstrap import ensure_schema
     from toucan.db.engine import Database
-    from toucan.jobs.worker import create_worker, prepare_worker
+    from toucan.worker import create_worker, prepare_worker
 
     settings = _settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -123,7 +123,7 @@ def worker(
 @app.command()
 def scheduler() -> None:
     """Run the scheduler (Celery beat): exactly one per stack."""
-    from toucan.jobs.tasks import create_worker_app
+    from toucan.worker import create_worker_app
 
     settings = _settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -9,9 +9,11 @@ import urllib.parse
 import pytest
 from sqlalchemy.engine import URL
 
-from toucan.apps.secrets import Redactor, check_secret_places, misplaced_secrets, render_provider_secrets
-from toucan.connectors.registry import TYPES, build_connector, credential_fields
+from toucan.apps.secrets import check_secret_places, misplaced_secrets, render_provider_secrets
+from toucan.connectors.registry import build_connector, credential_fields
+from toucan.connectors.types import TYPES
 from toucan.errors import ValidationError
+from toucan.redaction import Redactor
 from toucan.settings import Settings
 
 VALUE = 'Pa55/word+"Ünïcode"&x'

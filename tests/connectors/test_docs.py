@@ -11,7 +11,7 @@ from tests.helpers import ROOT
 from toucan.connectors import http_api
 from toucan.connectors.base import Connector
 from toucan.connectors.network import RetryPolicy
-from toucan.connectors.registry import TYPES
+from toucan.connectors.types import TYPES
 
 DOC = (ROOT / "docs" / "connectors.md").read_text()
 

@@ -20,7 +20,8 @@ from toucan.connectors.mongo import (
     client_options,
     documents_to_table,
 )
-from toucan.connectors.registry import build_connector, get_connector_class, missing_driver_error
+from toucan.connectors.registry import build_connector, get_connector_class
+from toucan.connectors.types import missing_driver_error
 from toucan.errors import ValidationError
 
 PASSWORD = "mongo-pw-4b1c-unique"

@@ -14,13 +14,8 @@ from tests.connectors.conftest import make_settings
 from tests.helpers import ROOT
 from toucan.connectors.base import DataSource, MissingDriver
 from toucan.connectors.extras import EXTRAS
-from toucan.connectors.registry import (
-    TYPES,
-    build_connector,
-    get_connector_class,
-    list_connectors,
-    missing_driver_error,
-)
+from toucan.connectors.registry import build_connector, get_connector_class, list_connectors
+from toucan.connectors.types import TYPES, missing_driver_error
 from toucan.errors import ValidationError
 
 

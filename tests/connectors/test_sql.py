@@ -325,7 +325,7 @@ def test_connection_urls_of_types_without_a_server_here(
 ) -> None:
     import importlib
 
-    from toucan.connectors.registry import TYPES
+    from toucan.connectors.types import TYPES
 
     entry = TYPES[provider["type"]]
     connector_class = getattr(importlib.import_module(f"toucan.connectors.{entry.module}"), entry.class_name)

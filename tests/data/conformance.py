@@ -18,8 +18,8 @@ import yaml
 
 from toucan.data.pipeline.sql import ident
 from toucan.data.query import compile_request
-from toucan.data.templating import render
 from toucan.errors import NotSupported
+from toucan.templating import render
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "weaverbird"
 # Steps that cannot apply to a SQL engine: geographic data, and MongoDB queries.

@@ -9,8 +9,8 @@ import pytest
 
 from toucan.data.pipeline.sql import ident
 from toucan.data.query import compile_request
-from toucan.data.templating import render
 from toucan.errors import NotSupported, ValidationError
+from toucan.templating import render
 
 
 def _run(query: Any, rows: str = "VALUES ('FR', 10, 2), ('ES', 20, 5), ('FR', 5, 1)") -> list[tuple[Any, ...]]:

@@ -9,13 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from toucan.api.deps import ContextDep, IdentityDep, bearer_token, client_address
-from toucan.api.sso import list_providers, local_login_enabled
+from toucan.api.sso import list_providers
 from toucan.apps.small_apps import list_apps
 from toucan.auth.identity import Identity
+from toucan.auth.local_login import check_password_login_allowed
 from toucan.auth.login import login as do_login
 from toucan.auth.tokens import revoke_token
 from toucan.db.models import SmallApp
-from toucan.errors import ErrorCode, PermissionDenied
 
 router = APIRouter(tags=["auth"])
 
@@ -46,12 +46,7 @@ def me_dict(ctx: ContextDep, identity: Identity) -> dict[str, Any]:
 
 @router.post("/login", summary="Log in with a username and password; returns a bearer token")
 def login(body: LoginBody, request: Request, ctx: ContextDep) -> dict[str, Any]:
-    if not local_login_enabled(ctx):
-        raise PermissionDenied(
-            "Logging in with a username and password is turned off on this instance (no provider of type "
-            "'local' in the instance settings): use the single sign-on buttons of the login page.",
-            code=ErrorCode.LOCAL_LOGIN_DISABLED,
-        )
+    check_password_login_allowed(ctx.db)
     result = do_login(ctx.db, body.username, body.password, client_address(request), ctx.token_ttl, ctx.login_limits)
     return {"token": result.token, "user": me_dict(ctx, result.identity)}
 

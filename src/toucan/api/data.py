@@ -17,7 +17,6 @@ from toucan.apps.configs import Stage
 from toucan.apps.small_apps import get_app_for
 from toucan.auth.roles import AppPrivilege
 from toucan.data.domains import check_domain_name
-from toucan.data.ingest import UploadFormat, format_from_content_type, ingest_file
 from toucan.data.service import (
     PREVIEW_ROWS,
     DataRequest,
@@ -26,6 +25,7 @@ from toucan.data.service import (
     stage_read_privilege,
 )
 from toucan.errors import PayloadTooLarge, ValidationError
+from toucan.etl.ingest import UploadFormat, format_from_content_type, ingest_file
 
 router = APIRouter(tags=["data"])
 # The routes that answer most requests, registered before every other router (see

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from toucan.auth import ratelimit
 from toucan.auth.identity import Identity, load_identity
+from toucan.auth.local_login import check_password_login_allowed
 from toucan.auth.login import check_account_usable, check_password
 from toucan.auth.tokens import identity_for_token
 from toucan.data.reads import RequestReads
@@ -85,14 +86,7 @@ def _basic_identity(ctx: Context, value: str, address: str) -> Identity:
         user = session.merge(user)
         check_account_usable(user)
         identity = load_identity(session, user)
-    from toucan.api.sso import local_login_enabled  # the settings' providers
-
-    # With local login turned off, passwords only serve the super admin's recovery path.
-    if not identity.is_super_admin and not local_login_enabled(ctx):
-        raise PermissionDenied(
-            "Passwords are turned off on this instance (no 'local' provider): use single sign-on.",
-            code=ErrorCode.LOCAL_LOGIN_DISABLED,
-        )
+    check_password_login_allowed(ctx.db, identity)
     return identity
 
 

@@ -120,10 +120,6 @@ def list_providers(request: Request, ctx: Context) -> list[dict[str, Any]]:
     return [provider_summary(request, p) for p in _settings(ctx).auth.providers]
 
 
-def local_login_enabled(ctx: Context) -> bool:
-    return _settings(ctx).local_login_enabled
-
-
 def _acs_url(request: Request, provider: Saml2Provider) -> str:
     return str(request.url_for("sso_acs", provider_id=provider.id))
 

@@ -10,8 +10,8 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from toucan.apps.permission_rules import PermissionRule
 from toucan.apps.secrets import check_secret_places
-from toucan.data.permissions import PermissionRule
 from toucan.db.models import AppConfig
 from toucan.errors import ValidationError
 from toucan.formats import raise_for_validation

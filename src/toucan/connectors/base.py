@@ -23,6 +23,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from toucan.errors import ErrorCode, ToucanError, ValidationError
 from toucan.formats import raise_for_validation
+from toucan.redaction import Redactor
 from toucan.settings import Settings
 
 if TYPE_CHECKING:  # Arrow loads on the first fetch, not at start-up
@@ -117,8 +118,6 @@ class Connector(ABC):
         files_dir: Path | None = None,
         secrets: Iterable[str] = (),
     ) -> None:
-        from toucan.apps.secrets import Redactor
-
         self.config = config
         self.settings = settings
         # The provider's own secret fields, and the app's secret values it was rendered with (a

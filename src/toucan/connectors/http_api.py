@@ -319,7 +319,7 @@ class HttpApiConnector(Connector):
         assert isinstance(parsed, HttpApiSource)
         self.check_limit(limit)
         if parsed.parameters:
-            from toucan.data.templating import render
+            from toucan.templating import render
 
             fields = ("url", "headers", "params", "json_body", "data")
             rendered = render({name: getattr(parsed, name) for name in fields}, parsed.parameters)

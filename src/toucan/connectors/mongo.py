@@ -56,7 +56,7 @@ def build_pipeline(
 ) -> list[dict[str, Any]]:
     """The aggregation pipeline of a source's query: parameters applied, a find filter as `$match`,
     `$limit` last when a limit is given."""
-    from toucan.data.templating import render
+    from toucan.templating import render
 
     rendered = render(query if isinstance(query, list) else dict(query), parameters)
     pipeline: list[dict[str, Any]] = list(rendered) if isinstance(rendered, list) else [{"$match": rendered}]
@@ -125,7 +125,7 @@ class MongoConnector(Connector):
         try:
             import pymongo
         except ImportError:
-            from toucan.connectors.registry import missing_driver_error
+            from toucan.connectors.types import missing_driver_error
 
             raise missing_driver_error(self.type_name) from None
         return pymongo.MongoClient(**client_options(self.config, self.timeout))

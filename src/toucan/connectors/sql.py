@@ -199,7 +199,7 @@ class SqlAlchemyConnector(SqlConnector):
                         **self.engine_options(),
                     )
                 except (ImportError, sa_exc.NoSuchModuleError) as exc:
-                    from toucan.connectors.registry import missing_driver_error
+                    from toucan.connectors.types import missing_driver_error
 
                     raise missing_driver_error(self.type_name, str(exc)) from None
                 self._install_guards(self._engine)
@@ -220,7 +220,7 @@ class SqlAlchemyConnector(SqlConnector):
         except sa_exc.DBAPIError as exc:
             raise self._connection_failed(str(exc.orig), timed_out=self._is_timeout(exc)) from None
         except (ImportError, sa_exc.NoSuchModuleError) as exc:  # a driver that loads at connect (pyodbc's libodbc)
-            from toucan.connectors.registry import missing_driver_error
+            from toucan.connectors.types import missing_driver_error
 
             raise missing_driver_error(self.type_name, str(exc)) from None
 

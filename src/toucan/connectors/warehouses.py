@@ -334,7 +334,7 @@ class ClickHouseConnector(SqlConnector):
                     import clickhouse_connect
                     from clickhouse_connect.driver.exceptions import Error as ClickHouseError
                 except ImportError as exc:
-                    from toucan.connectors.registry import missing_driver_error
+                    from toucan.connectors.types import missing_driver_error
 
                     raise missing_driver_error(self.type_name, str(exc)) from None
                 password = self.config.password.get_secret_value() if self.config.password else ""

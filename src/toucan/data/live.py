@@ -31,11 +31,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toucan.apps.configs import Stage
-from toucan.apps.secrets import AppSecrets, MisplacedSecret, Redactor, misplaced_secrets, render_secrets
+from toucan.apps.secrets import AppSecrets, MisplacedSecret, misplaced_secrets, render_secrets
 from toucan.data.domains import sql_string, write_arrow
 from toucan.data.query import CompiledQuery
 from toucan.db.engine import Database
 from toucan.errors import ToucanError, ValidationError
+from toucan.redaction import Redactor
 from toucan.settings import Settings
 
 if TYPE_CHECKING:

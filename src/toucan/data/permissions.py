@@ -1,4 +1,4 @@
-"""Data permissions: per-domain row rules, resolved for one user.
+"""Data permissions: per-domain row rules (toucan.apps.permission_rules), resolved for one user.
 
 Rules live in the app's ETL config under `DATA_PERMISSIONS`:
 
@@ -16,42 +16,12 @@ only when none match; a domain without rules is open. Administrators see everyth
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
+from toucan.apps.permission_rules import Effect, PermissionRule, Scope, parse_rules
 from toucan.auth.identity import Identity
 
-
-class Scope(StrEnum):
-    DEFAULT = "DEFAULT"
-    ALL_USERS = "ALL_USERS"
-    USER_GROUP = "USER_GROUP"
-
-
-class Effect(StrEnum):
-    SEE_ALL = "SEE_ALL"
-    SEE_NOTHING = "SEE_NOTHING"
-    CUSTOM = "CUSTOM"
-
-
-class PermissionRule(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    domain: str = Field(min_length=1)
-    scope: Scope
-    group: str | None = None
-    effect: Effect
-    condition: dict[str, Any] | None = None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> PermissionRule:
-        if (self.scope is Scope.USER_GROUP) != (self.group is not None):
-            raise ValueError("'group' is required with scope USER_GROUP, and only there")
-        if (self.effect is Effect.CUSTOM) != (self.condition is not None):
-            raise ValueError("'condition' is required with effect CUSTOM, and only there")
-        return self
+__all__ = ["SEE_ALL", "SEE_NOTHING", "PermissionRule", "RowFilter", "parse_rules", "row_filter"]
 
 
 @dataclass(frozen=True)
@@ -71,10 +41,6 @@ class RowFilter:
 
 SEE_ALL = RowFilter(see_all=True)
 SEE_NOTHING = RowFilter(see_all=False)
-
-
-def parse_rules(etl_config: dict[str, Any]) -> list[PermissionRule]:
-    return [PermissionRule.model_validate(r) for r in etl_config.get("DATA_PERMISSIONS") or []]
 
 
 def _effect(rule: PermissionRule) -> RowFilter:

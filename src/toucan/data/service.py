@@ -39,12 +39,12 @@ from toucan.data.live import LiveSource, LiveSources
 from toucan.data.live import marker as live_marker
 from toucan.data.query import CompiledQuery, compile_request
 from toucan.data.reads import RequestReads, Statement
-from toucan.data.templating import render
 from toucan.db.domain_models import StageHead
 from toucan.db.engine import Database
 from toucan.db.models import AppConfig, SmallApp
 from toucan.errors import NotFound, PermissionDenied
 from toucan.settings import Settings
+from toucan.templating import render
 
 PREVIEW_ROWS = 50
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from toucan.apps.secrets import AppSecrets, Redactor
+from toucan.apps.secrets import AppSecrets
 from toucan.db.engine import Database
 from toucan.jobs.store import JobStore
+from toucan.redaction import Redactor
 from toucan.settings import Settings
 
 

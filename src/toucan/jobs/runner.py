@@ -9,24 +9,19 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
+from collections.abc import Mapping
 
 from toucan.db.engine import Database
 from toucan.errors import ToucanError
 from toucan.jobs.context import Handler, JobContext
 from toucan.jobs.failure import JobFailed, details_text
 from toucan.jobs.scratch import ensure_process_scratch
-from toucan.jobs.store import JobKind, JobStore
+from toucan.jobs.store import JobStore
 from toucan.settings import Settings
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Handler", "JobContext", "JobFailed", "run_job"]
-
-
-def _handlers() -> dict[str, Handler]:
-    from toucan.etl.preprocess import run_preprocess_job
-
-    return {JobKind.PREPROCESS.value: run_preprocess_job}
 
 
 class _Heartbeat(threading.Thread):
@@ -43,15 +38,16 @@ class _Heartbeat(threading.Thread):
                 log.warning("heartbeat of job %s failed", self.job_id)
 
 
-def run_job(settings: Settings, db: Database, job_id: str, worker: str) -> str | None:
-    """Run a queued job to its end; returns its final state, None when it was not queued."""
+def run_job(settings: Settings, db: Database, job_id: str, worker: str, handlers: Mapping[str, Handler]) -> str | None:
+    """Run a queued job to its end with the handler of its kind (toucan.worker gives the
+    table); returns its final state, None when it was not queued."""
     store = JobStore(db, settings.job_heartbeat_timeout)
     job = store.claim(job_id, worker)
     if job is None:
         log.info("job %s is not queued any more; skipped", job_id)
         return None
     ensure_process_scratch()
-    handler = _handlers().get(job.kind)
+    handler = handlers.get(job.kind)
     ctx = JobContext(store, settings, db, job_id, job.app_id, job.stage, job.created_by)
     beat = _Heartbeat(store, job_id, max(0.2, settings.job_heartbeat_timeout / 4))
     beat.start()
