@@ -12,7 +12,7 @@ import pytest
 
 from tests.connectors.conftest import make_settings
 from tests.helpers import ROOT
-from toucan.connectors.base import DataSource, MissingDriver
+from toucan.connectors.base import ConnectorSource, MissingDriver
 from toucan.connectors.extras import EXTRAS
 from toucan.connectors.registry import build_connector, get_connector_class, list_connectors
 from toucan.connectors.types import TYPES, missing_driver_error
@@ -113,7 +113,7 @@ def test_a_provider_without_type_or_not_an_object(tmp_path: Path) -> None:
 @pytest.mark.parametrize("type_name", [name for name, entry in TYPES.items() if not entry.extra or name == "mysql"])
 def test_every_source_model_has_the_common_fields(type_name: str) -> None:
     model = get_connector_class(type_name).source_model
-    assert issubclass(model, DataSource)
+    assert issubclass(model, ConnectorSource)
     assert {"domain", "name", "type", "load", "live_data", "cache_ttl", "parameters"} <= set(model.model_fields)
 
 

@@ -139,6 +139,16 @@ _MODELS: dict[ConfigKind, type[BaseModel]] = {
 }
 
 
+def parse_etl(document: Any, where: str = "etl config") -> EtlConfig:
+    """The typed ETL config that live data, permissions and preprocess all read (a stored one
+    was validated when it was written); a bad one is a 400 naming the field."""
+    try:
+        return EtlConfig.model_validate(document or {})
+    except PydanticValidationError as exc:
+        raise_for_validation(exc, where)
+        raise  # unreachable: raise_for_validation always raises
+
+
 def validate_config(kind: ConfigKind, document: Any) -> dict[str, Any]:
     """Check a config document; errors give the path of the bad field."""
     if not isinstance(document, dict):

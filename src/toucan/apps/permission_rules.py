@@ -37,7 +37,3 @@ class PermissionRule(BaseModel):
         if (self.effect is Effect.CUSTOM) != (self.condition is not None):
             raise ValueError("'condition' is required with effect CUSTOM, and only there")
         return self
-
-
-def parse_rules(etl_config: dict[str, Any]) -> list[PermissionRule]:
-    return [PermissionRule.model_validate(r) for r in etl_config.get("DATA_PERMISSIONS") or []]

@@ -68,7 +68,7 @@ class ProviderConfig(BaseModel):
     type: str = Field(min_length=1, description="The connector type, e.g. `postgres` (see `toucan-ctl connectors`).")
 
 
-class DataSource(BaseModel):
+class ConnectorSource(BaseModel):
     """One connector entry of `DATA_SOURCES`. Each connector type adds what to read (`query`, `url`, ...)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -107,7 +107,7 @@ class Connector(ABC):
 
     type_name: ClassVar[str]
     config_model: ClassVar[type[ProviderConfig]]
-    source_model: ClassVar[type[DataSource]]
+    source_model: ClassVar[type[ConnectorSource]]
 
     def __init__(
         self,
@@ -132,11 +132,11 @@ class Connector(ABC):
     def name(self) -> str:
         return self.config.name
 
-    def parse_source(self, source: Mapping[str, Any] | DataSource) -> DataSource:
+    def parse_source(self, source: Mapping[str, Any] | ConnectorSource) -> ConnectorSource:
         """Validate one `DATA_SOURCES` entry for this connector type (400 naming the bad field)."""
         if isinstance(source, self.source_model):
             return source
-        raw = source.model_dump() if isinstance(source, DataSource) else source
+        raw = source.model_dump() if isinstance(source, ConnectorSource) else source
         if not isinstance(raw, Mapping):
             raise ValidationError("A data source must be an object.", details={"source": type(raw).__name__})
         try:
@@ -146,12 +146,12 @@ class Connector(ABC):
             raise  # unreachable: raise_for_validation always raises
 
     @abstractmethod
-    def fetch(self, source: Mapping[str, Any] | DataSource, *, limit: int | None = None) -> pa.Table:
+    def fetch(self, source: Mapping[str, Any] | ConnectorSource, *, limit: int | None = None) -> pa.Table:
         """Read the source's rows (at most `limit`) as an Arrow table."""
 
     @contextmanager
     def stream(
-        self, source: Mapping[str, Any] | DataSource, *, limit: int | None = None
+        self, source: Mapping[str, Any] | ConnectorSource, *, limit: int | None = None
     ) -> Iterator[pa.RecordBatchReader]:
         """The source's rows as Arrow record batches, to be read once inside the block. Connectors
         that can stream (PostgreSQL) hold one batch at a time; the others read the whole table first."""

@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from toucan.connectors.base import (
     Connector,
     ConnectorError,
+    ConnectorSource,
     ConnectorStatus,
-    DataSource,
     ProviderConfig,
     SourceQueryError,
     records_to_table,
@@ -189,7 +189,7 @@ class HttpApiConfig(ProviderConfig):
         return value
 
 
-class HttpApiSource(DataSource):
+class HttpApiSource(ConnectorSource):
     url: str = Field(default="", description="Path under the provider's baseroute (or a URL on the same host).")
     method: Literal["GET", "POST"] = "GET"
     headers: dict[str, str] = Field(default_factory=dict)
@@ -199,7 +199,7 @@ class HttpApiSource(DataSource):
     filter: str = Field(default=".", description="jq filter from an answer to rows: `.items`, `.data[]`...")
     pagination: Pagination | None = None
 
-    model_config = DataSource.model_config | {"populate_by_name": True}
+    model_config = ConnectorSource.model_config | {"populate_by_name": True}
 
     @field_validator("method", mode="before")
     @classmethod
@@ -314,7 +314,7 @@ class HttpApiConnector(Connector):
             private_headers=private,
         )
 
-    def fetch(self, source: Mapping[str, Any] | DataSource, *, limit: int | None = None) -> pa.Table:
+    def fetch(self, source: Mapping[str, Any] | ConnectorSource, *, limit: int | None = None) -> pa.Table:
         parsed = self.parse_source(source)
         assert isinstance(parsed, HttpApiSource)
         self.check_limit(limit)

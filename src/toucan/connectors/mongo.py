@@ -15,8 +15,8 @@ from pydantic import Field, SecretStr
 from toucan.connectors.base import (
     Connector,
     ConnectorError,
+    ConnectorSource,
     ConnectorStatus,
-    DataSource,
     ProviderConfig,
     SourceQueryError,
     records_to_table,
@@ -43,7 +43,7 @@ class MongoConfig(ProviderConfig):
     credential_fields: ClassVar[tuple[str, ...]] = ("password",)
 
 
-class MongoSource(DataSource):
+class MongoSource(ConnectorSource):
     database: str | None = Field(default=None, description="Default: the provider's `database`.")
     collection: str = Field(min_length=1)
     query: dict[str, Any] | list[dict[str, Any]] = Field(
@@ -139,7 +139,7 @@ class MongoConnector(Connector):
             )
         return database
 
-    def fetch(self, source: Mapping[str, Any] | DataSource, *, limit: int | None = None) -> pa.Table:
+    def fetch(self, source: Mapping[str, Any] | ConnectorSource, *, limit: int | None = None) -> pa.Table:
         parsed = self.parse_source(source)
         assert isinstance(parsed, MongoSource)
         self.check_limit(limit)

@@ -29,8 +29,8 @@ from sqlalchemy.engine import URL, Connection, Engine
 from toucan.connectors.base import (
     Connector,
     ConnectorError,
+    ConnectorSource,
     ConnectorStatus,
-    DataSource,
     ProviderConfig,
     SourceQueryError,
     concat_tables,
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("toucan.connectors")
 
 
-class SqlSource(DataSource):
+class SqlSource(ConnectorSource):
     """A data source of a SQL provider: a `table` (optionally `schema.table`) or a `query`."""
 
     query: str | None = Field(default=None, description="A SELECT in the database's SQL; `:name` binds a parameter.")
@@ -111,14 +111,14 @@ class SqlConnector(Connector):
     source_model = SqlSource
     dialect: ClassVar[str]
 
-    def fetch(self, source: Mapping[str, Any] | DataSource, *, limit: int | None = None) -> pa.Table:
+    def fetch(self, source: Mapping[str, Any] | ConnectorSource, *, limit: int | None = None) -> pa.Table:
         return self._run(*self._statement(source, limit), limit)
 
     def fetch_sql(self, sql: str, *, limit: int | None = None, parameters: Mapping[str, Any] | None = None) -> pa.Table:
         """Run one query in the provider's dialect; at most `limit` rows."""
         return self._run(self._limited(sql, limit), dict(parameters or {}), limit)
 
-    def _statement(self, source: Mapping[str, Any] | DataSource, limit: int | None) -> tuple[str, dict[str, Any]]:
+    def _statement(self, source: Mapping[str, Any] | ConnectorSource, limit: int | None) -> tuple[str, dict[str, Any]]:
         """The SQL that reads `source` (at most `limit` rows) and the values of its `:name` placeholders."""
         parsed = self.parse_source(source)
         assert isinstance(parsed, SqlSource)
@@ -415,7 +415,7 @@ class PostgresConnector(ServerConnector):
 
     @contextlib.contextmanager
     def stream(
-        self, source: Mapping[str, Any] | DataSource, *, limit: int | None = None
+        self, source: Mapping[str, Any] | ConnectorSource, *, limit: int | None = None
     ) -> Iterator[pa.RecordBatchReader]:
         sql, parameters = self._statement(source, limit)
         with self._arrow(sql, parameters, limit) as reader:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toucan.apps.configs import Stage
+from toucan.apps.configs import EtlConfig, Stage
 from toucan.apps.secrets import AppSecrets, MisplacedSecret, misplaced_secrets, render_secrets
 from toucan.data.domains import sql_string, write_arrow
 from toucan.data.query import CompiledQuery
@@ -135,25 +135,20 @@ class LiveSources:
         """Where the live fetches of one app and stage lie (all a query on them may read)."""
         return self.root / app_id / stage.value
 
-    def parse(self, etl: dict[str, Any]) -> dict[str, LiveSource]:
+    def parse(self, etl: EtlConfig) -> dict[str, LiveSource]:
         """The `live_data: true` sources of an etl_config, by domain."""
-        entries = [(i, s) for i, s in enumerate(etl.get("DATA_SOURCES") or []) if isinstance(s, dict)]
-        providers: dict[Any, tuple[int, dict[str, Any]]] = {}
-        for index, provider in enumerate(etl.get("DATA_PROVIDERS") or []):
-            if isinstance(provider, dict):
-                providers.setdefault(provider.get("name"), (index, provider))
-        misplaced = misplaced_secrets(etl)
+        providers: dict[str, tuple[int, dict[str, Any]]] = {}
+        for index, provider_entry in enumerate(etl.DATA_PROVIDERS):
+            providers.setdefault(provider_entry.name, (index, provider_entry.model_dump(exclude_unset=True)))
+        misplaced = misplaced_secrets(etl.model_dump(exclude_unset=True))
         found: dict[str, LiveSource] = {}
-        for index, entry in entries:
-            domain = entry.get("domain")
-            if entry.get("live_data") is not True or not isinstance(domain, str) or domain in found:
+        for index, entry in enumerate(etl.DATA_SOURCES):
+            domain = entry.domain
+            if not entry.live_data or domain in found:
                 continue
-            ttl = entry.get("cache_ttl")
-            ttl_seconds = (
-                float(ttl) if isinstance(ttl, int | float) and ttl >= 0 else float(self.settings.cache_ttl_seconds)
-            )
-            source = {k: v for k, v in entry.items() if k not in _LOADING_KEYS}
-            provider_index, provider = providers.get(entry.get("name"), (None, None))
+            ttl_seconds = float(entry.cache_ttl if entry.cache_ttl is not None else self.settings.cache_ttl_seconds)
+            source = entry.model_dump(exclude_unset=True, exclude=_LOADING_KEYS)
+            provider_index, provider = providers.get(entry.name or "", (None, None))
             mine = {("DATA_SOURCES", index), ("DATA_PROVIDERS", provider_index)}
             refused = next((m for m in misplaced if m.path[:2] in mine), None)
             found[domain] = LiveSource(domain, provider, source, ttl_seconds, refused)

@@ -18,10 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from toucan.apps.permission_rules import Effect, PermissionRule, Scope, parse_rules
+from toucan.apps.permission_rules import Effect, PermissionRule, Scope
 from toucan.auth.identity import Identity
 
-__all__ = ["SEE_ALL", "SEE_NOTHING", "PermissionRule", "RowFilter", "parse_rules", "row_filter"]
+__all__ = ["SEE_ALL", "SEE_NOTHING", "PermissionRule", "RowFilter", "row_filter"]
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, bindparam, select
 from starlette.concurrency import run_in_threadpool
 
-from toucan.apps.configs import ConfigKind, Stage
+from toucan.apps.configs import ConfigKind, Stage, parse_etl
 from toucan.apps.small_apps import check_app_access
 from toucan.auth.identity import Identity
 from toucan.auth.roles import AppPrivilege
@@ -204,10 +204,10 @@ class DataService:
         if row is None:
             return None, (), {}
         config_id, version, updated_at, content = row
-        etl = dict(content or {})
+        etl = parse_etl(content)
         return (
             _rules_stamp(config_id, version, updated_at),
-            tuple(permissions.parse_rules(etl)),
+            tuple(etl.DATA_PERMISSIONS),
             self.live.parse(etl) if self.live is not None else {},
         )
 

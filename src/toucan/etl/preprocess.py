@@ -56,14 +56,12 @@ class Preprocess:
         self.store = store
         self.settings = ctx.settings
         self.files = SourceFiles(ctx.db, ctx.settings.data_dir, ctx.settings.upload_max_bytes)
-        self.raw_sources: list[dict[str, Any]] = []
 
     def run(self, app_id: str, stage: Stage) -> None:
         with self.ctx.db.readonly_session() as session:
             raw_etl = read_config(session, app_id, stage, ConfigKind.ETL)
             augment = read_config(session, app_id, stage, ConfigKind.AUGMENT).get("code", "")
         rendered = render_provider_secrets(raw_etl, self.ctx.secrets)
-        self.raw_sources = [s if isinstance(s, dict) else {} for s in rendered.get("DATA_SOURCES") or []]
         try:
             etl = EtlConfig.model_validate(rendered)
         except PydanticValidationError as exc:
@@ -173,9 +171,8 @@ class Preprocess:
             timeout=self.settings.job_time_limit,
             secrets=self.ctx.secrets.values(),
         )
-        raw = next(r for r in self.raw_sources if r.get("domain") == source.domain and r.get("name") == source.name)
-        # Only the connector's fields: how the load is checked is preprocess's business.
-        parsed = connector.parse_source({k: v for k, v in raw.items() if k not in ("validation",)})
+        # Only the connector's fields, as written: how the load is checked is preprocess's business.
+        parsed = connector.parse_source(source.model_dump(exclude_unset=True, exclude={"validation"}))
         self.ctx.log(f"{where}: querying {provider.type} provider {provider.name!r}")
         # Batch by batch from the connector into the domain file: a source larger than memory loads.
         with connector, connector.stream(parsed) as rows:
