@@ -10,10 +10,9 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from toucan.api.data_in import JobsDep, submit_preprocess
-from toucan.api.deps import ContextDep, IdentityDep
+from toucan.api.deps import AppAccessDep, ContextDep, ContributorDep, IdentityDep
 from toucan.apps import configs as domain
 from toucan.apps.configs import ConfigKind, Stage
-from toucan.apps.small_apps import get_app_for
 from toucan.auth.roles import AppPrivilege
 from toucan.errors import ErrorCode, ValidationError
 from toucan.formats import dump_cson, parse_cson, parse_json
@@ -39,9 +38,9 @@ def _render(document: dict[str, Any], fmt: Format) -> Response:
     return Response(json.dumps(document, ensure_ascii=False), media_type="application/json")
 
 
-def _get(ctx: ContextDep, identity: IdentityDep, app: str, stage: Stage, kind: ConfigKind, fmt: Format) -> Response:
+def _get(ctx: ContextDep, access: AppAccessDep, app: str, stage: Stage, kind: ConfigKind, fmt: Format) -> Response:
+    access.require(_read_privilege(stage, kind))
     with ctx.db.readonly_session() as session:
-        get_app_for(session, identity, app, _read_privilege(stage, kind))
         return _render(domain.read_config(session, app, stage, kind), fmt)
 
 
@@ -69,7 +68,6 @@ async def _put(
             details={"stage": stage.value},
         )
     with ctx.db.session() as session:
-        get_app_for(session, identity, app, AppPrivilege.CONTRIBUTE)
         row = domain.write_config(session, app, stage, kind, document, author=identity.username)
         response = _render(row.content, fmt)
     response.headers["X-Config-Version"] = str(row.version)
@@ -80,11 +78,11 @@ async def _put(
 def get_front_config(
     app: str,
     ctx: ContextDep,
-    identity: IdentityDep,
+    access: AppAccessDep,
     stage: Stage = Stage.PRODUCTION,
     format: Format = Format.JSON,
 ) -> Response:
-    return _get(ctx, identity, app, stage, ConfigKind.FRONT, format)
+    return _get(ctx, access, app, stage, ConfigKind.FRONT, format)
 
 
 @router.put("/{app}/config", summary="Replace the staging front config (JSON, or CSON with format=cson)")
@@ -92,7 +90,7 @@ async def put_front_config(
     app: str,
     request: Request,
     ctx: ContextDep,
-    identity: IdentityDep,
+    identity: ContributorDep,
     stage: Stage = Stage.STAGING,
     format: Format = Format.JSON,
 ) -> Response:
@@ -103,11 +101,11 @@ async def put_front_config(
 def get_etl_config(
     app: str,
     ctx: ContextDep,
-    identity: IdentityDep,
+    access: AppAccessDep,
     stage: Stage = Stage.STAGING,
     format: Format = Format.JSON,
 ) -> Response:
-    return _get(ctx, identity, app, stage, ConfigKind.ETL, format)
+    return _get(ctx, access, app, stage, ConfigKind.ETL, format)
 
 
 @router.put("/{app}/config/etl", summary="Replace the staging ETL config")
@@ -115,7 +113,7 @@ async def put_etl_config(
     app: str,
     request: Request,
     ctx: ContextDep,
-    identity: IdentityDep,
+    identity: ContributorDep,
     stage: Stage = Stage.STAGING,
     format: Format = Format.JSON,
 ) -> Response:
@@ -139,11 +137,9 @@ class OperationsBody(BaseModel):
     summary="Run operations in order: release_design, preprocess_data_sources (queues a job), release_data",
 )
 def run_operations(
-    app: str, body: OperationsBody, ctx: ContextDep, identity: IdentityDep, jobs: JobsDep
+    app: str, body: OperationsBody, ctx: ContextDep, identity: ContributorDep, jobs: JobsDep
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    with ctx.db.readonly_session() as session:
-        get_app_for(session, identity, app, AppPrivilege.CONTRIBUTE)
     for op in body.operations:
         if op is Operation.RELEASE_DESIGN:
             with ctx.db.session() as session:

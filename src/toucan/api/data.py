@@ -12,9 +12,8 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.background import BackgroundTask
 from starlette.responses import FileResponse
 
-from toucan.api.deps import ContextDep, IdentityDep
+from toucan.api.deps import AppAccessDep, ContextDep, ContributorDep, IdentityDep
 from toucan.apps.configs import Stage
-from toucan.apps.small_apps import get_app_for
 from toucan.auth.roles import AppPrivilege
 from toucan.data.domains import check_domain_name
 from toucan.data.service import (
@@ -34,11 +33,6 @@ router = APIRouter(tags=["data"])
 query_router = APIRouter(tags=["data"])
 
 JSON = "application/json"
-
-
-def _check(ctx: ContextDep, identity: IdentityDep, app: str, privilege: AppPrivilege) -> None:
-    with ctx.db.readonly_session() as session:
-        get_app_for(session, identity, app, privilege)
 
 
 @query_router.post("/{app}/data", summary="Run a data request (pipeline or Mongo-style) on a stage's domains")
@@ -68,8 +62,8 @@ async def preview(
 
 
 @router.get("/{app}/metadata", summary="Domains of a stage: rows, columns and types")
-def metadata(app: str, ctx: ContextDep, identity: IdentityDep, stage: Stage = Stage.PRODUCTION) -> dict[str, Any]:
-    _check(ctx, identity, app, stage_read_privilege(stage))
+def metadata(app: str, ctx: ContextDep, access: AppAccessDep, stage: Stage = Stage.PRODUCTION) -> dict[str, Any]:
+    identity = access.require(stage_read_privilege(stage))
     return ctx.data.visible_metadata(app, stage, identity)
 
 
@@ -78,11 +72,10 @@ async def download(
     app: str,
     domain: str,
     ctx: ContextDep,
-    identity: IdentityDep,
+    identity: ContributorDep,
     stage: Stage = Stage.STAGING,
     format: DownloadFormat = DownloadFormat.CSV,
 ) -> FileResponse:
-    await run_in_threadpool(_check, ctx, identity, app, AppPrivilege.CONTRIBUTE)
     path = await export_domain(ctx.data, app, stage, identity, domain, format)
     media = {
         DownloadFormat.CSV: "text/csv",
@@ -129,12 +122,11 @@ async def upload(
     domain: str,
     request: Request,
     ctx: ContextDep,
-    identity: IdentityDep,
+    identity: ContributorDep,
     stage: Stage = Stage.STAGING,
     format: UploadFormat | None = None,
     delimiter: str = ",",
 ) -> dict[str, Any]:
-    await run_in_threadpool(_check, ctx, identity, app, AppPrivilege.CONTRIBUTE)
     check_domain_name(domain)
     if stage is not Stage.STAGING:
         raise ValidationError("Domains are written to staging, then released.", details={"stage": stage.value})
@@ -168,8 +160,7 @@ async def upload(
 
 
 @router.post("/{app}/data/release", summary="Make staging's domains production's (no data copied)")
-def release(app: str, ctx: ContextDep, identity: IdentityDep) -> dict[str, Any]:
-    _check(ctx, identity, app, AppPrivilege.CONTRIBUTE)
+def release(app: str, ctx: ContextDep, identity: ContributorDep) -> dict[str, Any]:
     snapshot = ctx.data.store.release(app)
     return {
         "stage": "production",

@@ -11,11 +11,10 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
-from toucan.api.deps import ContextDep, IdentityDep
+from toucan.api.deps import ContextDep, ContributorDep, IdentityDep, require_app
 from toucan.apps import configs
 from toucan.apps.configs import ConfigKind, Stage
 from toucan.apps.secrets import AppSecrets
-from toucan.apps.small_apps import get_app_for
 from toucan.auth.roles import AppPrivilege
 from toucan.errors import ErrorCode, NotFound, PayloadTooLarge, ValidationError
 from toucan.etl.builder_code import check_augment
@@ -44,11 +43,6 @@ JobsDep = Annotated[JobQueue, Depends(get_jobs)]
 SourcesDep = Annotated[SourceFiles, Depends(get_sources)]
 
 
-def _contributor(ctx: ContextDep, identity: IdentityDep, app: str) -> None:
-    with ctx.db.readonly_session() as session:
-        get_app_for(session, identity, app, AppPrivilege.CONTRIBUTE)
-
-
 def submit_preprocess(jobs: JobQueue, app: str, stage: Stage, author: str | None) -> dict[str, Any]:
     job_id = jobs.submit(JobKind.PREPROCESS, app_id=app, stage=stage.value, author=author)
     return {"id": job_id, "kind": JobKind.PREPROCESS.value, "state": "queued", "stage": stage.value}
@@ -58,8 +52,7 @@ def submit_preprocess(jobs: JobQueue, app: str, stage: Stage, author: str | None
 
 
 @router.get("/{app}/data/sources", summary="Uploaded data-source files")
-def list_sources(app: str, ctx: ContextDep, identity: IdentityDep, sources: SourcesDep) -> dict[str, Any]:
-    _contributor(ctx, identity, app)
+def list_sources(app: str, ctx: ContextDep, identity: ContributorDep, sources: SourcesDep) -> dict[str, Any]:
     return {"sources": [info.as_json() for info in sources.list(app)]}
 
 
@@ -69,9 +62,8 @@ def list_sources(app: str, ctx: ContextDep, identity: IdentityDep, sources: Sour
     summary='Upload a data-source file (multipart: `file`, and `data` = {"filename": ...})',
 )
 async def upload_source(
-    app: str, request: Request, ctx: ContextDep, identity: IdentityDep, sources: SourcesDep
+    app: str, request: Request, ctx: ContextDep, identity: ContributorDep, sources: SourcesDep
 ) -> dict[str, Any]:
-    await run_in_threadpool(_contributor, ctx, identity, app)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > sources.max_bytes + MULTIPART_SLACK:
         raise PayloadTooLarge(
@@ -113,8 +105,7 @@ def _form_filename(raw: Any, fallback: str | None) -> str:
 
 
 @router.delete("/{app}/data/sources/{filename}", status_code=204, summary="Delete an uploaded data-source file")
-def delete_source(app: str, filename: str, ctx: ContextDep, identity: IdentityDep, sources: SourcesDep) -> Response:
-    _contributor(ctx, identity, app)
+def delete_source(app: str, filename: str, ctx: ContextDep, identity: ContributorDep, sources: SourcesDep) -> Response:
     sources.delete(app, filename)
     return Response(status_code=204)
 
@@ -128,17 +119,15 @@ class UploadStart(BaseModel):
 
 @router.post("/{app}/data/sources/uploads", status_code=201, summary="Start a chunked (resumable) upload")
 def start_upload(
-    app: str, body: UploadStart, ctx: ContextDep, identity: IdentityDep, sources: SourcesDep
+    app: str, body: UploadStart, ctx: ContextDep, identity: ContributorDep, sources: SourcesDep
 ) -> dict[str, Any]:
-    _contributor(ctx, identity, app)
     return sources.start_upload(app, body.filename, body.size, author=identity.username)
 
 
 @router.get("/{app}/data/sources/uploads/{upload_id}", summary="How many bytes of a chunked upload arrived")
 def upload_state(
-    app: str, upload_id: str, ctx: ContextDep, identity: IdentityDep, sources: SourcesDep
+    app: str, upload_id: str, ctx: ContextDep, identity: ContributorDep, sources: SourcesDep
 ) -> dict[str, Any]:
-    _contributor(ctx, identity, app)
     return sources.upload_state(app, upload_id)
 
 
@@ -148,11 +137,10 @@ async def append_chunk(
     upload_id: str,
     request: Request,
     ctx: ContextDep,
-    identity: IdentityDep,
+    identity: ContributorDep,
     sources: SourcesDep,
     upload_offset: Annotated[int, Header(ge=0)],
 ) -> dict[str, Any]:
-    await run_in_threadpool(_contributor, ctx, identity, app)
     body = await _spool(request, sources.max_bytes)
     try:
         return await run_in_threadpool(sources.append, app, upload_id, upload_offset, body)
@@ -177,15 +165,13 @@ async def _spool(request: Request, limit: int) -> Any:
 
 @router.post("/{app}/data/sources/uploads/{upload_id}/complete", summary="Finish a chunked upload")
 def complete_upload(
-    app: str, upload_id: str, ctx: ContextDep, identity: IdentityDep, sources: SourcesDep
+    app: str, upload_id: str, ctx: ContextDep, identity: ContributorDep, sources: SourcesDep
 ) -> dict[str, Any]:
-    _contributor(ctx, identity, app)
     return sources.complete(app, upload_id, author=identity.username).as_json()
 
 
 @router.delete("/{app}/data/sources/uploads/{upload_id}", status_code=204, summary="Abandon a chunked upload")
-def cancel_upload(app: str, upload_id: str, ctx: ContextDep, identity: IdentityDep, sources: SourcesDep) -> Response:
-    _contributor(ctx, identity, app)
+def cancel_upload(app: str, upload_id: str, ctx: ContextDep, identity: ContributorDep, sources: SourcesDep) -> Response:
     sources.cancel(app, upload_id)
     return Response(status_code=204)
 
@@ -195,15 +181,13 @@ def cancel_upload(app: str, upload_id: str, ctx: ContextDep, identity: IdentityD
 
 @router.post("/{app}/data/preprocess", status_code=202, summary="Queue a preprocess job (data sources → domains)")
 def preprocess(
-    app: str, ctx: ContextDep, identity: IdentityDep, jobs: JobsDep, stage: Stage = Stage.STAGING
+    app: str, ctx: ContextDep, identity: ContributorDep, jobs: JobsDep, stage: Stage = Stage.STAGING
 ) -> dict[str, Any]:
-    _contributor(ctx, identity, app)
     return submit_preprocess(jobs, app, stage, identity.username)
 
 
 @router.get("/{app}/jobs", summary="Recent jobs of an app")
-def app_jobs(app: str, ctx: ContextDep, identity: IdentityDep, jobs: JobsDep) -> dict[str, Any]:
-    _contributor(ctx, identity, app)
+def app_jobs(app: str, ctx: ContextDep, identity: ContributorDep, jobs: JobsDep) -> dict[str, Any]:
     return {"jobs": [job.as_json(with_log=False) for job in jobs.store.list_for_app(app)]}
 
 
@@ -212,7 +196,7 @@ def job(job_id: str, ctx: ContextDep, identity: IdentityDep, jobs: JobsDep) -> d
     view = jobs.store.get(job_id)
     if view.app_id is not None:
         try:
-            _contributor(ctx, identity, view.app_id)
+            require_app(ctx, identity, view.app_id, AppPrivilege.CONTRIBUTE)
         except NotFound:
             raise NotFound(f"No job {job_id!r}.", details={"job": job_id}) from None
     elif not identity.is_admin:
@@ -222,9 +206,8 @@ def job(job_id: str, ctx: ContextDep, identity: IdentityDep, jobs: JobsDep) -> d
 
 @router.get("/{app}/tracebacks/latest", summary="The last failed job of an app, with its report")
 def latest_traceback(
-    app: str, ctx: ContextDep, identity: IdentityDep, jobs: JobsDep, stage: Stage | None = None
+    app: str, ctx: ContextDep, identity: ContributorDep, jobs: JobsDep, stage: Stage | None = None
 ) -> dict[str, Any]:
-    _contributor(ctx, identity, app)
     view = jobs.store.latest_failure(app, stage.value if stage else None)
     if view is None:
         raise NotFound(f"No job of {app!r} has failed.", details={"app": app})
@@ -235,15 +218,14 @@ def latest_traceback(
 
 
 @router.get("/{app}/config/augment", summary="The app's augment.py (text)")
-def get_augment(app: str, ctx: ContextDep, identity: IdentityDep, stage: Stage = Stage.STAGING) -> Response:
+def get_augment(app: str, ctx: ContextDep, identity: ContributorDep, stage: Stage = Stage.STAGING) -> Response:
     with ctx.db.readonly_session() as session:
-        get_app_for(session, identity, app, AppPrivilege.CONTRIBUTE)
         code = configs.read_config(session, app, stage, ConfigKind.AUGMENT).get("code", "")
     return Response(code, media_type="text/x-python; charset=utf-8")
 
 
 @router.put("/{app}/config/augment", summary="Replace staging's augment.py (text/x-python body, or JSON {code})")
-async def put_augment(app: str, request: Request, ctx: ContextDep, identity: IdentityDep) -> dict[str, Any]:
+async def put_augment(app: str, request: Request, ctx: ContextDep, identity: ContributorDep) -> dict[str, Any]:
     raw = await request.body()
     if request.headers.get("content-type", "").startswith("application/json"):
         document = parse_json(raw)
@@ -257,7 +239,6 @@ async def put_augment(app: str, request: Request, ctx: ContextDep, identity: Ide
             raise ValidationError("augment.py is not UTF-8 text.", code=ErrorCode.INVALID_AUGMENT) from None
     functions = check_augment(code, app, ctx.settings)
     with ctx.db.session() as session:
-        get_app_for(session, identity, app, AppPrivilege.CONTRIBUTE)
         row = configs.write_config(
             session, app, Stage.STAGING, ConfigKind.AUGMENT, {"code": code}, author=identity.username
         )
@@ -279,20 +260,17 @@ class SecretBody(BaseModel):
 
 
 @router.get("/{app}/secrets", summary="Names of the app's secrets (values are never returned)")
-def list_secrets(app: str, ctx: ContextDep, identity: IdentityDep) -> dict[str, Any]:
-    _contributor(ctx, identity, app)
+def list_secrets(app: str, ctx: ContextDep, identity: ContributorDep) -> dict[str, Any]:
     return {"secrets": _secrets(ctx).names(app)}
 
 
 @router.put("/{app}/secrets/{name}", status_code=204, summary="Set a secret (write-only)")
-def put_secret(app: str, name: str, body: SecretBody, ctx: ContextDep, identity: IdentityDep) -> Response:
-    _contributor(ctx, identity, app)
+def put_secret(app: str, name: str, body: SecretBody, ctx: ContextDep, identity: ContributorDep) -> Response:
     _secrets(ctx).put(app, name, body.value, author=identity.username)
     return Response(status_code=204)
 
 
 @router.delete("/{app}/secrets/{name}", status_code=204, summary="Delete a secret")
-def delete_secret(app: str, name: str, ctx: ContextDep, identity: IdentityDep) -> Response:
-    _contributor(ctx, identity, app)
+def delete_secret(app: str, name: str, ctx: ContextDep, identity: ContributorDep) -> Response:
     _secrets(ctx).delete(app, name)
     return Response(status_code=204)

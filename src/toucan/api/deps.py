@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -11,10 +12,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from toucan.apps.small_apps import get_app_for
 from toucan.auth import ratelimit
 from toucan.auth.identity import Identity, load_identity
 from toucan.auth.local_login import check_password_login_allowed
 from toucan.auth.login import check_account_usable, check_password
+from toucan.auth.roles import AppPrivilege
 from toucan.auth.tokens import identity_for_token
 from toucan.data.reads import RequestReads
 from toucan.data.service import DataService
@@ -123,6 +126,47 @@ async def current_identity(request: Request, ctx: ContextDep) -> Identity:
 
 
 IdentityDep = Annotated[Identity, Depends(current_identity)]
+
+
+def require_app(ctx: Context, identity: Identity, app: str, privilege: AppPrivilege) -> None:
+    """The one check of "the caller holds `privilege` on `app`" for the routes (404 when the
+    caller may not even view the app, 403 when it may but lacks `privilege`); the data
+    service checks the same rule (`check_app_access`) for its own callers."""
+    with ctx.db.readonly_session() as session:
+        get_app_for(session, identity, app, privilege)
+
+
+@dataclass(frozen=True)
+class AppAccess:
+    """The caller on the route's `/{app}`, for routes whose privilege depends on the request
+    (the stage read, the config kind): `require(privilege)` checks it."""
+
+    ctx: Context
+    identity: Identity
+    app: str
+
+    def require(self, privilege: AppPrivilege) -> Identity:
+        require_app(self.ctx, self.identity, self.app, privilege)
+        return self.identity
+
+
+async def app_access(app: str, ctx: ContextDep, identity: IdentityDep) -> AppAccess:
+    return AppAccess(ctx, identity, app)
+
+
+def app_privilege(privilege: AppPrivilege) -> Callable[..., Awaitable[Identity]]:
+    """The dependency of a `/{app}/…` route that needs `privilege`: the caller, checked before
+    the route reads its body."""
+
+    async def checked(app: str, ctx: ContextDep, identity: IdentityDep) -> Identity:
+        await run_in_threadpool(require_app, ctx, identity, app, privilege)
+        return identity
+
+    return checked
+
+
+AppAccessDep = Annotated[AppAccess, Depends(app_access)]
+ContributorDep = Annotated[Identity, Depends(app_privilege(AppPrivilege.CONTRIBUTE))]
 
 
 def admin_identity(identity: IdentityDep) -> Identity:
