@@ -114,3 +114,38 @@ def test_backup_names_are_reserved_and_say_so(command: str) -> None:
     assert exe, f"{command} console script missing"
     result = subprocess.run([exe], capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 3 and "not implemented" in result.stderr
+
+
+def test_release_makes_staging_production(tmp_path: Path) -> None:
+    """`toucan-ctl release APP`: the same release as the API's, from a shell."""
+    from toucan.apps.configs import ConfigKind, Stage, read_config, write_config
+    from toucan.apps.small_apps import AppCreate, create_app
+    from toucan.data.domains import domain_store_for
+    from toucan.db.engine import Database
+    from toucan.etl.ingest import UploadFormat, ingest_file
+    from toucan.settings import Settings
+
+    env = clean_env(TOUCAN_DATA_DIR=str(tmp_path), TOUCAN_SUPER_ADMIN_PASSWORD="admin-password")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*TOUCAN_CTL, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+
+    assert run("migrate").returncode == 0
+    settings = Settings(data_dir=tmp_path)
+    db = Database.from_settings(settings)
+    with db.session() as session:
+        create_app(session, None, AppCreate(id="shop", name="Shop"))
+        write_config(session, "shop", Stage.STAGING, ConfigKind.FRONT, {"slides": [{"id": "s1"}]}, author=None)
+    store = domain_store_for(settings, db)
+    csv = tmp_path / "sales.csv"
+    csv.write_text("a\n1\n2\n")
+    staged = ingest_file(store, "shop", "sales", csv, UploadFormat.CSV)
+    store.commit("shop", Stage.STAGING, {"sales": staged}, replace_all=False, author=None)
+    missing = run("release", "nope")
+    assert missing.returncode == 1 and "nope" in missing.stderr
+    released = run("release", "shop")
+    assert released.returncode == 0, released.stderr
+    assert "1 domains" in released.stdout
+    with db.readonly_session() as session:
+        assert read_config(session, "shop", Stage.PRODUCTION, ConfigKind.FRONT)["slides"] == [{"id": "s1"}]
+    assert set(domain_store_for(settings, db).snapshot("shop", Stage.PRODUCTION).domains) == {"sales"}

@@ -217,6 +217,39 @@ def set_password(
     console.print(f"Password of [bold]{username}[/] changed.")
 
 
+@app.command()
+def release(
+    app_id: Annotated[str, typer.Argument(metavar="APP", help="The small app's id.")],
+    design: Annotated[bool, typer.Option("--design/--no-design", help="Release the configs.")] = True,
+    data: Annotated[bool, typer.Option("--data/--no-data", help="Release the domains.")] = True,
+) -> None:
+    """Release an app: staging's configs and domains become production's (as the studio's
+    Release button does)."""
+    from sqlalchemy import select
+
+    from toucan.bootstrap import prepare
+    from toucan.data.domains import domain_store_for
+    from toucan.data.release import release_data, release_design
+    from toucan.db.models import SmallApp
+
+    settings = _settings()
+    db, _ = prepare(settings)
+    with db.readonly_session() as session:
+        if session.scalar(select(SmallApp.id).where(SmallApp.id == app_id)) is None:
+            err.print(f"[red]No small app {app_id!r}.[/]")
+            raise typer.Exit(1)
+    try:
+        if design:
+            versions = release_design(db, app_id, author=None)
+            console.print(f"Design released: {', '.join(f'{k} v{v}' for k, v in versions.items())}.")
+        if data:
+            released = release_data(domain_store_for(settings, db), app_id)
+            console.print(f"Data released: {len(released['domains'])} domains, version {released['version']}.")
+    except ToucanError as exc:
+        err.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from None
+
+
 @app.command("frontend-params")
 def frontend_params(
     api_baseroute: Annotated[

@@ -14,6 +14,7 @@ from toucan.api.deps import AppAccessDep, ContextDep, ContributorDep, IdentityDe
 from toucan.apps import configs as domain
 from toucan.apps.configs import ConfigKind, Stage
 from toucan.auth.roles import AppPrivilege
+from toucan.data import release
 from toucan.errors import ErrorCode, ValidationError
 from toucan.formats import dump_cson, parse_cson, parse_json
 
@@ -142,11 +143,9 @@ def run_operations(
     results: dict[str, Any] = {}
     for op in body.operations:
         if op is Operation.RELEASE_DESIGN:
-            with ctx.db.session() as session:
-                results[op.value] = domain.release_design(session, app, author=identity.username)
+            results[op.value] = release.release_design(ctx.db, app, author=identity.username)
         elif op is Operation.PREPROCESS_DATA_SOURCES:
             results[op.value] = submit_preprocess(jobs, app, Stage.STAGING, identity.username)
         elif op is Operation.RELEASE_DATA:
-            snapshot = ctx.data.store.release(app)
-            results[op.value] = {"version": snapshot.version_id, "domains": sorted(snapshot.domains)}
+            results[op.value] = release.release_data(ctx.data.store, app)
     return {"results": results}

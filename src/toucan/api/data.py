@@ -16,6 +16,7 @@ from toucan.api.deps import AppAccessDep, ContextDep, ContributorDep, IdentityDe
 from toucan.apps.configs import Stage
 from toucan.auth.roles import AppPrivilege
 from toucan.data.domains import check_domain_name
+from toucan.data.release import release_data
 from toucan.data.service import (
     PREVIEW_ROWS,
     DataRequest,
@@ -161,9 +162,4 @@ async def upload(
 
 @router.post("/{app}/data/release", summary="Make staging's domains production's (no data copied)")
 def release(app: str, ctx: ContextDep, identity: ContributorDep) -> dict[str, Any]:
-    snapshot = ctx.data.store.release(app)
-    return {
-        "stage": "production",
-        "version": snapshot.version_id,
-        "domains": sorted(snapshot.domains),
-    }
+    return {"stage": "production", **release_data(ctx.data.store, app)}
