@@ -21,7 +21,7 @@ from toucan.api.errors import install_error_handlers
 from toucan.api.middleware import (
     BodyLimitMiddleware,
     ForwardedMiddleware,
-    NulTextMiddleware,
+    JsonBodyMiddleware,
     SecurityHeadersMiddleware,
 )
 from toucan.bootstrap import ensure_schema
@@ -83,8 +83,8 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
-    # Inside the body limit: it reads JSON bodies whole, once they are known to be small.
-    api.add_middleware(NulTextMiddleware, exempt=is_upload)
+    # Inside the body limit, which has read the body whole (and refused it when too large).
+    api.add_middleware(JsonBodyMiddleware, max_depth=settings.max_nesting_depth, exempt=is_upload)
     api.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt=is_upload)
     api.add_middleware(ForwardedMiddleware, trusted=settings.forwarded_allow_ips)
     # Outermost: every answer gets the headers, the body limit's and the proxy check's too.

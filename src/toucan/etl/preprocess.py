@@ -203,7 +203,9 @@ class Preprocess:
             return f"read_parquet({sql_string(str(self.store.path(app_id, staged[domain].file)))})"
 
         try:
-            compiled = compile_request(pipeline, resolve_domain=resolve, row_filters={})
+            compiled = compile_request(
+                pipeline, resolve_domain=resolve, row_filters={}, max_depth=self.settings.max_nesting_depth
+            )
         except ToucanError as exc:
             raise JobFailed(f"{where}: {exc.message}", details_text(exc)) from None
 

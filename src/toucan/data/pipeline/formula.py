@@ -40,10 +40,23 @@ def _tokens(text: str, where: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 class _Parser:
-    def __init__(self, tokens: list[tuple[str, str]], where: dict[str, Any]) -> None:
+    def __init__(self, tokens: list[tuple[str, str]], where: dict[str, Any], max_depth: int) -> None:
         self.tokens = tokens
         self.i = 0
         self.where = where
+        # Parentheses and signs nest by recursion: bounded (TOUCAN_MAX_NESTING_DEPTH).
+        self.max_depth = max_depth
+        self.depth = 0
+
+    def nest(self) -> None:
+        self.depth += 1
+        if self.depth > self.max_depth:
+            raise ValidationError(
+                f"The formula nests parentheses and signs deeper than {self.max_depth} levels "
+                "(TOUCAN_MAX_NESTING_DEPTH).",
+                details={**self.where, "limit": self.max_depth, "setting": "TOUCAN_MAX_NESTING_DEPTH"},
+                code="too_deep",
+            )
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -77,7 +90,10 @@ class _Parser:
     def unary(self) -> Frag:
         if self.peek() == ("op", "-"):
             self.take()
-            return "(-" + self.unary() + ")"
+            self.nest()
+            inner = self.unary()
+            self.depth -= 1
+            return "(-" + inner + ")"
         if self.peek() == ("op", "+"):
             self.take()
         return self.atom()
@@ -91,19 +107,21 @@ class _Parser:
         if kind in ("sq", "dq"):
             return value(tok.replace("\\'", "'").replace('\\"', '"'))
         if tok == "(":
+            self.nest()
             inner = self.expr()
             if self.take() != ("op", ")"):
                 raise ValidationError("Unbalanced parentheses in the formula.", details=self.where)
+            self.depth -= 1
             return "(" + inner + ")"
         raise ValidationError(f"Unexpected {tok!r} in the formula.", details=self.where)
 
 
-def formula_sql(formula: str | int | float, where: dict[str, Any]) -> Frag:
+def formula_sql(formula: str | int | float, where: dict[str, Any], max_depth: int) -> Frag:
     if isinstance(formula, bool):
         return value(formula)
     if isinstance(formula, int | float):
         return Frag(repr(formula))
-    parser = _Parser(_tokens(str(formula), where), where)
+    parser = _Parser(_tokens(str(formula), where), where, max_depth)
     out = parser.expr()
     if parser.peek() is not None:
         raise ValidationError(f"Unexpected {parser.peek()[1]!r} in the formula.", details=where)  # type: ignore[index]
