@@ -69,7 +69,11 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
     api.state.ctx = Context(settings=settings, db=database, data=build_data_service(settings, database))
     api.state.jobs = JobQueue(settings, database)
     api.state.sources = SourceFiles(
-        database, settings.data_dir, settings.upload_max_bytes, memory_mb=settings.duckdb_memory_mb
+        database,
+        settings.data_dir,
+        settings.upload_max_bytes,
+        memory_mb=settings.duckdb_memory_mb,
+        max_cells=settings.upload_max_cells,
     )
     install_error_handlers(api)
     api.include_router(data.query_router)  # first: the most frequent requests

@@ -138,8 +138,13 @@ def history(session: Session) -> list[HistoryEntry]:
     return [HistoryEntry(r.id, r.created_at, r.created_by) for r in rows]
 
 
+# Versions are ids of an INTEGER column: PostgreSQL refuses to compare it with a number
+# beyond 32 bits (a database error, so a 500) rather than finding nothing.
+_LAST_VERSION = 2**31 - 1
+
+
 def version_document(session: Session, version: int) -> dict[str, Any]:
-    row = session.get(InstanceSettingsVersion, version)
+    row = session.get(InstanceSettingsVersion, version) if 1 <= version <= _LAST_VERSION else None
     if row is None:
         raise NotFound(f"No instance settings version {version}.", details={"version": version})
     return dict(row.content)

@@ -55,7 +55,9 @@ class Preprocess:
         self.ctx = ctx
         self.store = store
         self.settings = ctx.settings
-        self.files = SourceFiles(ctx.db, ctx.settings.data_dir, ctx.settings.upload_max_bytes)
+        self.files = SourceFiles(
+            ctx.db, ctx.settings.data_dir, ctx.settings.upload_max_bytes, max_cells=ctx.settings.upload_max_cells
+        )
         self.raw_sources: list[dict[str, Any]] = []
 
     def run(self, app_id: str, stage: Stage) -> None:
@@ -138,7 +140,12 @@ class Preprocess:
                     )
                 self.ctx.log(f"{where}: reading {source.file}")
                 name = source.file
-                staged = self._stage(app_id, lambda conn, target: copy_to_parquet(conn, path, target, name, options))
+                staged = self._stage(
+                    app_id,
+                    lambda conn, target: copy_to_parquet(
+                        conn, path, target, name, options, max_cells=self.settings.upload_max_cells
+                    ),
+                )
             elif source.name:  # a DATA_PROVIDERS entry: its connector reads `url`, `query`…
                 staged = self._from_connector(app_id, where, source, etl)
             elif source.url:
@@ -148,7 +155,12 @@ class Preprocess:
                 target = work / f"url-{index}{Path(source.url.split('?')[0]).suffix[:16]}"
                 target.write_bytes(fetch_url(source.url, self.settings).content)
                 name = Path(source.url.split("?")[0]).name or "download"
-                staged = self._stage(app_id, lambda conn, out: copy_to_parquet(conn, target, out, name, options))
+                staged = self._stage(
+                    app_id,
+                    lambda conn, out: copy_to_parquet(
+                        conn, target, out, name, options, max_cells=self.settings.upload_max_cells
+                    ),
+                )
             else:
                 raise JobFailed(f"{where}: give 'file' (an uploaded file), 'url', or 'name' (a DATA_PROVIDERS entry).")
         except ToucanError as exc:
