@@ -137,7 +137,9 @@ def _unexpected(text: str, pos: int) -> str:
 
 
 def _line_col(text: str, pos: int) -> tuple[int, int]:
-    # The text starts with the "\n" the parser adds: line 1 starts after it.
+    # The text starts and ends with the "\n" the parser adds: line 1 starts after the first,
+    # and the end of the text is the end of its last line.
+    pos = min(pos, len(text) - 1)
     line = text.count("\n", 0, pos)
     col = pos - text.rfind("\n", 0, pos)
     return max(line, 1), col
@@ -361,6 +363,7 @@ class _Parser:
     def array(self, depth: int) -> list[Any]:
         self.enter(depth)
         path = self.path
+        opened_at = self.start()
         self.next()  # [
         items: list[Any] = []
         if self.kind == "nl":
@@ -369,6 +372,8 @@ class _Parser:
             if self.kind == "close_list":
                 self.next()
                 return items
+            if self.kind == "end":
+                raise self.error("this list ('[') is never closed", opened_at)
             path.append(len(items))
             if self.kind in _KEYS_OR_PAIRS:
                 items.append(self.implicit_object(self.column(), depth + 1))
@@ -385,12 +390,15 @@ class _Parser:
                     self.next()
                     if self.kind == "nl":
                         self.next()
+            elif self.kind == "end":
+                raise self.error("this list ('[') is never closed", opened_at)
             elif self.kind != "close_list":
                 raise self.error(f"expected ',' or ']' after an item of the list, found {self.describe()}")
 
     def flow_object(self, depth: int) -> dict[str, Any]:
         self.enter(depth)
         path = self.path
+        opened_at = self.start()
         self.next()  # {
         result: dict[str, Any] = {}
         while True:
@@ -399,6 +407,8 @@ class _Parser:
             if self.kind == "close_object":
                 self.next()
                 return result
+            if self.kind == "end":
+                raise self.error("this object ('{') is never closed", opened_at)
             if self.kind not in _KEYS_OR_PAIRS:
                 raise self.error(f"expected a key (name:) or '}}', found {self.describe()}")
             name = self.key()
@@ -413,6 +423,8 @@ class _Parser:
                 path.pop()
             if self.kind == "comma":
                 self.next()
+            elif self.kind == "end":
+                raise self.error("this object ('{') is never closed", opened_at)
             elif self.kind not in ("nl", "close_object"):
                 raise self.error(f"expected ',' or '}}' after a value, found {self.describe()}")
 

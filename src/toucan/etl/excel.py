@@ -33,7 +33,7 @@ import zipfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from toucan.errors import PayloadTooLarge, ValidationError
 
@@ -87,14 +87,16 @@ def read_excel(source: Path, filename: str, options: FileOptions, max_cells: int
     """The sheet `options.sheetname` (the first one by default) of the workbook `source`, as a table."""
     budget = _Budget(max_cells, filename)
     _check_parts(source, budget)
-    workbook = _open(source, budget)
-    try:
-        sheet = _pick_sheet(workbook, filename, options.sheetname)
-        budget.sheet = sheet.title
-        _check_declared_size(sheet, budget)
-        return _TableBuilder(options).build(_rows(workbook, sheet, budget))
-    finally:
-        workbook.close()
+    # A file object: openpyxl would refuse a path without an Excel extension (uploads are temp files).
+    with open(source, "rb") as handle:
+        workbook = _open(handle, budget)
+        try:
+            sheet = _pick_sheet(workbook, filename, options.sheetname)
+            budget.sheet = sheet.title
+            _check_declared_size(sheet, budget)
+            return _TableBuilder(options).build(_rows(workbook, sheet, budget))
+        finally:
+            workbook.close()
 
 
 # --- the workbook ------------------------------------------------------------------------------
@@ -130,7 +132,7 @@ def _check_parts(source: Path, budget: _Budget) -> None:
         )
 
 
-def _open(source: Path, budget: _Budget) -> Any:
+def _open(source: IO[bytes], budget: _Budget) -> Any:
     from openpyxl.reader.excel import ExcelReader
     from openpyxl.xml.constants import SHARED_STRINGS
 
