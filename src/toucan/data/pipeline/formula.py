@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from toucan.data.pipeline.sql import Frag, ident, value
+from toucan.data.pipeline.sql import Frag, ident, join, value
 from toucan.errors import ValidationError
 
 _TOKEN = re.compile(
@@ -37,6 +37,26 @@ def _tokens(text: str, where: dict[str, Any]) -> list[tuple[str, str]]:
         out.append((kind, tok))
         pos = m.end()
     return out
+
+
+class _Chain:
+    """`a + b - c …` as `((a + b) - c)`, built in linear time: the prefixes of the later
+    operators wrap the earlier ones (adding Frags one by one copied the text each time)."""
+
+    def __init__(self, first: Frag) -> None:
+        self.prefixes: list[str] = []
+        self.parts: list[Frag | str] = [first]
+
+    def add(self, prefix: str, middle: str, right: Frag, suffix: str) -> None:
+        self.prefixes.append(prefix)
+        self.parts += [middle, right, suffix]
+
+    def frag(self) -> Frag:
+        first = self.parts[0]
+        if not self.prefixes and isinstance(first, Frag):
+            return first
+        pieces = [Frag(p) if isinstance(p, str) else p for p in self.parts]
+        return Frag("".join(reversed(self.prefixes))) + join(pieces, "")
 
 
 class _Parser:
@@ -69,23 +89,23 @@ class _Parser:
         return tok
 
     def expr(self) -> Frag:
-        left = self.term()
+        chain = _Chain(self.term())
         while self.peek() in (("op", "+"), ("op", "-")):
             op = self.take()[1]
-            left = "(" + left + f" {op} " + self.term() + ")"
-        return left
+            chain.add("(", f" {op} ", self.term(), ")")
+        return chain.frag()
 
     def term(self) -> Frag:
-        left = self.unary()
+        chain = _Chain(self.unary())
         while self.peek() in (("op", "*"), ("op", "/"), ("op", "%")):
             op = self.take()[1]
             right = self.unary()
             if op == "/":
                 # Division by zero gives NULL, as SQL backends of the language do.
-                left = "(CAST(" + left + " AS DOUBLE) / NULLIF(" + right + ", 0))"
+                chain.add("(CAST(", " AS DOUBLE) / NULLIF(", right, ", 0))")
             else:
-                left = "(" + left + f" {op} " + right + ")"
-        return left
+                chain.add("(", f" {op} ", right, ")")
+        return chain.frag()
 
     def unary(self) -> Frag:
         if self.peek() == ("op", "-"):
