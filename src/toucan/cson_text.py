@@ -411,11 +411,16 @@ class _Parser:
                 raise self.error("this object ('{') is never closed", opened_at)
             if self.kind not in _KEYS_OR_PAIRS:
                 raise self.error(f"expected a key (name:) or '}}', found {self.describe()}")
-            name = self.key()
-            if self.kind in _PAIRS:
-                result[name] = self.pair_value()
+            kind, m = self.kind, self.m
+            assert m is not None
+            if kind == "pair_str":
+                result[m.group("pair_str_key")] = m.group("pair_str_value")
+                self.next()
+            elif kind in _PAIRS:
+                result[self.key()] = self.pair_value()
                 self.next()
             else:
+                name = self.key()
                 key_at = self.start()
                 self.next()
                 path.append(name)

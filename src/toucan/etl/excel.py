@@ -460,4 +460,3 @@ class _TableBuilder:
             used.add(name)
             names.append(name)
         return names
-
