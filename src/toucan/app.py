@@ -21,7 +21,7 @@ from toucan.api.errors import install_error_handlers
 from toucan.api.middleware import (
     BodyLimitMiddleware,
     ForwardedMiddleware,
-    NulTextMiddleware,
+    JsonBodyMiddleware,
     SecurityHeadersMiddleware,
 )
 from toucan.bootstrap import ensure_schema
@@ -69,7 +69,11 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
     api.state.ctx = Context(settings=settings, db=database, data=build_data_service(settings, database))
     api.state.jobs = JobQueue(settings, database)
     api.state.sources = SourceFiles(
-        database, settings.data_dir, settings.upload_max_bytes, memory_mb=settings.duckdb_memory_mb
+        database,
+        settings.data_dir,
+        settings.upload_max_bytes,
+        memory_mb=settings.duckdb_memory_mb,
+        max_cells=settings.upload_max_cells,
     )
     install_error_handlers(api)
     api.include_router(data.query_router)  # first: the most frequent requests
@@ -83,8 +87,8 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
-    # Inside the body limit: it reads JSON bodies whole, once they are known to be small.
-    api.add_middleware(NulTextMiddleware, exempt=is_upload)
+    # Inside the body limit, which has read the body whole (and refused it when too large).
+    api.add_middleware(JsonBodyMiddleware, max_depth=settings.max_nesting_depth, exempt=is_upload)
     api.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt=is_upload)
     api.add_middleware(ForwardedMiddleware, trusted=settings.forwarded_allow_ips)
     # Outermost: every answer gets the headers, the body limit's and the proxy check's too.

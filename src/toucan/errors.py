@@ -45,6 +45,11 @@ class ErrorCode(StrEnum):
         "A valid request for something this stack does not do (geographic steps, MongoDB `custom` steps).",
     )
     MISSING_VARIABLE = ("missing_variable", 400, "A `{{ variable }}` of the request or config has no value.")
+    TOO_DEEP = (
+        "too_deep",
+        400,
+        "A body, config or data request is nested deeper than `TOUCAN_MAX_NESTING_DEPTH`; `details.path` says where.",
+    )
     PAYLOAD_TOO_LARGE = ("payload_too_large", 413, "The body is larger than the setting named in the message allows.")
     METHOD_NOT_ALLOWED = ("method_not_allowed", 405, "The route exists, not with this HTTP method.")
     NOT_ACCEPTABLE = ("not_acceptable", 406, "The route cannot answer in the format the `Accept` header asks for.")
@@ -93,6 +98,16 @@ class ErrorCode(StrEnum):
         "invalid_file",
         400,
         "An uploaded or downloaded file cannot be read as its type; the line is given.",
+    )
+    TOO_MANY_CELLS = (
+        "too_many_cells",
+        413,
+        "An Excel sheet holds more cells than `TOUCAN_UPLOAD_MAX_CELLS`; `details.sheet` names it.",
+    )
+    UPLOAD_CONFLICT = (
+        "upload_conflict",
+        409,
+        "Another upload of the same file name was stored meanwhile: upload again.",
     )
     OFFSET_MISMATCH = ("offset_mismatch", 409, "A resumable upload's chunk does not start where the upload stands.")
     UPLOAD_INCOMPLETE = ("upload_incomplete", 409, "A resumable upload was finished before all its bytes arrived.")

@@ -60,7 +60,7 @@ def _parts(value: str) -> Iterator[str]:
     if value.lstrip()[:1] in ("{", "["):
         try:
             document = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return
         stack = [document]
         while stack:

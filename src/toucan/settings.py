@@ -121,7 +121,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=10 * 1024 * 1024,
         ge=1024,
-        description="Largest JSON request body accepted, in bytes (uploads have their own limit).",
+        description="Largest request body accepted other than uploads (JSON, configs in CSON, augment.py), in "
+        "bytes; a larger one is refused with 413 as it streams, with or without a Content-Length.",
+    )
+    max_nesting_depth: int = Field(
+        default=64,
+        ge=8,
+        le=200,
+        description="Most levels of objects and lists in a document a client sends: JSON request bodies, configs "
+        "(JSON or CSON), data requests and their conditions. Deeper ones are refused with 400 naming the path.",
     )
     query_timeout: float = Field(
         default=30.0,
@@ -161,6 +169,13 @@ class Settings(BaseSettings):
         default=2 * 1024**3,
         ge=1024,
         description="Largest data file accepted by an upload, in bytes.",
+    )
+    upload_max_cells: int = Field(
+        default=20_000_000,
+        ge=1000,
+        description="Most cells an Excel sheet may have, counted as the rows times the columns of the table it "
+        "makes (its declared size first, then as it streams) and as the cells its XML holds. A larger sheet is "
+        "refused with 413 before it fills memory.",
     )
     extra_connectors: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

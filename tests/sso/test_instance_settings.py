@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from tests.conftest import SUPER_ADMIN_PASSWORD, assert_error, basic
 from tests.sso.conftest import saml_provider
 from tests.sso.idp import KeyPair, SamlIdP
-from toucan.auth.instance_settings import MASK, strip_cson_comments
+from toucan.auth.instance_settings import MASK
+from toucan.formats import parse_cson
 
 # The FAQ's complete SAML2 example and its OpenID Connect template, as an operator pastes
 # them into instance_settings.cson (placeholders filled in, comments kept).
@@ -331,12 +332,9 @@ def oidc_doc() -> dict[str, Any]:
     }
 
 
-def test_comment_stripping_keeps_strings_and_lines() -> None:
+def test_comments_end_lines_and_fill_blocks_but_not_strings() -> None:
     text = "a: 'x # not a comment' # a comment\n###\nblock\n###\nb: \"#{y}\"\n"
-    stripped = strip_cson_comments(text)
-    assert stripped.splitlines()[0] == "a: 'x # not a comment'"
-    assert stripped.count("\n") == text.count("\n")
-    assert 'b: "#{y}"' in stripped
+    assert parse_cson(text, 64) == {"a": "x # not a comment", "b": "#{y}"}
 
 
 def test_unknown_saml_security_keys_are_warned_about(

@@ -57,11 +57,11 @@ async def _put(
     raw = await request.body()
     if fmt is Format.CSON:
         try:
-            document = parse_cson(raw.decode())
+            document = parse_cson(raw.decode(), ctx.settings.max_nesting_depth)
         except UnicodeDecodeError:
             raise ValidationError("The body is not UTF-8 text.", code=ErrorCode.INVALID_CSON) from None
     else:
-        document = parse_json(raw)
+        document = parse_json(raw, ctx.settings.max_nesting_depth)
     if stage is Stage.PRODUCTION:
         raise ValidationError(
             "Production is written by releasing staging: PUT the staging config, then "

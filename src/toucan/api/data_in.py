@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
+from toucan import nesting
 from toucan.api.deps import ContextDep, ContributorDep, IdentityDep, require_app
 from toucan.apps import configs
 from toucan.apps.configs import ConfigKind, Stage
@@ -80,18 +81,21 @@ async def upload_source(
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise ValidationError("The form has no 'file' field holding the file.", details={"field": "file"})
-        filename = _form_filename(form.get("data"), upload.filename)
+        filename = _form_filename(form.get("data"), upload.filename, ctx.settings.max_nesting_depth)
         info = await run_in_threadpool(sources.save, app, filename, upload.file, author=identity.username)
     return info.as_json()
 
 
-def _form_filename(raw: Any, fallback: str | None) -> str:
+def _form_filename(raw: Any, fallback: str | None, max_depth: int) -> str:
     if raw is None:
         if fallback:
             return fallback
         raise ValidationError("The form has no 'data' field ({\"filename\": ...}).", details={"field": "data"})
     if not isinstance(raw, str):
         raise ValidationError("'data' is a JSON text field, not a file.", details={"field": "data"})
+    deep = nesting.json_text_too_deep(raw, max_depth)
+    if deep is not None:
+        raise nesting.too_deep("The form field 'data'", max_depth, deep, field="data")
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -228,7 +232,7 @@ def get_augment(app: str, ctx: ContextDep, identity: ContributorDep, stage: Stag
 async def put_augment(app: str, request: Request, ctx: ContextDep, identity: ContributorDep) -> dict[str, Any]:
     raw = await request.body()
     if request.headers.get("content-type", "").startswith("application/json"):
-        document = parse_json(raw)
+        document = parse_json(raw, ctx.settings.max_nesting_depth)
         if not isinstance(document, dict) or not isinstance(document.get("code"), str):
             raise ValidationError('A JSON body is {"code": "<augment.py>"}.', details={"field": "code"})
         code = document["code"]

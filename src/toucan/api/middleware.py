@@ -1,4 +1,4 @@
-"""ASGI middleware: request body limit, reverse-proxy headers and security headers."""
+"""ASGI middleware: request body limits (size, nesting, NUL), reverse-proxy headers and security headers."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from toucan import nesting
 from toucan.errors import ErrorCode
 from toucan.formats import error_path
 
@@ -31,9 +32,15 @@ async def _send_error(send: Send, status: int, code: ErrorCode, message: str, de
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies above `max_bytes` with 413, before they are read in full.
+    """Refuse request bodies above `max_bytes` with 413, before the route sees them.
 
-    Requests for which `exempt(method, path)` is true (uploads) enforce their own limits.
+    A declared Content-Length above the limit is refused at once. Otherwise the body is read
+    here, counted as it streams (a chunked body has no Content-Length), and handed to the
+    route whole: past the limit the answer is this 413, never what a route or FastAPI's body
+    parsing would make of a broken read (a 400 or a 500). Bodies are small (the limit), and
+    routes read them whole anyway.
+
+    Requests for which `exempt(method, path)` is true (uploads) stream and enforce their own limits.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int, exempt: Callable[[str, str], bool]) -> None:
@@ -56,33 +63,23 @@ class BodyLimitMiddleware:
                 if too_big:
                     await _send_error(send, 413, ErrorCode.PAYLOAD_TOO_LARGE, message, {"limit": self.max_bytes})
                     return
+        chunks: list[bytes] = []
         received = 0
-        response_started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        while True:
             msg = await receive()
-            if msg["type"] == "http.request":
-                received += len(msg.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge
-            return msg
-
-        async def tracking_send(msg: Message) -> None:
-            nonlocal response_started
-            if msg["type"] == "http.response.start":
-                response_started = True
-            await send(msg)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if not response_started:
+            if msg["type"] != "http.request":  # the client left: the route finds out
+                await self.app(scope, _replay([msg], receive), send)
+                return
+            chunk = msg.get("body", b"")
+            received += len(chunk)
+            if received > self.max_bytes:
                 await _send_error(send, 413, ErrorCode.PAYLOAD_TOO_LARGE, message, {"limit": self.max_bytes})
-
-
-class _BodyTooLarge(Exception):
-    pass
+                return
+            chunks.append(chunk)
+            if not msg.get("more_body", False):
+                break
+        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([body], receive), send)
 
 
 NUL_MESSAGE = "text cannot contain the NUL character (\\u0000)"
@@ -108,16 +105,30 @@ def _nul_path(value: Any, path: tuple[int | str, ...] = ()) -> tuple[int | str, 
     return None
 
 
-class NulTextMiddleware:
-    """Refuse text holding the NUL character in the path, the query string or a JSON body
-    with a 400 that says where: PostgreSQL can neither store nor compare it, and no name or
-    setting of the stack needs it.
+def is_json(content_type: bytes) -> bool:
+    """Whether FastAPI reads a body of this Content-Type as JSON: none, `application/json` or
+    `application/<anything>+json`, in any case and with any parameters."""
+    value = content_type.split(b";")[0].strip().lower()
+    if not value:
+        return True
+    main, _, sub = value.partition(b"/")
+    return main == b"application" and (sub == b"json" or sub.endswith(b"+json"))
+
+
+class JsonBodyMiddleware:
+    """Check what a request holds before a route parses it, with a 400 that says where:
+
+    - a JSON body nests no more than `max_depth` levels of objects and lists
+      (TOUCAN_MAX_NESTING_DEPTH): parsers, validators and compilers recurse once per level;
+    - no text holds the NUL character, in the path, the query string or a JSON body:
+      PostgreSQL can neither store nor compare it, and no name or setting of the stack needs it.
 
     Requests for which `exempt(method, path)` is true (uploads: raw files) pass untouched.
     """
 
-    def __init__(self, app: ASGIApp, exempt: Callable[[str, str], bool]) -> None:
+    def __init__(self, app: ASGIApp, max_depth: int, exempt: Callable[[str, str], bool]) -> None:
         self.app = app
+        self.max_depth = max_depth
         self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -133,11 +144,11 @@ class NulTextMiddleware:
                 if "\x00" in name or "\x00" in value:
                     await _send_nul_error(send, "query", name)
                     return
-        content_type = next((v for k, v in scope["headers"] if k == b"content-type"), b"").split(b";")[0].strip()
-        if scope["method"] in ("GET", "HEAD", "OPTIONS") or content_type not in (b"", b"application/json"):
+        content_type = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
+        if scope["method"] in ("GET", "HEAD", "OPTIONS") or not is_json(content_type):
             await self.app(scope, receive, send)
             return
-        # JSON bodies are small (TOUCAN_MAX_BODY_BYTES) and read whole by the route anyway.
+        # Small (TOUCAN_MAX_BODY_BYTES): BodyLimitMiddleware, outside this one, read it whole.
         chunks = []
         while True:
             message = await receive()
@@ -148,10 +159,15 @@ class NulTextMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        deep = nesting.json_text_too_deep(body, self.max_depth)
+        if deep is not None:
+            error = nesting.too_deep("The request body", self.max_depth, deep)
+            await _send_error(send, 400, error.code, error.message, {**error.details, "in": "body"})
+            return
         if b"\\u0000" in body and _JSON_NUL.search(body):
             try:
                 where = _nul_path(json.loads(body))
-            except ValueError:
+            except (ValueError, RecursionError):
                 where = None  # not JSON: the route says so
             if where is not None:
                 await _send_nul_error(send, "body", error_path(where))

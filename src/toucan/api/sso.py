@@ -73,7 +73,9 @@ async def put_instance_settings(
 
     def save() -> dict[str, Any]:
         with ctx.db.session() as session:
-            row, warnings = instance_settings.save(session, text, fmt, admin.username)
+            row, warnings = instance_settings.save(
+                session, text, fmt, admin.username, max_depth=ctx.settings.max_nesting_depth
+            )
             return {
                 "version": row.id,
                 "warnings": warnings,

@@ -138,8 +138,13 @@ def history(session: Session) -> list[HistoryEntry]:
     return [HistoryEntry(r.id, r.created_at, r.created_by) for r in rows]
 
 
+# Versions are ids of an INTEGER column: PostgreSQL refuses to compare it with a number
+# beyond 32 bits (a database error, so a 500) rather than finding nothing.
+_LAST_VERSION = 2**31 - 1
+
+
 def version_document(session: Session, version: int) -> dict[str, Any]:
-    row = session.get(InstanceSettingsVersion, version)
+    row = session.get(InstanceSettingsVersion, version) if 1 <= version <= _LAST_VERSION else None
     if row is None:
         raise NotFound(f"No instance settings version {version}.", details={"version": version})
     return dict(row.content)
@@ -193,55 +198,11 @@ def restore_secrets(new: Any, old: Any, path: tuple[int | str, ...] = ()) -> Any
 # --- parsing and saving --------------------------------------------------------------------------
 
 
-def strip_cson_comments(text: str) -> str:
-    """Remove `# ...` and `### ... ###` comments outside strings, keeping line numbers.
-
-    The `cson` parser takes only whole-line comments; the FAQ's examples end lines with them.
-    """
-    out: list[str] = []
-    i, n = 0, len(text)
-    quote: str | None = None
-    while i < n:
-        if quote:
-            if text[i] == "\\":
-                out.append(text[i : i + 2])
-                i += 2
-                continue
-            if text.startswith(quote, i):
-                out.append(quote)
-                i += len(quote)
-                quote = None
-                continue
-            out.append(text[i])
-            i += 1
-            continue
-        if text.startswith("###", i) and (i == 0 or text[i - 1] == "\n" or text[:i].split("\n")[-1].strip() == ""):
-            end = text.find("###", i + 3)
-            end = n if end < 0 else end + 3
-            out.append("\n" * text.count("\n", i, end))
-            i = end
-            continue
-        char = text[i]
-        if char == "#":
-            end = text.find("\n", i)
-            i = n if end < 0 else end
-            continue
-        for q in ('"""', "'''", '"', "'"):
-            if text.startswith(q, i):
-                quote = q
-                out.append(q)
-                i += len(q)
-                break
-        else:
-            out.append(char)
-            i += 1
-    return re.sub(r"[ \t]+\n", "\n", "".join(out))
-
-
-def parse(text: str, fmt: Format) -> Any:
+def parse(text: str, fmt: Format, max_depth: int) -> Any:
+    """The document in `text`; deeper than `max_depth` levels (TOUCAN_MAX_NESTING_DEPTH) is refused."""
     if fmt == "json":
-        return parse_json(text)
-    return parse_cson(strip_cson_comments(text))
+        return parse_json(text, max_depth)
+    return parse_cson(text, max_depth)
 
 
 def locate_line(text: str, path: tuple[int | str, ...]) -> int | None:
@@ -295,9 +256,11 @@ def validate(document: Any, text: str | None = None) -> InstanceSettings:
         ) from None
 
 
-def save(session: Session, text: str, fmt: Format, actor: str | None) -> tuple[InstanceSettingsVersion, list[str]]:
+def save(
+    session: Session, text: str, fmt: Format, actor: str | None, *, max_depth: int
+) -> tuple[InstanceSettingsVersion, list[str]]:
     """Parse, check and store a new version; returns it with warnings worth showing the admin."""
-    document = parse(text, fmt)
+    document = parse(text, fmt, max_depth)
     if isinstance(document, dict):
         document = restore_secrets(document, current_document(session))
     settings = validate(document, text)

@@ -295,7 +295,7 @@ class HttpApiConnector(Connector):
             answer = response.json()
             token = answer["access_token"]
             lifetime = float(answer.get("expires_in") or 300)
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise ConnectorError(
                 f"The token endpoint {display_url(auth.token_url)} of provider {self.name!r} gave no access_token."
             ) from None
@@ -415,6 +415,12 @@ class HttpApiConnector(Connector):
     def _json(self, response: httpx.Response, source: HttpApiSource, number: int) -> Any:
         try:
             return response.json()
+        except RecursionError:  # json.loads recurses once per level
+            raise SourceQueryError(
+                f"Page {number} of data source {source.domain!r} ({display_url(response.url)}) is JSON nested "
+                "too deeply to be read.",
+                details={"page": number},
+            ) from None
         except ValueError:
             kind = response.headers.get("content-type", "unknown type")
             raise SourceQueryError(

@@ -37,7 +37,7 @@ from toucan.data.domains import DomainStore, Snapshot, domain_store_for, sql_str
 from toucan.data.engine import QueryEngine, Reach, fetch_page
 from toucan.data.live import LiveSource, LiveSources
 from toucan.data.live import marker as live_marker
-from toucan.data.query import CompiledQuery, compile_request
+from toucan.data.query import DEFAULT_MAX_DEPTH, CompiledQuery, compile_request
 from toucan.data.reads import RequestReads, Statement
 from toucan.db.domain_models import StageHead
 from toucan.db.engine import Database
@@ -139,6 +139,7 @@ class DataService:
     max_rows: int
     reads: RequestReads
     live: LiveSources | None = None
+    max_depth: int = DEFAULT_MAX_DEPTH  # TOUCAN_MAX_NESTING_DEPTH of data requests
     _engine: QueryEngine | None = field(default=None, init=False, repr=False)
     _engine_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _states: Memo[tuple[str, Stage], StageState] = field(default_factory=lambda: Memo(1024), init=False, repr=False)
@@ -242,7 +243,8 @@ class DataService:
                 return f"read_parquet({sql_string(live_marker(domain))})"
             return f"read_parquet({sql_string(str(snapshot.get(domain).path))})"
 
-        return compile_request(rendered, resolve_domain=resolve, row_filters=filters), filters
+        compiled = compile_request(rendered, resolve_domain=resolve, row_filters=filters, max_depth=self.max_depth)
+        return compiled, filters
 
     def compile(
         self, app_id: str, stage: Stage, identity: Identity, query: Any, variables: dict[str, Any]
@@ -412,6 +414,7 @@ def build_data_service(settings: Settings, db: Database) -> DataService:
         max_rows=settings.data_max_rows,
         live=LiveSources(db, settings),
         reads=RequestReads(db),
+        max_depth=settings.max_nesting_depth,
     )
 
 

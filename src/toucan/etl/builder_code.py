@@ -148,7 +148,7 @@ def _read_result(path: Path) -> dict[str, Any] | None:
         raw = f.read(MAX_RESULT)
     try:
         result = json.loads(raw) if raw else None
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what json.loads can recurse
         return None
     return result if isinstance(result, dict) else None
 

@@ -55,7 +55,9 @@ class Preprocess:
         self.ctx = ctx
         self.store = store
         self.settings = ctx.settings
-        self.files = SourceFiles(ctx.db, ctx.settings.data_dir, ctx.settings.upload_max_bytes)
+        self.files = SourceFiles(
+            ctx.db, ctx.settings.data_dir, ctx.settings.upload_max_bytes, max_cells=ctx.settings.upload_max_cells
+        )
 
     def run(self, app_id: str, stage: Stage) -> None:
         with self.ctx.db.readonly_session() as session:
@@ -136,7 +138,12 @@ class Preprocess:
                     )
                 self.ctx.log(f"{where}: reading {source.file}")
                 name = source.file
-                staged = self._stage(app_id, lambda conn, target: copy_to_parquet(conn, path, target, name, options))
+                staged = self._stage(
+                    app_id,
+                    lambda conn, target: copy_to_parquet(
+                        conn, path, target, name, options, max_cells=self.settings.upload_max_cells
+                    ),
+                )
             elif source.name:  # a DATA_PROVIDERS entry: its connector reads `url`, `query`…
                 staged = self._from_connector(app_id, where, source, etl)
             elif source.url:
@@ -146,7 +153,12 @@ class Preprocess:
                 target = work / f"url-{index}{Path(source.url.split('?')[0]).suffix[:16]}"
                 target.write_bytes(fetch_url(source.url, self.settings).content)
                 name = Path(source.url.split("?")[0]).name or "download"
-                staged = self._stage(app_id, lambda conn, out: copy_to_parquet(conn, target, out, name, options))
+                staged = self._stage(
+                    app_id,
+                    lambda conn, out: copy_to_parquet(
+                        conn, target, out, name, options, max_cells=self.settings.upload_max_cells
+                    ),
+                )
             else:
                 raise JobFailed(f"{where}: give 'file' (an uploaded file), 'url', or 'name' (a DATA_PROVIDERS entry).")
         except ToucanError as exc:
@@ -200,7 +212,9 @@ class Preprocess:
             return f"read_parquet({sql_string(str(self.store.path(app_id, staged[domain].file)))})"
 
         try:
-            compiled = compile_request(pipeline, resolve_domain=resolve, row_filters={})
+            compiled = compile_request(
+                pipeline, resolve_domain=resolve, row_filters={}, max_depth=self.settings.max_nesting_depth
+            )
         except ToucanError as exc:
             raise JobFailed(f"{where}: {exc.message}", details_text(exc)) from None
 

@@ -1,6 +1,7 @@
 """Reading data files (CSV, Excel, Parquet, JSON) into Parquet, with the options a data source gives.
 
-CSV, JSON and Parquet are read by DuckDB (streaming, any size); Excel through openpyxl.
+CSV, JSON and Parquet are read by DuckDB (streaming, any size); Excel by `toucan.etl.excel`
+(streaming too, within TOUCAN_UPLOAD_MAX_CELLS).
 A file that cannot be read raises a ValidationError that says the line and the reason.
 """
 
@@ -22,11 +23,15 @@ from pydantic import ValidationError as PydanticValidationError
 
 from toucan.data.domains import copy_select_to_parquet, sql_string
 from toucan.errors import ErrorCode, ValidationError
+from toucan.etl.excel import read_excel
 from toucan.formats import raise_for_validation
+from toucan.settings import Settings
 
 if TYPE_CHECKING:
     import duckdb
-    import pyarrow as pa
+
+# TOUCAN_UPLOAD_MAX_CELLS's default, for callers without settings (tests, benchmarks).
+DEFAULT_MAX_CELLS: int = Settings.model_fields["upload_max_cells"].default
 
 # Encodings DuckDB reads itself; any other Python codec is transcoded to UTF-8 first.
 _DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "latin-1": "latin-1", "latin1": "latin-1", "utf-16": "utf-16"}
@@ -101,20 +106,35 @@ def file_type(filename: str, options: FileOptions) -> FileType:
 
 
 def copy_to_parquet(
-    conn: duckdb.DuckDBPyConnection, source: Path, target: Path, filename: str, options: FileOptions
+    conn: duckdb.DuckDBPyConnection,
+    source: Path,
+    target: Path,
+    filename: str,
+    options: FileOptions,
+    *,
+    max_cells: int = DEFAULT_MAX_CELLS,
 ) -> None:
-    """Read `source` (named `filename` for messages) and write it to `target` as Parquet."""
+    """Read `source` (named `filename` for messages) and write it to `target` as Parquet.
+
+    An Excel sheet larger than `max_cells` (TOUCAN_UPLOAD_MAX_CELLS) is refused with 413."""
     if file_type(filename, options) in (FileType.CSV, FileType.JSON):
         # Parsing text is CPU-bound and streams (memory grows little per thread): use up to
         # 4 cores; Parquet and Excel inputs keep the store's single load thread.
         conn.execute(f"SET threads = {max(1, min(os.cpu_count() or 1, 4))}")
-    with _reading(conn, source, filename, options) as select:
+    with _reading(conn, source, filename, options, max_cells) as select:
         copy_select_to_parquet(conn, select, target)
 
 
-def check_readable(conn: duckdb.DuckDBPyConnection, source: Path, filename: str, options: FileOptions) -> int:
+def check_readable(
+    conn: duckdb.DuckDBPyConnection,
+    source: Path,
+    filename: str,
+    options: FileOptions,
+    *,
+    max_cells: int = DEFAULT_MAX_CELLS,
+) -> int:
     """Read the whole file as a load would (nothing written); returns its row count. Used when a file is uploaded."""
-    with _reading(conn, source, filename, options) as select:
+    with _reading(conn, source, filename, options, max_cells) as select:
         # count() of every column converts every value, as the load does (count(*) alone lets
         # DuckDB skip them); writing the Parquet file too made a 1 GB CSV's check 2.5 times slower.
         row = conn.execute(f"SELECT count(*), count(COLUMNS(*)) FROM ({select})").fetchone()
@@ -125,12 +145,14 @@ def check_readable(conn: duckdb.DuckDBPyConnection, source: Path, filename: str,
 
 
 @contextmanager
-def _reading(conn: duckdb.DuckDBPyConnection, source: Path, filename: str, options: FileOptions) -> Iterator[str]:
+def _reading(
+    conn: duckdb.DuckDBPyConnection, source: Path, filename: str, options: FileOptions, max_cells: int
+) -> Iterator[str]:
     """A SELECT of the whole file, for the block; a DuckDB error in the block says the line and the reason."""
     kind = file_type(filename, options)
     with tempfile.TemporaryDirectory(prefix="toucan-read-") as tmp:
         if kind is FileType.EXCEL:
-            conn.register("excel_source", read_excel(source, filename, options))
+            conn.register("excel_source", read_excel(source, filename, options, max_cells))
             relation = "excel_source"
         else:
             relation = _duckdb_reader(kind, _readable_source(source, options, kind, Path(tmp)), options)
@@ -210,57 +232,6 @@ def _select_with_date_formats(conn: duckdb.DuckDBPyConnection, relation: str, op
         has_time = any(code in fmt for code in ("%H", "%I", "%M", "%S", "%f", "%p", "%z"))
         parts.append(f"{parsed if has_time else f'CAST({parsed} AS DATE)'} AS {quoted}")
     return f"SELECT {', '.join(parts)} FROM {relation}"
-
-
-def read_excel(source: Path, filename: str, options: FileOptions) -> pa.Table:
-    import pandas as pd
-    import pyarrow as pa
-
-    sheet: str | int = options.sheetname if options.sheetname is not None else 0
-    try:
-        frame = pd.read_excel(
-            source,
-            sheet_name=sheet,
-            skiprows=options.skip_rows or None,
-            header=0 if options.header else None,
-            engine="openpyxl",
-        )
-    except ValueError as exc:
-        text = str(exc)
-        if "Worksheet" in text or "not found" in text:
-            raise ValidationError(
-                f"{filename!r} has no sheet {sheet!r}.",
-                details={"file": filename, "sheetname": sheet, "sheets": _sheet_names(source)},
-                code=ErrorCode.INVALID_FILE,
-            ) from None
-        raise ValidationError(
-            f"Could not read the Excel file {filename!r}: {text[:300]}", code=ErrorCode.INVALID_FILE
-        ) from None
-    except Exception as exc:
-        raise ValidationError(
-            f"Could not read the Excel file {filename!r}: {type(exc).__name__}: {str(exc)[:300]}",
-            details={"file": filename},
-            code=ErrorCode.INVALID_FILE,
-        ) from None
-    frame.columns = [str(column) for column in frame.columns]
-    # Mixed-type object columns (numbers and text in one column) are kept as text.
-    for column in frame.columns:
-        if frame[column].dtype == object:
-            frame[column] = frame[column].map(lambda v: None if pd.isna(v) else str(v))
-    return pa.Table.from_pandas(frame, preserve_index=False)
-
-
-def _sheet_names(source: Path) -> list[str]:
-    try:
-        from openpyxl import load_workbook
-
-        workbook = load_workbook(source, read_only=True)
-        try:
-            return list(workbook.sheetnames)
-        finally:
-            workbook.close()
-    except Exception:
-        return []
 
 
 _LINE = re.compile(r"[Ll]ine:?\s*(\d+)")

@@ -15,14 +15,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from toucan.apps.configs import ConfigKind, Stage, read_config
 from toucan.data.engine import duckdb_config
 from toucan.db.engine import Database
 from toucan.db.etl_models import DataSourceFile, UploadSession
 from toucan.errors import Conflict, ErrorCode, NotFound, PayloadTooLarge, ValidationError
-from toucan.etl.readers import FileOptions, check_readable, parse_options
+from toucan.etl.readers import DEFAULT_MAX_CELLS, FileOptions, check_readable, parse_options
 
 MAX_FILENAME = 255
 CHUNK = 1 << 20
@@ -68,11 +70,20 @@ class SourceFileInfo:
 
 
 class SourceFiles:
-    def __init__(self, db: Database, data_dir: Path, max_bytes: int, memory_mb: int | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        data_dir: Path,
+        max_bytes: int,
+        memory_mb: int | None = None,
+        *,
+        max_cells: int = DEFAULT_MAX_CELLS,
+    ) -> None:
         self.db = db
         self.root = data_dir / "sources"
         self.uploads = data_dir / "tmp" / "uploads"
         self.max_bytes = max_bytes
+        self.max_cells = max_cells  # of an Excel sheet (TOUCAN_UPLOAD_MAX_CELLS)
         self.memory_mb = memory_mb
         self.temp_dir = data_dir / "tmp" / "duckdb"
 
@@ -146,34 +157,73 @@ class SourceFiles:
 
         conn = duckdb.connect(":memory:", config=duckdb_config(self.memory_mb, self.temp_dir))
         try:
-            rows = check_readable(conn, tmp, filename, options)
+            rows = check_readable(conn, tmp, filename, options, max_cells=self.max_cells)
         finally:
             conn.close()
         stored_as = f"{uuid.uuid4().hex}{Path(filename).suffix.lower()[:16]}"
         # A chunked upload may be the app's first file: its folder may not exist yet.
         self.app_dir(app_id).mkdir(parents=True, exist_ok=True)
         final = self.app_dir(app_id) / stored_as
+        # Under its final name before the row names it (a reader never finds a row without its
+        # file), and removed again unless the row is committed: no file is left that no row names.
         os.replace(tmp, final)
-        previous: str | None = None
         try:
             with self.db.session() as session:
+                previous = self._point_to(session, app_id, filename, stored_as, size, sha256, author)
                 row = session.get(DataSourceFile, (app_id, filename))
-                now = datetime.now(UTC)
-                if row is None:
-                    row = DataSourceFile(app_id=app_id, filename=filename)
-                    session.add(row)
-                else:
-                    previous = row.stored_as
-                row.stored_as, row.size, row.sha256 = stored_as, size, sha256
-                row.uploaded_at, row.uploaded_by = now, author
-                session.flush()
+                assert row is not None
                 info = _info(row, rows)
+        except IntegrityError:
+            final.unlink(missing_ok=True)
+            raise self._conflict(filename) from None
         except BaseException:
             final.unlink(missing_ok=True)
             raise
         if previous:
             (self.app_dir(app_id) / previous).unlink(missing_ok=True)
         return info
+
+    def _point_to(
+        self, session: Session, app_id: str, filename: str, stored_as: str, size: int, sha256: str, author: str | None
+    ) -> str | None:
+        """Make the row of `filename` name `stored_as`; returns the file it named before.
+
+        Compare-and-set: the row must still name the file it named when this upload began to
+        be stored. When another upload of the same name got there first (its insert, or its
+        update, committed in between), this one is refused with 409 and stores nothing.
+        """
+        now = datetime.now(UTC)
+        previous = session.scalar(
+            select(DataSourceFile.stored_as).where(DataSourceFile.app_id == app_id, DataSourceFile.filename == filename)
+        )
+        values = {"stored_as": stored_as, "size": size, "sha256": sha256, "uploaded_at": now, "uploaded_by": author}
+        if previous is None:
+            # Two first uploads of a name: the primary key lets one insert win, the other
+            # gets an IntegrityError (once the winner commits, on both databases).
+            session.execute(insert(DataSourceFile).values(app_id=app_id, filename=filename, **values))
+            return None
+        updated = session.execute(
+            update(DataSourceFile)
+            .where(
+                DataSourceFile.app_id == app_id,
+                DataSourceFile.filename == filename,
+                DataSourceFile.stored_as == previous,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if updated.rowcount != 1:  # type: ignore[attr-defined]
+            raise self._conflict(filename)
+        return previous
+
+    @staticmethod
+    def _conflict(filename: str) -> Conflict:
+        return Conflict(
+            f"Another upload of {filename!r} was stored while this one was being checked; this one was not kept. "
+            "Upload it again to replace the other one.",
+            details={"filename": filename},
+            code=ErrorCode.UPLOAD_CONFLICT,
+        )
 
     # --- chunked uploads -----------------------------------------------------------------
 
@@ -244,7 +294,11 @@ class SourceFiles:
         with open(path, "rb") as handle:
             while chunk := handle.read(CHUNK):
                 digest.update(chunk)
-        info = self._install(app_id, filename, path, size, digest.hexdigest(), author)
+        try:
+            info = self._install(app_id, filename, path, size, digest.hexdigest(), author)
+        except Conflict:
+            self._drop_session(upload_id)  # its file went with the refused upload
+            raise
         self._drop_session(upload_id)
         return info
 

@@ -114,9 +114,11 @@ class Compiled:
 
 
 class PipelineCompiler:
-    def __init__(self, resolve_domain: DomainResolver, row_filters: RowFilters) -> None:
+    def __init__(self, resolve_domain: DomainResolver, row_filters: RowFilters, max_depth: int) -> None:
         self.resolve_domain = resolve_domain
         self.row_filters = row_filters
+        # Levels of parentheses and signs a formula may nest (TOUCAN_MAX_NESTING_DEPTH).
+        self.max_depth = max_depth
         self.ctes: list[tuple[str, Frag]] = []
         self.domains: set[str] = set()
         self.uses_raw_sql = False
@@ -327,7 +329,7 @@ class PipelineCompiler:
     def _step_formula(
         self, step: Mapping[str, Any], current: str, order: Frag | None, where: dict[str, Any]
     ) -> tuple[str, Frag | None]:
-        expr = formula_sql(_get(step, "formula"), {**where, "field": "formula"})
+        expr = formula_sql(_get(step, "formula"), {**where, "field": "formula"}, self.max_depth)
         return self._with_column(current, _get(step, "new_column", "newColumn"), expr), order
 
     def _step_text(
@@ -554,7 +556,7 @@ class PipelineCompiler:
             return value(v)
         if isinstance(v, str) and v.strip().lower() in ("true", "false"):
             return Frag(v.strip().upper())
-        return formula_sql(v, {**where, "field": "then/else"})
+        return formula_sql(v, {**where, "field": "then/else"}, self.max_depth)
 
     def _step_ifthenelse(
         self, step: Mapping[str, Any], current: str, order: Frag | None, where: dict[str, Any]

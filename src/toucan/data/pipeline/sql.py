@@ -47,10 +47,9 @@ def value(v: Any) -> Frag:
 
 
 def join(frags: list[Frag], sep: str = ", ") -> Frag:
-    out = Frag("")
-    for i, f in enumerate(frags):
-        out = out + (sep if i else "") + f
-    return out
+    """The fragments separated by `sep`, in linear time (a request may list 100,000 values:
+    adding them one by one copied the text and the parameters each time)."""
+    return Frag(sep.join(f.sql for f in frags), [p for f in frags for p in f.params])
 
 
 def raw(sql: str) -> Frag:
