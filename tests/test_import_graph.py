@@ -1,8 +1,8 @@
 """A one-way house: no import circle and no import from a lower floor to a higher one.
 
-Every `import` counts, at module level or inside a function, and so do modules loaded by
-name (`importlib.import_module(f"toucan.connectors.{…}")` imports every module of that
-package). The floors, lowest first, are the ones docs/architecture.md describes.
+Every `import` that runs counts (not those under `if TYPE_CHECKING:`), at module level or
+inside a function, and so do modules loaded by name (`importlib.import_module(
+f"toucan.connectors.{…}")` imports every module of that package). The floors, lowest first, are the ones docs/architecture.md describes.
 """
 
 from __future__ import annotations
@@ -62,7 +62,17 @@ def _resolve(name: str, modules: dict[str, Path]) -> str | None:
 def imports(module: str, path: Path, modules: dict[str, Path]) -> Iterator[str]:
     """The project modules `module` imports, however it does."""
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    # `if TYPE_CHECKING:` imports never run: they make no circle.
+    type_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and getattr(node.test, "id", getattr(node.test, "attr", None)) == "TYPE_CHECKING"
+        for inner in ast.walk(node)
+    }
+    for node in ast.walk(tree):
+        if id(node) in type_only:
+            continue
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.startswith("toucan"):

@@ -13,6 +13,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from toucan import cson_text, nesting
 from toucan.errors import ErrorCode, ValidationError
+from toucan.nesting import error_path
 
 
 def parse_cson(text: str, max_depth: int) -> Any:
@@ -58,17 +59,6 @@ def parse_json(text: str | bytes, max_depth: int) -> Any:
 def dump_cson(document: Any) -> str:
     """CSON text that `parse_cson` reads back as `document`."""
     return cson_text.dumps(document)
-
-
-def error_path(loc: tuple[int | str, ...]) -> str:
-    """`("slides", 2, "id")` → `slides[2].id`."""
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else str(part)
-    return path or "(root)"
 
 
 def validation_errors(exc: PydanticValidationError, prefix: tuple[int | str, ...] = ()) -> list[dict[str, str]]:

@@ -26,6 +26,17 @@ _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _SHOWN_PATH = 300
 
 
+def error_path(loc: tuple[int | str, ...]) -> str:
+    """`("slides", 2, "id")` → `slides[2].id`."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "(root)"
+
+
 def json_text_too_deep(text: bytes | str, limit: int) -> Path | None:
     """Where JSON `text` first nests deeper than `limit` (the path of that container), or None.
 
@@ -108,7 +119,6 @@ def value_too_deep(value: Any, limit: int) -> Path | None:
 
 def too_deep(what: str, limit: int, path: Path, **details: Any) -> ValidationError:
     """The 400 for a document nested deeper than the limit; `what` names it ("The request body")."""
-    from toucan.formats import error_path  # formats parses documents with this module
 
     shown = error_path(path)
     if len(shown) > _SHOWN_PATH:
