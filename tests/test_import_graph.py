@@ -2,7 +2,8 @@
 
 Every `import` that runs counts (not those under `if TYPE_CHECKING:`), at module level or
 inside a function, and so do modules loaded by name (`importlib.import_module(
-f"toucan.connectors.{…}")` imports every module of that package). The floors, lowest first, are the ones docs/architecture.md describes.
+f"toucan.connectors.{…}")` imports every module of that package). The floors, lowest first,
+are the ones docs/architecture.md describes.
 """
 
 from __future__ import annotations
