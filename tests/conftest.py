@@ -3,7 +3,6 @@ TOUCAN_TEST_DATABASE_URL points at a server), the API driven over HTTP with a te
 
 from __future__ import annotations
 
-import base64
 import os
 import uuid
 from collections.abc import Iterator
@@ -15,18 +14,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.helpers import Server
+from tests.helpers.api import PASSWORD, SUPER_ADMIN_PASSWORD, bearer, login
+from tests.helpers.workers import running_worker
 from toucan.app import create_api
 from toucan.auth.users import UserCreate, create_user
 from toucan.bootstrap import ensure_schema, ensure_super_admin
 from toucan.db.engine import Database
 from toucan.db.models import Base
-from toucan.errors import ErrorCode
 from toucan.settings import Settings
-
-SUPER_ADMIN_PASSWORD = "super-secret-admin-pw"
-PASSWORD = "correct horse battery"
-
-ERROR_CODES = {code.value for code in ErrorCode}
 
 
 @pytest.fixture(scope="session")
@@ -64,18 +60,18 @@ def base_settings(database_url: str, session_data_dir: Path) -> Settings:
     )
 
 
+def _wipe(db: Database) -> None:
+    with db.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
 @pytest.fixture(scope="session")
 def migrated_db(base_settings: Settings) -> Iterator[Database]:
     db = Database.from_settings(base_settings)
     ensure_schema(db, base_settings)
     yield db
     db.dispose()
-
-
-def _wipe(db: Database) -> None:
-    with db.engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(table.delete())
 
 
 @pytest.fixture
@@ -95,22 +91,6 @@ def settings(base_settings: Settings) -> Settings:
 def client(settings: Settings, db: Database) -> Iterator[TestClient]:
     with TestClient(create_api(settings, db), raise_server_exceptions=False) as c:
         yield c
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def basic(username: str, password: str) -> dict[str, str]:
-    raw = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {raw}"}
-
-
-def login(client: TestClient, username: str, password: str) -> str:
-    response = client.post("/login", json={"username": username, "password": password})
-    assert response.status_code == 200, response.text
-    token: str = response.json()["token"]
-    return token
 
 
 @pytest.fixture
@@ -147,16 +127,8 @@ def make_user(db: Database, client: TestClient) -> Any:
     return _make
 
 
-def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
-    """The response is our JSON error shape with this status (and code)."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}, body
-    assert set(body["error"]) == {"code", "message", "details"}, body
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    assert "Traceback" not in response.text
-    assert body["error"]["code"] in ERROR_CODES, f"{body['error']['code']!r} is not declared in ErrorCode"
-    if code is not None:
-        assert body["error"]["code"] == code, body
-    error: dict[str, Any] = body["error"]
-    return error
+@pytest.fixture
+def worker(settings: Settings, db: Database) -> Iterator[Server]:
+    """A real job worker (`toucan-ctl worker`) on the test database and data dir."""
+    with running_worker(settings) as server:
+        yield server

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import assert_error
+from tests.helpers.api import assert_error
 
 FRONT = {
     "slides": [

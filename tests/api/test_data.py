@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import assert_error
+from tests.helpers.api import assert_error
 from toucan.app import create_api
 from toucan.db.engine import Database
 from toucan.settings import Settings

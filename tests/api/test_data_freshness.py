@@ -15,7 +15,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from tests.conftest import PASSWORD, assert_error, bearer, login
+from tests.helpers.api import PASSWORD, assert_error, bearer, login
 from toucan.api.data import query_router
 from toucan.app import create_api
 from toucan.auth.identity import load_identity, read_token_identity

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import assert_error
+from tests.helpers.api import assert_error
 
 
 def test_malformed_json_is_400(client: TestClient, admin_headers: dict[str, str]) -> None:

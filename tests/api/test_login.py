@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import PASSWORD, SUPER_ADMIN_PASSWORD, assert_error, basic, bearer, login
+from tests.helpers.api import PASSWORD, SUPER_ADMIN_PASSWORD, assert_error, basic, bearer, login
 from toucan.settings import Settings
 
 

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
-from tests.conftest import SUPER_ADMIN_PASSWORD
+from tests.helpers.api import SUPER_ADMIN_PASSWORD
 from toucan.api.middleware import ForwardedMiddleware
 from toucan.app import create_api, create_embedded_app
 from toucan.db.engine import Database

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import assert_error
+from tests.helpers.api import assert_error
 
 
 def test_id_is_derived_from_the_name_as_a_slug_of_at_most_30_bytes(

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import PASSWORD, assert_error, login
+from tests.helpers.api import PASSWORD, assert_error, login
 
 
 def _app(client: TestClient, headers: dict[str, str], app_id: str = "sales") -> None:

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.helpers import ROOT, TOUCAN_CTL, chromium, clean_env, running_server
-
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-ADMIN_PASSWORD = "browser-admin-pw"
-DEMO_PASSWORD = "browser-demo-pw"
+from tests.helpers.browser import ADMIN_PASSWORD, DEMO_PASSWORD
 
 
 @pytest.fixture(scope="session")
@@ -51,10 +47,3 @@ def page(browser: object) -> Iterator[object]:
     page.console_errors = errors  # type: ignore[attr-defined]
     yield page
     context.close()
-
-
-def shot(page: object, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
-    return path

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ADMIN_PASSWORD, shot
 from tests.browser.test_stories import READY, login
+from tests.helpers.browser import ADMIN_PASSWORD, shot
 
 pytestmark = pytest.mark.browser
 

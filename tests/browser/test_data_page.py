@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.conftest import ADMIN_PASSWORD, DEMO_PASSWORD, shot
 from tests.browser.test_stories import READY, login
+from tests.helpers.browser import ADMIN_PASSWORD, DEMO_PASSWORD, shot
 
 pytestmark = pytest.mark.browser
 CHUNK = 5 * 1024 * 1024  # the page sends files in parts of this size

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ADMIN_PASSWORD, DEMO_PASSWORD, shot
+from tests.helpers.browser import ADMIN_PASSWORD, DEMO_PASSWORD, shot
 
 pytestmark = pytest.mark.browser
 READY = "body[data-render-complete='true']"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.connectors.conftest import (
+from tests.helpers.connectors import (
     API_KEY,
     BASIC_PASSWORD,
     BASIC_USER,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from bson import Decimal128, ObjectId
 
-from tests.connectors.conftest import make_settings
+from tests.helpers.connectors import make_settings
 from toucan.connectors.base import ConnectorError
 from toucan.connectors.mongo import (
     MongoConfig,

@@ -7,7 +7,7 @@ from typing import Any
 
 import mongomock
 
-from tests.connectors.conftest import make_settings
+from tests.helpers.connectors import make_settings
 from toucan.connectors.mongo import MongoConfig, MongoConnector
 
 

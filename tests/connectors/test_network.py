@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.connectors.conftest import ApiServer, make_settings
+from tests.helpers.connectors import ApiServer, make_settings
 from toucan.connectors.base import ConnectorError
 from toucan.connectors.network import HostNotAllowed, RetryPolicy, check_url, display_url, fetch_url, open_client
 from toucan.errors import PayloadTooLarge, ValidationError

@@ -17,8 +17,8 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.connectors.conftest import PG_SERVER, make_settings
 from tests.helpers import scratch_schema
+from tests.helpers.connectors import PG_SERVER, make_settings
 from toucan.connectors.base import ConnectorError, SourceQueryError
 from toucan.connectors.registry import build_connector
 from toucan.connectors.sql import FETCH_BATCH, PostgresConnector

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.connectors.conftest import make_settings
 from tests.helpers import ROOT
+from tests.helpers.connectors import make_settings
 from toucan.connectors.base import ConnectorSource, MissingDriver
 from toucan.connectors.extras import EXTRAS
 from toucan.connectors.registry import build_connector, get_connector_class, list_connectors

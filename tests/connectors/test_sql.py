@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.connectors.conftest import make_settings
+from tests.helpers.connectors import make_settings
 from toucan.connectors.base import ConnectorError, SourceQueryError
 from toucan.connectors.registry import build_connector
 from toucan.connectors.sql import SqlConnector, limited_sql, table_sql

@@ -22,11 +22,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
-from tests.connectors.conftest import make_settings
 from tests.connectors.standins import bigquery as bq
 from tests.connectors.standins import clickhouse as ch
 from tests.connectors.standins import snowflake as sf
-from tests.etl.conftest import running_worker, wait_for_job
+from tests.helpers.connectors import make_settings
+from tests.helpers.workers import running_worker, wait_for_job
 from toucan.connectors.base import ConnectorError, SourceQueryError
 from toucan.connectors.extras import is_satisfied, missing_extras
 from toucan.connectors.registry import build_connector

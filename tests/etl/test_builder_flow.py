@@ -17,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import Workbook
 
-from tests.etl.conftest import running_worker
 from tests.helpers import PG, scratch_schema
+from tests.helpers.workers import running_worker
 from toucan.app import create_api
 from toucan.db.engine import Database
 from toucan.settings import Settings

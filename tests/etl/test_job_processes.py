@@ -18,8 +18,8 @@ import psutil
 import redis
 from fastapi.testclient import TestClient
 
-from tests.etl.conftest import running_worker, wait_for_job, worker_env
 from tests.helpers import ROOT, TOUCAN_CTL, Server, clean_env, running_server
+from tests.helpers.workers import running_worker, wait_for_job, worker_env
 from toucan.app import create_api
 from toucan.db.engine import Database
 from toucan.db.etl_models import Job

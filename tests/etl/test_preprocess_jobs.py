@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import assert_error
-from tests.etl.conftest import running_worker, wait_for_job, wait_for_state
 from tests.helpers import Server
+from tests.helpers.api import assert_error
+from tests.helpers.workers import running_worker, wait_for_job, wait_for_state
 from toucan.app import create_api
 from toucan.db.engine import Database
 from toucan.settings import Settings

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.etl.conftest import wait_for_job
 from tests.helpers import Server, scratch_schema
+from tests.helpers.workers import wait_for_job
 
 APP = "pg-app"
 ROWS = 120_001  # more than two fetches of a cursor (50,000 rows each)

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.conftest import assert_error
+from tests.helpers.api import assert_error
 from toucan.db.engine import Database
 from toucan.db.etl_models import AppSecret
 from toucan.settings import Settings

@@ -27,10 +27,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import SUPER_ADMIN_PASSWORD
-from tests.etl.conftest import running_worker, wait_for_job
 from tests.helpers import ROOT, TOUCAN_CTL, clean_env
-from tests.security.conftest import BETA_MARKER, Tenants
+from tests.helpers.api import SUPER_ADMIN_PASSWORD
+from tests.helpers.tenants import BETA_MARKER, Tenants
+from tests.helpers.workers import running_worker, wait_for_job
 from toucan.settings import Settings
 
 SEED = b"n\n1\n2\n"

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.etl.conftest import wait_for_job, worker  # noqa: F401  (the fixture)
-from tests.security.conftest import ALPHA_ETL, BETA_MARKER, HIDDEN_MARKER, Tenants, leaked
+from tests.helpers.tenants import ALPHA_ETL, BETA_MARKER, HIDDEN_MARKER, Tenants, leaked
+from tests.helpers.workers import wait_for_job
 from toucan.apps.configs import Stage
 from toucan.data.domains import DomainStore, copy_select_to_parquet, domain_store_for, sql_string
 from toucan.data.engine import QueryEngine, Reach

@@ -29,8 +29,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.conftest import assert_error
-from tests.security.conftest import Tenants
+from tests.helpers.api import assert_error
+from tests.helpers.tenants import Tenants
 from toucan.app import create_api
 from toucan.db.engine import Database
 from toucan.db.etl_models import DataSourceFile
@@ -225,9 +225,9 @@ def test_a_cson_config_of_200k_keys_is_read_in_linear_time(client: TestClient, t
 
 def _cson_fixtures() -> list[tuple[str, Any]]:
     """Every CSON text of the tests, and JSON documents of the tests and the demo, as documents."""
+    from tests.auth.test_instance_settings import FAQ_DOCUMENT
     from tests.data.conformance import FIXTURES
-    from tests.security.conftest import ALPHA_ETL
-    from tests.sso.test_instance_settings import FAQ_DOCUMENT
+    from tests.helpers.tenants import ALPHA_ETL
 
     documents: list[tuple[str, Any]] = [
         (

@@ -15,8 +15,8 @@ import psutil
 import redis
 from fastapi.testclient import TestClient
 
-from tests.etl.conftest import running_worker, wait_for_job
 from tests.helpers import clean_env, running_server
+from tests.helpers.workers import running_worker, wait_for_job
 from toucan.app import create_api
 from toucan.db.engine import Database
 from toucan.settings import Settings

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, Phase, assume, given, seed, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from tests.security.conftest import Tenants
+from tests.helpers.tenants import Tenants
 
 # The same requests every run; SCHEMATHESIS_SEED=<n> SCHEMATHESIS_EXAMPLES=<n> explore others.
 SEED = int(os.environ.get("SCHEMATHESIS_SEED", "11"))

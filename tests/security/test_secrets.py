@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import assert_error
-from tests.etl.conftest import running_worker, wait_for_job
 from tests.helpers import Server
-from tests.security.conftest import Tenants
+from tests.helpers.api import assert_error
+from tests.helpers.tenants import Tenants
+from tests.helpers.workers import running_worker, wait_for_job
 from toucan.db.engine import Database
 from toucan.db.models import AppConfig
 from toucan.formats import dump_cson

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.security.conftest import BETA_MARKER, HIDDEN_MARKER, Tenants, leaked
+from tests.helpers.tenants import BETA_MARKER, HIDDEN_MARKER, Tenants, leaked
 
 
 def test_markers_are_on_disk_and_the_viewer_sees_only_france(client: TestClient, tenants: Tenants) -> None:

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.conftest import SUPER_ADMIN_PASSWORD, assert_error, basic
+from tests.helpers.api import SUPER_ADMIN_PASSWORD, assert_error, basic
 from toucan.app import create_api, create_embedded_app
 from toucan.db.engine import Database
 from toucan.settings import Settings

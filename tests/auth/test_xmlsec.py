@@ -7,7 +7,7 @@ import pytest
 import xmlsec
 from lxml import etree
 
-from tests.sso.idp import make_keypair
+from tests.auth.idp import make_keypair
 
 DOCUMENT = b"""<Envelope xmlns="urn:envelope" ID="doc"><Data>hello</Data>
 <Signature xmlns="http://www.w3.org/2000/09/xmldsig#"><SignedInfo>

@@ -1,20 +1,20 @@
-"""SSO fixtures: each real identity provider started once per session, and helpers that
-drive a login through it like a browser would."""
+"""SSO tests: instance settings and providers for the local SAML and OIDC identity providers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
-import pytest
 from fastapi.testclient import TestClient
 
-from tests.sso.idp import KeyPair, OidcOP, SamlIdP, make_keypair, run_oidc_provider, run_simplesamlphp
+from tests.auth.idp import KeyPair, OidcOP, SamlIdP
 
 FRONTEND = "https://toucan.example.com/login"
+
+
 TESTSERVER = "http://testserver"
+
+
 # The OIDC clients registered at oidc-provider: one per token endpoint auth method.
 OIDC_CLIENTS = [
     {
@@ -33,35 +33,6 @@ OIDC_CLIENTS = [
         "method": "client_secret_jwt",
     },
 ]
-
-
-@pytest.fixture(scope="session")
-def saml_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SamlIdP]:
-    with run_simplesamlphp(tmp_path_factory.mktemp("simplesamlphp")) as idp:
-        yield idp
-
-
-@pytest.fixture(scope="session")
-def sp_keys() -> KeyPair:
-    return make_keypair("toucan-sp")
-
-
-@pytest.fixture(scope="session")
-def oidc_op(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcOP]:
-    clients = [
-        {
-            "client_id": c["client_id"],
-            "client_secret": c["client_secret"],
-            "token_endpoint_auth_method": c["method"],
-            "redirect_uris": [
-                f"{TESTSERVER}/auth/provider/{c['client_id']}/auth_callback",
-                f"{TESTSERVER}/auth/provider/{c['client_id']}/callback",
-            ],
-        }
-        for c in OIDC_CLIENTS
-    ]
-    with run_oidc_provider(tmp_path_factory.mktemp("oidc"), clients) as op:
-        yield op
 
 
 def put_settings(client: TestClient, headers: dict[str, str], document: dict[str, Any]) -> dict[str, Any]:
@@ -136,10 +107,3 @@ def fragment(location: str) -> dict[str, str]:
 def path_of(url: str) -> str:
     parts = urlsplit(url)
     return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-@pytest.fixture
-def idp_browser() -> Iterator[httpx.Client]:
-    """The user's browser as seen by the identity provider (its own cookies)."""
-    with httpx.Client(timeout=15) as browser:
-        yield browser

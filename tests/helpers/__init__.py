@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import psycopg
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TOUCAN_CTL = [sys.executable, "-m", "toucan.cli"]
 
 

@@ -2,7 +2,7 @@
 
 - SAML2: Debian's SimpleSAMLphp, served by PHP's built-in server from a config directory the
   tests generate (keys, IdP, users, and the service providers it trusts).
-- OpenID Connect: `oidc-provider` from npm, run by tests/sso/oidc/server.js with clients and
+- OpenID Connect: `oidc-provider` from npm, run by tests/auth/oidc/server.js with clients and
   accounts from a JSON file the tests write.
 """
 

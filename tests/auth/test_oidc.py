@@ -12,10 +12,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import bearer
+from tests.auth.idp import OidcOP, oidc_idp_login, run_oidc_provider
 from tests.helpers import free_port
-from tests.sso.conftest import OIDC_CLIENTS, TESTSERVER, fragment, oidc_provider, path_of, put_settings
-from tests.sso.idp import OidcOP, oidc_idp_login, run_oidc_provider
+from tests.helpers.api import bearer
+from tests.helpers.sso import OIDC_CLIENTS, TESTSERVER, fragment, oidc_provider, path_of, put_settings
 
 
 def settings_with(*providers: dict[str, Any]) -> dict[str, Any]:

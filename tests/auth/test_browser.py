@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.auth.idp import KeyPair, OidcOP, SamlIdP, run_oidc_provider
 from tests.helpers import ROOT, chromium, clean_env, running_server
-from tests.sso.conftest import OIDC_CLIENTS
-from tests.sso.idp import KeyPair, OidcOP, SamlIdP, run_oidc_provider
+from tests.helpers.sso import OIDC_CLIENTS
 
 pytestmark = pytest.mark.browser
 

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import assert_error
 from tests.helpers import PG, scratch_schema
+from tests.helpers.api import assert_error
 from toucan.app import create_api
 from toucan.db.engine import Database
 from toucan.settings import Settings

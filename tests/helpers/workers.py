@@ -1,4 +1,4 @@
-"""A real job worker (`toucan-ctl worker`) on the test database and data dir."""
+"""Job workers in tests: a real `toucan-ctl worker` process, and waiting for jobs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.helpers import ROOT, TOUCAN_CTL, Server, clean_env
@@ -56,12 +55,6 @@ def running_worker(settings: Settings, prefix: Sequence[str] = (), **extra: str)
             # worker is what the jobs must survive anyway.
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-
-
-@pytest.fixture
-def worker(settings: Settings, db: Any) -> Iterator[Server]:
-    with running_worker(settings) as server:
-        yield server
 
 
 def wait_for_job(client: TestClient, headers: dict[str, str], job_id: str, timeout: float = 60) -> dict[str, Any]:

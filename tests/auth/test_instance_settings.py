@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import SUPER_ADMIN_PASSWORD, assert_error, basic
-from tests.sso.conftest import saml_provider
-from tests.sso.idp import KeyPair, SamlIdP
+from tests.auth.idp import KeyPair, SamlIdP
+from tests.helpers.api import SUPER_ADMIN_PASSWORD, assert_error, basic
+from tests.helpers.sso import saml_provider
 from toucan.auth.instance_settings import MASK
 from toucan.formats import parse_cson
 
@@ -128,7 +128,7 @@ def faq_text(sp_keys: KeyPair, saml_idp_keys: KeyPair) -> str:
 
 @pytest.fixture(scope="session")
 def saml_idp_keys() -> KeyPair:
-    from tests.sso.idp import make_keypair
+    from tests.auth.idp import make_keypair
 
     return make_keypair("faq-idp")
 

@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from lxml import etree
 
-from tests.conftest import assert_error, bearer
-from tests.sso.conftest import fragment, path_of, put_settings, saml_provider
-from tests.sso.idp import KeyPair, SamlIdP, make_keypair, saml_idp_login
+from tests.auth.idp import KeyPair, SamlIdP, make_keypair, saml_idp_login
+from tests.helpers.api import assert_error, bearer
+from tests.helpers.sso import fragment, path_of, put_settings, saml_provider
 from toucan.app import create_api
 from toucan.db.engine import Database
 from toucan.settings import Settings
