@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from toucan.api.answers import LoginAnswer, LogoutAnswer, Me, ProviderSummary
 from toucan.api.deps import ContextDep, IdentityDep, bearer_token, client_address
 from toucan.api.sso import list_providers
 from toucan.apps.small_apps import list_apps
@@ -44,14 +45,16 @@ def me_dict(ctx: ContextDep, identity: Identity) -> dict[str, Any]:
     }
 
 
-@router.post("/login", summary="Log in with a username and password; returns a bearer token")
+@router.post(
+    "/login", response_model=LoginAnswer, summary="Log in with a username and password; returns a bearer token"
+)
 def login(body: LoginBody, request: Request, ctx: ContextDep) -> dict[str, Any]:
     check_password_login_allowed(ctx.db)
     result = do_login(ctx.db, body.username, body.password, client_address(request), ctx.token_ttl, ctx.login_limits)
     return {"token": result.token, "user": me_dict(ctx, result.identity)}
 
 
-@router.post("/logout", summary="Revoke the bearer token of this request")
+@router.post("/logout", response_model=LogoutAnswer, summary="Revoke the bearer token of this request")
 def logout(request: Request, identity: IdentityDep, ctx: ContextDep) -> dict[str, bool]:
     token = bearer_token(request)
     revoked = False
@@ -61,11 +64,11 @@ def logout(request: Request, identity: IdentityDep, ctx: ContextDep) -> dict[str
     return {"revoked": revoked}
 
 
-@router.get("/me", summary="The caller: identity, role, groups and effective privileges")
+@router.get("/me", response_model=Me, summary="The caller: identity, role, groups and effective privileges")
 def me(identity: IdentityDep, ctx: ContextDep) -> dict[str, Any]:
     return me_dict(ctx, identity)
 
 
-@router.get("/auth/providers", summary="Identity providers the login page offers")
+@router.get("/auth/providers", response_model=list[ProviderSummary], summary="Identity providers the login page offers")
 def providers(request: Request, ctx: ContextDep) -> list[dict[str, Any]]:
     return list_providers(request, ctx)

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from toucan.api.answers import OperationsAnswer
 from toucan.api.data_in import JobsDep, submit_preprocess
 from toucan.api.deps import AppAccessDep, ContextDep, ContributorDep, IdentityDep
 from toucan.apps import configs as domain
@@ -135,6 +136,7 @@ class OperationsBody(BaseModel):
 
 @router.post(
     "/{app}/config/operations",
+    response_model=OperationsAnswer,
     summary="Run operations in order: release_design, preprocess_data_sources (queues a job), release_data",
 )
 def run_operations(

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.background import BackgroundTask
 from starlette.responses import FileResponse
 
+from toucan.api.answers import DataReleased, DomainWritten, Metadata
 from toucan.api.deps import AppAccessDep, ContextDep, ContributorDep, IdentityDep
 from toucan.apps.configs import Stage
 from toucan.auth.roles import AppPrivilege
@@ -62,7 +63,7 @@ async def preview(
     return Response(payload, media_type=JSON)
 
 
-@router.get("/{app}/metadata", summary="Domains of a stage: rows, columns and types")
+@router.get("/{app}/metadata", response_model=Metadata, summary="Domains of a stage: rows, columns and types")
 def metadata(app: str, ctx: ContextDep, access: AppAccessDep, stage: Stage = Stage.PRODUCTION) -> dict[str, Any]:
     identity = access.require(stage_read_privilege(stage))
     return ctx.data.visible_metadata(app, stage, identity)
@@ -116,6 +117,7 @@ async def _receive_to_file(request: Request, limit: int) -> Path:
 
 @router.put(
     "/{app}/domain/{domain}",
+    response_model=DomainWritten,
     summary="Replace a staging domain with a CSV or Parquet body (contributors)",
 )
 async def upload(
@@ -160,6 +162,8 @@ async def upload(
     }
 
 
-@router.post("/{app}/data/release", summary="Make staging's domains production's (no data copied)")
+@router.post(
+    "/{app}/data/release", response_model=DataReleased, summary="Make staging's domains production's (no data copied)"
+)
 def release(app: str, ctx: ContextDep, identity: ContributorDep) -> dict[str, Any]:
     return {"stage": "production", **release_data(ctx.data.store, app)}

@@ -12,6 +12,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
 from toucan import nesting
+from toucan.api.answers import (
+    AugmentSaved,
+    JobAnswer,
+    JobList,
+    JobQueued,
+    SecretNames,
+    SourceFile,
+    SourceFileList,
+    UploadState,
+)
 from toucan.api.deps import ContextDep, ContributorDep, IdentityDep, require_app
 from toucan.apps import configs
 from toucan.apps.configs import ConfigKind, Stage
@@ -52,13 +62,14 @@ def submit_preprocess(jobs: JobQueue, app: str, stage: Stage, author: str | None
 # --- data sources ----------------------------------------------------------------------------
 
 
-@router.get("/{app}/data/sources", summary="Uploaded data-source files")
+@router.get("/{app}/data/sources", response_model=SourceFileList, summary="Uploaded data-source files")
 def list_sources(app: str, ctx: ContextDep, identity: ContributorDep, sources: SourcesDep) -> dict[str, Any]:
     return {"sources": [info.as_json() for info in sources.list(app)]}
 
 
 @router.post(
     "/{app}/data/sources",
+    response_model=SourceFile,
     status_code=201,
     summary='Upload a data-source file (multipart: `file`, and `data` = {"filename": ...})',
 )
@@ -121,21 +132,32 @@ class UploadStart(BaseModel):
     size: int = Field(ge=0)
 
 
-@router.post("/{app}/data/sources/uploads", status_code=201, summary="Start a chunked (resumable) upload")
+@router.post(
+    "/{app}/data/sources/uploads",
+    response_model=UploadState,
+    status_code=201,
+    summary="Start a chunked (resumable) upload",
+)
 def start_upload(
     app: str, body: UploadStart, ctx: ContextDep, identity: ContributorDep, sources: SourcesDep
 ) -> dict[str, Any]:
     return sources.start_upload(app, body.filename, body.size, author=identity.username)
 
 
-@router.get("/{app}/data/sources/uploads/{upload_id}", summary="How many bytes of a chunked upload arrived")
+@router.get(
+    "/{app}/data/sources/uploads/{upload_id}",
+    response_model=UploadState,
+    summary="How many bytes of a chunked upload arrived",
+)
 def upload_state(
     app: str, upload_id: str, ctx: ContextDep, identity: ContributorDep, sources: SourcesDep
 ) -> dict[str, Any]:
     return sources.upload_state(app, upload_id)
 
 
-@router.patch("/{app}/data/sources/uploads/{upload_id}", summary="Append a chunk at Upload-Offset")
+@router.patch(
+    "/{app}/data/sources/uploads/{upload_id}", response_model=UploadState, summary="Append a chunk at Upload-Offset"
+)
 async def append_chunk(
     app: str,
     upload_id: str,
@@ -167,7 +189,9 @@ async def _spool(request: Request, limit: int) -> Any:
     return spool
 
 
-@router.post("/{app}/data/sources/uploads/{upload_id}/complete", summary="Finish a chunked upload")
+@router.post(
+    "/{app}/data/sources/uploads/{upload_id}/complete", response_model=SourceFile, summary="Finish a chunked upload"
+)
 def complete_upload(
     app: str, upload_id: str, ctx: ContextDep, identity: ContributorDep, sources: SourcesDep
 ) -> dict[str, Any]:
@@ -183,19 +207,24 @@ def cancel_upload(app: str, upload_id: str, ctx: ContextDep, identity: Contribut
 # --- preprocess and jobs -----------------------------------------------------------------------
 
 
-@router.post("/{app}/data/preprocess", status_code=202, summary="Queue a preprocess job (data sources → domains)")
+@router.post(
+    "/{app}/data/preprocess",
+    response_model=JobQueued,
+    status_code=202,
+    summary="Queue a preprocess job (data sources → domains)",
+)
 def preprocess(
     app: str, ctx: ContextDep, identity: ContributorDep, jobs: JobsDep, stage: Stage = Stage.STAGING
 ) -> dict[str, Any]:
     return submit_preprocess(jobs, app, stage, identity.username)
 
 
-@router.get("/{app}/jobs", summary="Recent jobs of an app")
+@router.get("/{app}/jobs", response_model=JobList, summary="Recent jobs of an app")
 def app_jobs(app: str, ctx: ContextDep, identity: ContributorDep, jobs: JobsDep) -> dict[str, Any]:
     return {"jobs": [job.as_json(with_log=False) for job in jobs.store.list_for_app(app)]}
 
 
-@router.get("/jobs/{job_id}", summary="A job: state, progress (%), log lines and error")
+@router.get("/jobs/{job_id}", response_model=JobAnswer, summary="A job: state, progress (%), log lines and error")
 def job(job_id: str, ctx: ContextDep, identity: IdentityDep, jobs: JobsDep) -> dict[str, Any]:
     view = jobs.store.get(job_id)
     if view.app_id is not None:
@@ -208,7 +237,9 @@ def job(job_id: str, ctx: ContextDep, identity: IdentityDep, jobs: JobsDep) -> d
     return view.as_json()
 
 
-@router.get("/{app}/tracebacks/latest", summary="The last failed job of an app, with its report")
+@router.get(
+    "/{app}/tracebacks/latest", response_model=JobAnswer, summary="The last failed job of an app, with its report"
+)
 def latest_traceback(
     app: str, ctx: ContextDep, identity: ContributorDep, jobs: JobsDep, stage: Stage | None = None
 ) -> dict[str, Any]:
@@ -228,7 +259,11 @@ def get_augment(app: str, ctx: ContextDep, identity: ContributorDep, stage: Stag
     return Response(code, media_type="text/x-python; charset=utf-8")
 
 
-@router.put("/{app}/config/augment", summary="Replace staging's augment.py (text/x-python body, or JSON {code})")
+@router.put(
+    "/{app}/config/augment",
+    response_model=AugmentSaved,
+    summary="Replace staging's augment.py (text/x-python body, or JSON {code})",
+)
 async def put_augment(app: str, request: Request, ctx: ContextDep, identity: ContributorDep) -> dict[str, Any]:
     raw = await request.body()
     if request.headers.get("content-type", "").startswith("application/json"):
@@ -263,7 +298,9 @@ class SecretBody(BaseModel):
     value: str
 
 
-@router.get("/{app}/secrets", summary="Names of the app's secrets (values are never returned)")
+@router.get(
+    "/{app}/secrets", response_model=SecretNames, summary="Names of the app's secrets (values are never returned)"
+)
 def list_secrets(app: str, ctx: ContextDep, identity: ContributorDep) -> dict[str, Any]:
     return {"secrets": _secrets(ctx).names(app)}
 

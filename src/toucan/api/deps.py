@@ -176,3 +176,12 @@ def admin_identity(identity: IdentityDep) -> Identity:
 
 
 AdminDep = Annotated[Identity, Depends(admin_identity)]
+
+
+def super_admin_identity(identity: IdentityDep) -> Identity:
+    if not identity.is_super_admin:
+        raise PermissionDenied("Only a super admin reads or changes the instance settings.")
+    return identity
+
+
+SuperAdminDep = Annotated[Identity, Depends(super_admin_identity)]

@@ -1,4 +1,4 @@
-"""Instance settings (`/instance-settings`) and single sign-on routes (`/auth/provider/{id}/...`).
+"""Single sign-on routes (`/auth/provider/{id}/...`).
 
 A login through an external provider ends with a 303 to the provider's `defaultRedirectUrl`:
 `#token=<token>` on success, `#sso_error=<code>&message=<text>` on an error the operator or
@@ -9,89 +9,21 @@ request, so behind a TLS proxy they carry the external scheme, host and prefix.
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from toucan.api.deps import Context, ContextDep, IdentityDep
+from toucan.api.deps import Context, ContextDep
 from toucan.auth import instance_settings
-from toucan.auth.identity import Identity
-from toucan.auth.instance_settings import Format, InstanceSettings
+from toucan.auth.instance_settings import InstanceSettings
 from toucan.auth.providers import ExternalProvider, LocalProvider, OidcProvider, Provider, Saml2Provider, oidc, saml2
 from toucan.auth.sso import redirect_with_error, redirect_with_token
-from toucan.errors import PermissionDenied, ToucanError, ValidationError
+from toucan.errors import ToucanError, ValidationError
 
 router = APIRouter(tags=["sso"])
 log = logging.getLogger("toucan.sso")
-
-
-def super_admin_identity(identity: IdentityDep) -> Identity:
-    if not identity.is_super_admin:
-        raise PermissionDenied("Only a super admin reads or changes the instance settings.")
-    return identity
-
-
-SuperAdminDep = Annotated[Identity, Depends(super_admin_identity)]
-
-
-# --- instance settings -------------------------------------------------------------------------
-
-
-@router.get("/instance-settings", summary="The instance settings (secrets masked), as CSON or JSON")
-def get_instance_settings(
-    ctx: ContextDep,
-    _admin: SuperAdminDep,
-    format: Literal["cson", "json"] = "cson",
-    version: Annotated[int | None, Query(description="An older version, from /instance-settings/history")] = None,
-) -> Response:
-    with ctx.db.session() as session:
-        if version is None:
-            document = instance_settings.current_document(session)
-        else:
-            document = instance_settings.version_document(session, version)
-    text = instance_settings.export(document, format)
-    if format == "json":
-        return Response(text, media_type="application/json")
-    return PlainTextResponse(text, headers={"Content-Disposition": 'inline; filename="instance_settings.cson"'})
-
-
-@router.put("/instance-settings", summary="Replace the instance settings (CSON or JSON body)")
-async def put_instance_settings(
-    request: Request,
-    ctx: ContextDep,
-    admin: SuperAdminDep,
-    format: Literal["cson", "json"] | None = None,
-) -> dict[str, Any]:
-    try:
-        text = (await request.body()).decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValidationError("The instance settings must be UTF-8 text.") from None
-    is_json = request.headers.get("content-type", "").startswith("application/json")
-    fmt: Format = format or ("json" if is_json else "cson")
-
-    def save() -> dict[str, Any]:
-        with ctx.db.session() as session:
-            row, warnings = instance_settings.save(
-                session, text, fmt, admin.username, max_depth=ctx.settings.max_nesting_depth
-            )
-            return {
-                "version": row.id,
-                "warnings": warnings,
-                "settings": instance_settings.mask_secrets(row.content),
-            }
-
-    result = await run_in_threadpool(save)
-    log.info("instance settings version %s saved by %s", result["version"], admin.username)
-    return result
-
-
-@router.get("/instance-settings/history", summary="Saved versions of the instance settings, newest first")
-def instance_settings_history(ctx: ContextDep, _admin: SuperAdminDep) -> list[dict[str, Any]]:
-    with ctx.db.session() as session:
-        entries = instance_settings.history(session)
-    return [{"version": e.version, "createdAt": e.created_at.isoformat(), "createdBy": e.created_by} for e in entries]
 
 
 # --- providers ---------------------------------------------------------------------------------

@@ -1,0 +1,209 @@
+"""The shapes of the API's answers, declared for the OpenAPI document (and checked by FastAPI
+on the way out). Every model keeps fields it does not declare (`extra="allow"`): a field added
+by a newer version reaches clients, and what is declared here is the contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# --- the API ---------------------------------------------------------------------------------
+
+
+class Build(Answer):
+    commit: str | None = None
+    python: str
+
+
+class VersionInfo(Answer):
+    name: str
+    version: str
+    api_version: str | int
+    build: Build
+
+
+class Health(Answer):
+    status: str
+
+
+class Readiness(Answer):
+    status: str = Field(description="`ready`, or `not_ready` (answered with 503)")
+    checks: dict[str, Any]
+
+
+# --- logins and people -----------------------------------------------------------------------
+
+Privileges = dict[str, list[str]]
+
+
+class Me(Answer):
+    username: str
+    role: str
+    groups: list[str]
+    privileges: Privileges = Field(description="Effective privileges by app id")
+    attributes: dict[str, Any]
+
+
+class LoginAnswer(Answer):
+    token: str
+    user: Me
+
+
+class LogoutAnswer(Answer):
+    revoked: bool
+
+
+class ProviderSummary(Answer):
+    id: str
+    type: str
+    name: str
+    icon: str | None = None
+    discrete: bool = False
+    login_url: str
+
+
+class UserAnswer(Answer):
+    username: str
+    role: str
+    groups: list[str]
+    privileges: Privileges
+    disabled: bool
+    expirationDate: str | None = None
+    attributes: dict[str, Any]
+    provider: str | None = None
+    createdAt: str
+    updatedAt: str
+
+
+class GroupAnswer(Answer):
+    name: str
+    privileges: Privileges
+    members: list[str]
+
+
+class SmallAppAnswer(Answer):
+    id: str
+    name: str
+    description: str | None = None
+    created_at: str
+    updated_at: str
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+class Column(Answer):
+    name: str
+    type: str
+
+
+class DomainMetadata(Answer):
+    name: str
+    rows: int
+    columns: list[Column]
+
+
+class Metadata(Answer):
+    stage: str
+    version: str | None = None
+    domains: list[DomainMetadata]
+
+
+class DomainWritten(Answer):
+    domain: str
+    stage: str
+    version: str | None = None
+    rows: int
+    columns: list[Column]
+
+
+class DataReleased(Answer):
+    stage: str
+    version: str | None = None
+    domains: list[str]
+
+
+class OperationsAnswer(Answer):
+    results: dict[str, Any] = Field(description="Each operation's result, by operation name")
+
+
+class SourceFile(Answer):
+    filename: str
+    size: int
+    sha256: str | None = None
+    uploaded_at: str
+    uploaded_by: str | None = None
+    rows: int | None = None
+
+
+class SourceFileList(Answer):
+    sources: list[SourceFile]
+
+
+class JobAnswer(Answer):
+    id: str
+    app: str | None = None
+    stage: str | None = None
+    kind: str
+    state: str = Field(description="queued, running, succeeded or failed")
+    progress: float | int | None = None
+    created_by: str | None = None
+    created_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    error: str | None = None
+
+
+class UploadState(Answer):
+    id: str
+    filename: str
+    size: int
+    offset: int = Field(description="How many bytes arrived: the next chunk starts here")
+
+
+class JobQueued(Answer):
+    id: str
+    kind: str
+    state: str
+    stage: str
+
+
+class JobList(Answer):
+    jobs: list[JobAnswer]
+
+
+class AugmentSaved(Answer):
+    stage: str
+    version: int
+    functions: list[str]
+
+
+class SecretInfo(Answer):
+    name: str
+    updated_at: str | None = None
+    updated_by: str | None = None
+
+
+class SecretNames(Answer):
+    secrets: list[SecretInfo] = Field(description="Names and when they were set; never the values")
+
+
+# --- instance settings -----------------------------------------------------------------------
+
+
+class InstanceSettingsSaved(Answer):
+    version: int
+    warnings: list[str]
+    settings: dict[str, Any] = Field(description="The saved settings, secrets masked")
+
+
+class InstanceSettingsVersion(Answer):
+    version: int
+    createdAt: str
+    createdBy: str | None = None
