@@ -10,6 +10,7 @@ from toucan.data.mongo import MongoCompiler
 from toucan.data.permissions import RowFilter
 from toucan.data.pipeline.compiler import PipelineCompiler
 from toucan.data.pipeline.conditions import condition_sql
+from toucan.data.pipeline.registry import check_nesting, parse_pipeline
 from toucan.data.pipeline.sql import Frag, join
 from toucan.errors import ValidationError
 
@@ -49,9 +50,10 @@ def compile_request(
     row_filters: Mapping[str, RowFilter | Frag | None],
 ) -> CompiledQuery:
     """Compile a pipeline (list of steps) or a Mongo-style query (object or stage list)."""
+    check_nesting(request)  # before anything recurses into it
     filters = _filters(row_filters)
     if is_pipeline(request):
-        compiled = PipelineCompiler(resolve_domain, filters).compile(request)
+        compiled = PipelineCompiler(resolve_domain, filters).compile_steps(parse_pipeline(request))
     elif isinstance(request, dict) or (isinstance(request, list) and request and isinstance(request[0], dict)):
         compiled = MongoCompiler(resolve_domain, filters).compile_mongo(request)
     else:
