@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, WithJsonSchema
 from pydantic import ValidationError as PydanticValidationError
 
 from toucan.data.pipeline.errors import invalid
@@ -33,8 +33,11 @@ class RelativeDate(_Condition):
 
     date: RelativeDate | datetime | date | str
     """The date it starts from (`"date: 2024-01-31 00:00:00"`, or another relative date)."""
-    quantity: int = 1
-    """How many durations to move by."""
+    quantity: Annotated[
+        int,
+        WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "string", "pattern": "^[-+]?[0-9]+$"}]}),
+    ] = 1
+    """How many durations to move by (an integer, or its digits as text as weaverbird's front writes it)."""
     duration: Literal["year", "quarter", "month", "week", "day"]
     """The unit of `quantity`."""
     operator: Literal["from", "until", "before", "after"] = "from"

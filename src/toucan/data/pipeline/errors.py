@@ -35,9 +35,7 @@ def invalid(
 ) -> ValidationError:
     """The 400 for `raw` (what was validated: a step, a condition), located by `where`;
     `skip` leaves out the first parts of pydantic's locations (a discriminated union's tag)."""
-    problems = _merged(
-        [_describe({**error, "loc": error["loc"][skip:]}, raw, model) for error in exc.errors(include_url=False)]
-    )
+    problems = _merged([_safely(error, raw, model, skip) for error in exc.errors(include_url=False)])
     first = problems[0]
     location = first.location
     details: dict[str, Any] = dict(where)
@@ -131,6 +129,15 @@ def _located(raw: Any, loc: tuple[int | str, ...], *, absent_last: bool) -> list
     return out
 
 
+def _safely(error: ErrorDetails, raw: Any, model: type[BaseModel] | None, skip: int) -> Problem:
+    error = {**error, "loc": error["loc"][skip:]}
+    try:
+        return _describe(error, raw, model)
+    except Exception:  # a shape this module did not foresee: pydantic's own words
+        location = list(error["loc"])
+        return Problem(location, error["type"], f"{path_text(location) or 'the step'}: {error['msg']}")
+
+
 def _describe(error: ErrorDetails, raw: Any, model: type[BaseModel] | None) -> Problem:
     kind = error["type"]
     location = _located(raw, error["loc"], absent_last=kind == "missing")
@@ -144,10 +151,8 @@ def _describe(error: ErrorDetails, raw: Any, model: type[BaseModel] | None) -> P
         others = f" (or {', '.join(repr(n) for n in names[1:])})" if len(names) > 1 else ""
         return Problem(location, kind, f"the field {where}{others} is missing")
     if kind == "extra_forbidden":
-        holder, name = _field_model(model, location)
-        spelled = getattr(holder, "field_spellings", None)
-        if spelled is not None and name is not None:  # a second spelling of a field given already
-            names = spelled()[name]
+        names = _spellings(model, location)
+        if names:  # a second spelling of a field given already
             return Problem(location, kind, f"{where} and {names[0]!r} are the same field: give only one")
         fields = _fields(model, location[:-1])
         known = f"; the fields here are {', '.join(fields)}" if fields else ""
@@ -172,19 +177,17 @@ def _describe(error: ErrorDetails, raw: Any, model: type[BaseModel] | None) -> P
     return Problem(location, kind, f"{where} is {short(given)}: {message[:1].lower()}{message[1:]}")
 
 
-def _field_model(model: type[BaseModel] | None, location: list[str | int]) -> tuple[type[BaseModel] | None, str | None]:
-    """The model holding the last field of `location`, and that field's name (or None)."""
+def _walk(model: type[BaseModel] | None, location: list[str | int]) -> list[tuple[type[BaseModel] | None, str | None]]:
+    """Per named part of `location`: the model holding that field and the field's name."""
+    out: list[tuple[type[BaseModel] | None, str | None]] = []
     current = model
-    name: str | None = None
-    for i, part in enumerate(location):
-        if isinstance(part, int) or current is None:
+    for part in location:
+        if isinstance(part, int):
             continue
-        name = _field_name(current, part)
-        if name is None:
-            return (current if i == len(location) - 1 else None), None
-        if i < len(location) - 1:
-            current = _inner_model(current.model_fields[name].annotation)
-    return current, name
+        name = _field_name(current, part) if current is not None else None
+        out.append((current, name))
+        current = _inner_model(current.model_fields[name].annotation) if current is not None and name else None
+    return out
 
 
 def _field_name(model: type[BaseModel], spelling: str) -> str | None:
@@ -198,15 +201,19 @@ def _field_name(model: type[BaseModel], spelling: str) -> str | None:
 
 
 def _spellings(model: type[BaseModel] | None, location: list[str | int]) -> list[str]:
-    holder, name = _field_model(model, location)
+    """Every spelling of the field at `location`, the canonical one first (or none known)."""
+    walked = _walk(model, location)
+    holder, name = walked[-1] if walked else (None, None)
     spelled = getattr(holder, "field_spellings", None)
     return list(spelled()[name]) if spelled is not None and name is not None else []
 
 
 def _fields(model: type[BaseModel] | None, location: list[str | int]) -> list[str]:
+    """The canonical names of the fields of the object at `location`."""
     holder = model
     if location:
-        parent, name = _field_model(model, location)
+        walked = _walk(model, location)
+        parent, name = walked[-1] if walked else (None, None)
         holder = _inner_model(parent.model_fields[name].annotation) if parent is not None and name else None
     spelled = getattr(holder, "field_spellings", None)
     if spelled is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, model_validator
 
 from toucan.data.pipeline.builder import sql_text
 from toucan.data.pipeline.conditions import Condition, condition_sql
@@ -140,6 +140,8 @@ IfThenElse.model_rebuild()
 class IfThenElseStep(Step):
     """A column computed by conditions: `if` … `then` …, `else` a value or another if."""
 
+    model_config = ConfigDict(title="If then else")
+
     name: Literal["ifthenelse"]
     condition: Condition = Field(validation_alias=spellings("if", "condition"), serialization_alias="if")
     """The condition, as in a filter step."""
@@ -180,6 +182,8 @@ def ifthenelse(c: Context, s: IfThenElseStep, rows: Rows, here: Here) -> Rows:
 
 class FillnaStep(Step):
     """Replaces nulls in columns with a value."""
+
+    model_config = ConfigDict(title="Fill nulls")
 
     name: Literal["fillna"]
     columns: list[ColumnName] = Field(min_length=1)

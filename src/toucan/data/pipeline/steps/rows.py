@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from toucan.data.pipeline.conditions import Condition, condition_sql
 from toucan.data.pipeline.sql import Frag, ident, join, value
@@ -106,6 +106,8 @@ def top(c: Context, s: TopStep, rows: Rows, here: Here) -> Rows:
 class ArgmaxStep(Step):
     """The rows holding the largest value of a column, per group."""
 
+    model_config = ConfigDict(title="Argmax")
+
     name: Literal["argmax"]
     column: ColumnName
     groups: Columns = []
@@ -115,6 +117,8 @@ class ArgmaxStep(Step):
 
 class ArgminStep(Step):
     """The rows holding the smallest value of a column, per group."""
+
+    model_config = ConfigDict(title="Argmin")
 
     name: Literal["argmin"]
     column: ColumnName
@@ -143,6 +147,8 @@ def argmin(c: Context, s: ArgminStep, rows: Rows, here: Here) -> Rows:
 
 class UniqueGroupsStep(Step):
     """The distinct combinations of some columns."""
+
+    model_config = ConfigDict(title="Unique groups")
 
     name: Literal["uniquegroups"]
     on: list[ColumnName] = Field(min_length=1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from pydantic import ConfigDict
+
 from toucan.data.pipeline.sql import Frag
 from toucan.data.pipeline.step import Context, Here, Rows, Step, entry
 
@@ -13,6 +15,8 @@ FAMILY = "sql"
 
 class CustomSqlStep(Step):
     """A SELECT over `##PREVIOUS_STEP##` and the app's domains — contributors only."""
+
+    model_config = ConfigDict(title="Custom SQL")
 
     name: Literal["customsql"]
     query: str

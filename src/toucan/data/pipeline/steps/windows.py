@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from toucan.data.pipeline.builder import sql_text
 from toucan.data.pipeline.sql import Frag, ident
@@ -16,6 +16,8 @@ FAMILY = "windows"
 
 class CumSumStep(Step):
     """Running totals along a column (per group)."""
+
+    model_config = ConfigDict(title="Cumulated sum")
 
     name: Literal["cumsum"]
     to_cumsum: list[tuple[ColumnName, ColumnName | None]] = Field(
