@@ -36,7 +36,7 @@ TEN_STEPS: list[dict[str, Any]] = [
     ]},
     {"name": "percentage", "column": "revenue", "group": ["date"], "new_column_name": "share"},
     {"name": "rename", "to_rename": [["revenue", "Revenue"], ["cost", "Cost"]]},
-    {"name": "top", "groups": ["date"], "rank_on": "Revenue", "sort": "desc", "limit": 5},
+    {"name": "top", "groups": ["date"], "rankOn": "Revenue", "sort": "desc", "limit": 5},
     {"name": "ifthenelse", "newColumn": "size", "if": {"column": "Revenue", "operator": "gt", "value": 1000},
      "then": "'big'", "else": "'small'"},
     {"name": "sort", "columns": [{"column": "date", "order": "asc"}, {"column": "Revenue", "order": "desc"}]},
