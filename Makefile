@@ -56,6 +56,7 @@ lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/python -m toucan.reference_docs --check
+	$(BIN)/python -m toucan.data.pipeline.reference --check
 
 typecheck: install
 	$(BIN)/mypy
@@ -74,6 +75,7 @@ test: lint typecheck test-frontend test-sqlite test-postgres
 
 docs: install
 	$(BIN)/python -m toucan.reference_docs
+	$(BIN)/python -m toucan.data.pipeline.reference
 
 bench: install
 	$(BIN)/python bench/startup.py

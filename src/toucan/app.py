@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from toucan import __version__
-from toucan.api import auth, configs, data, data_in, instance_settings, root, small_apps, sso, users
+from toucan.api import auth, configs, data, data_in, instance_settings, pipeline_steps, root, small_apps, sso, users
 from toucan.api.deps import Context
 from toucan.api.errors import install_error_handlers
 from toucan.api.middleware import (
@@ -77,7 +77,7 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
     )
     install_error_handlers(api)
     api.include_router(data.query_router)  # first: the most frequent requests
-    for module in (root, auth, users, small_apps, configs, data, data_in, instance_settings, sso):
+    for module in (root, auth, users, small_apps, configs, data, data_in, instance_settings, pipeline_steps, sso):
         api.include_router(module.router)
     if settings.cors_origins:
         api.add_middleware(

@@ -393,6 +393,33 @@ def test_no_request_shape_widens_permissions(client: TestClient, admin_headers: 
     assert "Spain" not in csv and "France" in csv
 
 
+def test_steps_take_both_spellings_and_malformed_ones_say_where(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    _setup(client, admin_headers)
+    top = {"name": "top", "rank_on": "revenue", "sort": "desc", "limit": 1}
+    snake = _data(client, admin_headers, [{"name": "domain", "domain": "sales"}, top])
+    camel = _data(client, admin_headers, [{"name": "domain", "domain": "sales"}, {**top, "rankOn": "revenue"}])
+    assert camel.status_code == 400  # both spellings at once
+    del top["rank_on"]
+    camel = _data(client, admin_headers, [{"name": "domain", "domain": "sales"}, {**top, "rankOn": "revenue"}])
+    assert snake.status_code == camel.status_code == 200 and snake.json()["data"] == camel.json()["data"]
+    error = assert_error(
+        _data(client, admin_headers, [{"name": "domain", "domain": "sales"}, {"name": "sort", "columns": "revenue"}]),
+        400,
+        "validation_error",
+    )
+    assert error["details"] == {"step": 1, "name": "sort", "field": "columns", "problem": "list_type"}
+    assert "has no attribute" not in error["message"] and "'columns'" in error["message"]
+    # Deeply nested conditions: a 400 before anything recurses into them.
+    condition: dict[str, Any] = {"column": "year", "operator": "eq", "value": 2024}
+    for _ in range(300):
+        condition = {"and": [condition]}
+    deep = [{"name": "domain", "domain": "sales"}, {"name": "filter", "condition": condition}]
+    error = assert_error(_data(client, admin_headers, deep), 400, "validation_error")
+    assert error["details"]["step"] == 1 and "levels deep" in error["message"]
+
+
 def test_new_data_is_never_served_from_a_stale_cache(client: TestClient, admin_headers: dict[str, str]) -> None:
     _setup(client, admin_headers)
     q = [{"name": "domain", "domain": "targets"}]

@@ -94,5 +94,6 @@ def test_openapi_document_lists_the_routes(client: TestClient) -> None:
         "/small-apps",
         "/{app}/config",
         "/{app}/config/etl",
+        "/pipeline-steps",
     ):
         assert path in paths

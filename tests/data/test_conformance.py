@@ -45,4 +45,4 @@ def test_fixture(case: Case) -> None:
 def test_pass_rate_is_recorded_and_known_failures_are_real_cases() -> None:
     assert set(KNOWN_FAILURES) <= {c.id for c in APPLICABLE}
     passed = len(APPLICABLE) - len(KNOWN_FAILURES)
-    assert passed / len(APPLICABLE) >= 0.95  # see docs/pipelines.md for the per-step table
+    assert passed / len(APPLICABLE) >= 0.96  # see docs/pipelines.md for the per-step table

@@ -31,6 +31,7 @@ RESERVED_IDS = frozenset(
         "health",
         "ready",
         "instance-settings",
+        "pipeline-steps",
         "openapi-json",
         "docs",
         "redoc",

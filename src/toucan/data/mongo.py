@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from toucan.data.pipeline.compiler import Compiled, PipelineCompiler
+from toucan.data.pipeline.builder import Compiled, DomainResolver, QueryBuilder, RowFilters
 from toucan.data.pipeline.sql import Frag, ident, join, value
 from toucan.errors import ValidationError
 
@@ -59,7 +59,24 @@ _DATE_FORMAT = {
 }
 
 
-class MongoCompiler(PipelineCompiler):
+class MongoCompiler:
+    """Mongo-style requests on the shared query builder (the pipelines' CTE plumbing)."""
+
+    def __init__(self, resolve_domain: DomainResolver, row_filters: RowFilters, max_depth: int) -> None:
+        self.q = QueryBuilder(resolve_domain, row_filters, max_depth)
+        self._stages = {
+            "$match": self._match,
+            "$project": self._project,
+            "$addFields": self._addfields,
+            "$set": self._addfields,
+            "$group": self._group,
+            "$sort": self._sort,
+            "$skip": self._skip,
+            "$limit": self._limit,
+            "$unwind": self._unwind,
+            "$count": self._count,
+        }
+
     def compile_mongo(self, request: Any) -> Compiled:
         stages = [{"$match": request}] if isinstance(request, dict) else request
         if not isinstance(stages, list) or not stages:
@@ -74,11 +91,11 @@ class MongoCompiler(PipelineCompiler):
                 'The first stage must match on a domain: {"$match": {"domain": "…"}}.',
                 details={"stage": 0, "field": "domain"},
             )
-        current = self.domain_source(match["domain"])
+        current = self.q.domain_source(match["domain"])
         order: Frag | None = None
         rest = {k: v for k, v in match.items() if k != "domain"}
         if rest:
-            current = self._add(Frag(f"SELECT * FROM {current} WHERE ") + self.match(rest, 0))
+            current = self.q.add(Frag(f"SELECT * FROM {current} WHERE ") + self.match(rest, 0))
         for index, stage in enumerate(stages[1:], start=1):
             if not isinstance(stage, dict) or len(stage) != 1:
                 raise ValidationError("Each stage is an object with one operator.", details={"stage": index})
@@ -88,9 +105,9 @@ class MongoCompiler(PipelineCompiler):
                     f"Unsupported stage {op!r}; supported: {', '.join(STAGES)}.",
                     details={"stage": index, "operator": op},
                 )
-            current, order = getattr(self, "_" + op[1:].lower())(spec, current, order, index)
+            current, order = self._stages[op](spec, current, order, index)
         final = Frag(f"SELECT * FROM {current}") + ((" ORDER BY " + order) if order is not None else "")
-        return self._finish(final)
+        return self.q.finish(final)
 
     # --- $match -------------------------------------------------------------------------
 
@@ -213,7 +230,7 @@ class MongoCompiler(PipelineCompiler):
     def _match(self, spec: Any, current: str, order: Frag | None, stage: int) -> tuple[str, Frag | None]:
         if not isinstance(spec, dict):
             raise ValidationError("$match takes an object.", details={"stage": stage})
-        return self._add(Frag(f"SELECT * FROM {current} WHERE ") + self.match(spec, stage)), order
+        return self.q.add(Frag(f"SELECT * FROM {current} WHERE ") + self.match(spec, stage)), order
 
     def _project(self, spec: Any, current: str, order: Frag | None, stage: int) -> tuple[str, Frag | None]:
         if not isinstance(spec, dict) or not spec:
@@ -221,20 +238,18 @@ class MongoCompiler(PipelineCompiler):
         spec = {k: v for k, v in spec.items() if not (k == "_id" and v in (0, False))}
         excluded = [k for k, v in spec.items() if v in (0, False)]
         if excluded and len(excluded) == len(spec):
-            return self._add(Frag(f"SELECT * EXCLUDE ({', '.join(ident(k) for k in excluded)}) FROM {current}")), order
+            return self.q.add(Frag(f"SELECT * EXCLUDE ({', '.join(ident(k) for k in excluded)}) FROM {current}")), order
         if excluded:
             raise ValidationError("$project cannot mix inclusion and exclusion.", details={"stage": stage})
         cols = [Frag(ident(k)) if v in (1, True) else self.expr(v, stage) + f" AS {ident(k)}" for k, v in spec.items()]
-        return self._add(Frag("SELECT ") + join(cols) + Frag(f" FROM {current}")), order
+        return self.q.add(Frag("SELECT ") + join(cols) + Frag(f" FROM {current}")), order
 
     def _addfields(self, spec: Any, current: str, order: Frag | None, stage: int) -> tuple[str, Frag | None]:
         if not isinstance(spec, dict) or not spec:
             raise ValidationError("$addFields takes a non-empty object.", details={"stage": stage})
         for name, e in spec.items():
-            current = self._with_column(current, name, self.expr(e, stage))
+            current = self.q.with_column(current, name, self.expr(e, stage))
         return current, order
-
-    _set = _addfields
 
     def _group(self, spec: Any, current: str, order: Frag | None, stage: int) -> tuple[str, Frag | None]:
         if not isinstance(spec, dict) or "_id" not in spec:
@@ -283,19 +298,19 @@ class MongoCompiler(PipelineCompiler):
         body = Frag("SELECT ") + join(keys + aggs or [Frag("count(*) AS count")]) + Frag(f" FROM {current}")
         if keys:
             body = body + " GROUP BY ALL"
-        return self._add(body), None
+        return self.q.add(body), None
 
     def _sort(self, spec: Any, current: str, order: Frag | None, stage: int) -> tuple[str, Frag | None]:
         if not isinstance(spec, dict) or not spec:
             raise ValidationError("$sort takes a non-empty object.", details={"stage": stage})
         by = Frag(", ".join(f"{ident(k)} {'DESC' if v == -1 else 'ASC'} NULLS LAST" for k, v in spec.items()))
-        return self._add(Frag(f"SELECT * FROM {current} ORDER BY ") + by), by
+        return self.q.add(Frag(f"SELECT * FROM {current} ORDER BY ") + by), by
 
     def _page(self, kind: str, n: Any, current: str, order: Frag | None, stage: int) -> tuple[str, Frag | None]:
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise ValidationError(f"${kind.lower()} takes a non-negative integer.", details={"stage": stage})
         ordered = (" ORDER BY " + order) if order is not None else Frag("")
-        return self._add(Frag(f"SELECT * FROM {current}") + ordered + Frag(f" {kind} ") + value(n)), order
+        return self.q.add(Frag(f"SELECT * FROM {current}") + ordered + Frag(f" {kind} ") + value(n)), order
 
     def _skip(self, spec: Any, current: str, order: Frag | None, stage: int) -> tuple[str, Frag | None]:
         return self._page("OFFSET", spec, current, order, stage)
@@ -316,9 +331,9 @@ class MongoCompiler(PipelineCompiler):
             )
         else:
             body = Frag(f"SELECT * REPLACE (unnest({col}) AS {col}) FROM {current}")
-        return self._add(body), None
+        return self.q.add(body), None
 
     def _count(self, spec: Any, current: str, order: Frag | None, stage: int) -> tuple[str, Frag | None]:
         if not isinstance(spec, str) or not spec:
             raise ValidationError("$count takes the name of the output field.", details={"stage": stage})
-        return self._add(Frag(f"SELECT count(*) AS {ident(spec)} FROM {current}")), None
+        return self.q.add(Frag(f"SELECT count(*) AS {ident(spec)} FROM {current}")), None

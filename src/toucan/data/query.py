@@ -10,6 +10,7 @@ from toucan.data.mongo import MongoCompiler
 from toucan.data.permissions import RowFilter
 from toucan.data.pipeline.compiler import PipelineCompiler
 from toucan.data.pipeline.conditions import condition_sql
+from toucan.data.pipeline.registry import parse_pipeline
 from toucan.data.pipeline.sql import Frag, join
 from toucan.errors import ValidationError
 from toucan.nesting import check_value, too_deep
@@ -72,7 +73,7 @@ def _compile(
     request: Any, resolve_domain: Callable[[str], str], filters: dict[str, Frag | None], max_depth: int
 ) -> CompiledQuery:
     if is_pipeline(request):
-        compiled = PipelineCompiler(resolve_domain, filters, max_depth).compile(request)
+        compiled = PipelineCompiler(resolve_domain, filters, max_depth).compile_steps(parse_pipeline(request))
     elif isinstance(request, dict) or (isinstance(request, list) and request and isinstance(request[0], dict)):
         compiled = MongoCompiler(resolve_domain, filters, max_depth).compile_mongo(request)
     else:

@@ -37,6 +37,7 @@ from toucan.data.domains import DomainStore, Snapshot, domain_store_for, sql_str
 from toucan.data.engine import QueryEngine, Reach, fetch_page
 from toucan.data.live import LiveSource, LiveSources
 from toucan.data.live import marker as live_marker
+from toucan.data.pipeline.registry import check_nesting
 from toucan.data.query import DEFAULT_MAX_DEPTH, CompiledQuery, compile_request
 from toucan.data.reads import RequestReads, Statement
 from toucan.db.domain_models import StageHead
@@ -224,6 +225,7 @@ class DataService:
     def _compile(
         self, state: StageState, identity: Identity, query: Any, variables: dict[str, Any]
     ) -> tuple[CompiledQuery, dict[str, permissions.RowFilter]]:
+        check_nesting(query, self.max_depth)  # before templating recurses into it
         snapshot = state.snapshot
         rules = list(state.rules)
         user_vars = identity.template_variables()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from toucan.data.pipeline.sql import Frag, ident, join, value
+from toucan.data.pipeline.sql import PARAM, Frag, ident, join, value
 from toucan.errors import ErrorCode, ValidationError
 
 _TOKEN = re.compile(
@@ -123,6 +123,8 @@ class _Parser:
         if kind == "num":
             return Frag(tok if re.fullmatch(r"[\d.eE+-]+", tok) else "NULL")
         if kind in ("bracket", "name"):
+            if "\x00" in tok or PARAM in tok:
+                raise ValidationError("A column name in the formula holds a control character.", details=self.where)
             return Frag(ident(tok))
         if kind in ("sq", "dq"):
             return value(tok.replace("\\'", "'").replace('\\"', '"'))

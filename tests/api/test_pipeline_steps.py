@@ -1,0 +1,92 @@
+"""`GET /pipeline-steps`: the step language's JSON Schema, for the studio's forms."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from toucan.data.templating import render
+
+from tests.conftest import assert_error
+from tests.data.conformance import FIXTURE_VARIABLES, FIXTURES, NOT_SQL, cases
+from toucan.data.pipeline.registry import REGISTRY, parse_pipeline
+
+jsonschema_rs = pytest.importorskip("jsonschema_rs")  # installed with the test tools (schemathesis)
+
+
+def _catalog(client: TestClient, headers: dict[str, str]) -> dict[str, Any]:
+    response = client.get("/pipeline-steps", headers=headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _validators(body: dict[str, Any]) -> dict[str, Any]:
+    return {step["name"]: jsonschema_rs.validator_for(step["schema"]) for step in body["steps"]}
+
+
+def test_anonymous_callers_get_401(client: TestClient) -> None:
+    assert_error(client.get("/pipeline-steps"), 401)
+
+
+def test_any_logged_in_user_gets_every_step_with_its_family_and_schema(
+    client: TestClient, make_user: Any, admin_headers: dict[str, str]
+) -> None:
+    body = _catalog(client, make_user("nobody"))  # no privilege on any app
+    assert body == _catalog(client, admin_headers)
+    families = [f["name"] for f in body["families"]]
+    assert [s["name"] for s in body["steps"]] == list(REGISTRY)
+    assert "eq" in body["operators"] and "notmatches" in body["operators"]
+    for step in body["steps"]:
+        assert step["family"] in families and step["title"] and step["description"]
+        schema = step["schema"]
+        assert schema["properties"]["name"]["const"] == step["name"]
+        assert schema["additionalProperties"] is False
+        # The example validates, and compiles.
+        assert jsonschema_rs.validator_for(schema).is_valid(step["example"]), step["name"]
+        parse_pipeline([{"name": "domain", "domain": "sales"}, step["example"]])
+    top = next(s for s in body["steps"] if s["name"] == "top")["schema"]
+    assert top["properties"]["sort"]["enum"] == ["asc", "desc"]
+    assert top["properties"]["rankOn"]["x-spelling-of"] == "rank_on"
+    assert {"anyOf": [{"required": ["rank_on"]}, {"required": ["rankOn"]}]} in top["allOf"]
+    assert "limit" in top["required"]
+    aggregate = next(s for s in body["steps"] if s["name"] == "aggregate")["schema"]
+    assert "count distinct" in aggregate["$defs"]["Aggregation"]["properties"]["agg_function"]["enum"]
+    granularity = next(s for s in body["steps"] if s["name"] == "dategranularity")["schema"]
+    assert "isoWeek" in granularity["properties"]["granularity"]["anyOf"][0]["enum"]
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason="conformance fixtures not found")
+def test_the_schema_validates_every_conformance_fixture_step(client: TestClient, admin_headers: dict[str, str]) -> None:
+    validators = _validators(_catalog(client, admin_headers))
+    checked = 0
+    for case in cases():
+        if case.step in NOT_SQL:
+            continue
+        # As compiled: templates rendered (the fixtures' dates are datetimes: as JSON, text).
+        todo = json.loads(json.dumps(render(case.data["step"]["pipeline"], FIXTURE_VARIABLES), default=str))
+        while todo:  # the steps, and those of nested pipelines
+            step = todo.pop()
+            errors = [e.message for e in validators[step["name"]].iter_errors(step)]
+            assert not errors, (case.id, step, errors)
+            checked += 1
+            nested = step.get("right_pipeline", step.get("rightPipeline"))
+            for pipeline in [nested, *step.get("pipelines", [])] if step["name"] in ("join", "append") else []:
+                todo.extend(pipeline if isinstance(pipeline, list) else [])
+    assert checked > 500
+
+
+def test_the_schema_refuses_what_the_models_refuse(client: TestClient, admin_headers: dict[str, str]) -> None:
+    validators = _validators(_catalog(client, admin_headers))
+    top = validators["top"]
+    assert top.is_valid({"name": "top", "rankOn": "a", "limit": 1})
+    assert not top.is_valid({"name": "top", "rank_on": "a", "rankOn": "b", "limit": 1})  # one spelling
+    assert not top.is_valid({"name": "top", "limit": 1})  # required
+    assert not top.is_valid({"name": "top", "rank_on": "a", "limit": 1, "colour": "red"})  # unknown field
+    assert not top.is_valid({"name": "top", "rank_on": "a", "limit": 1, "sort": "up"})  # enum
+    assert not validators["filter"].is_valid({"name": "filter", "condition": {"column": "a", "operator": "equals"}})
+    assert validators["filter"].is_valid(
+        {"name": "filter", "condition": {"and": [{"column": "a", "operator": "in", "value": [1]}]}}
+    )
