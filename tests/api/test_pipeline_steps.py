@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from toucan.data.templating import render
 
-from tests.conftest import assert_error
 from tests.data.conformance import FIXTURE_VARIABLES, FIXTURES, NOT_SQL, cases
+from tests.helpers.api import assert_error
 from toucan.data.pipeline.registry import REGISTRY, parse_pipeline
+from toucan.templating import render
 
 jsonschema_rs = pytest.importorskip("jsonschema_rs")  # installed with the test tools (schemathesis)
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel
-from toucan.data.templating import render
 
 from tests.data.conformance import FIXTURE_VARIABLES, FIXTURES, NOT_SQL, Case, cases
 from toucan.data.pipeline import reference
@@ -23,6 +22,7 @@ from toucan.data.pipeline.sql import ident
 from toucan.data.pipeline.step import Spec, Step, to_camel
 from toucan.data.query import compile_request
 from toucan.errors import NotFound, NotSupported, ToucanError, ValidationError
+from toucan.templating import render
 
 ROOT = Path(__file__).resolve().parents[2]
 SALES = {"name": "domain", "domain": "sales"}
