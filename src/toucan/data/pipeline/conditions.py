@@ -136,6 +136,7 @@ else:
             _kind,
             custom_error_type="condition",
             custom_error_message="a condition: {column, operator, value}, or {and: [...]} or {or: [...]}",
+            custom_error_context={"operators": ", ".join(OPERATORS)},
         ),
     ]
 And.model_rebuild()

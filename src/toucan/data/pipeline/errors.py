@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import ErrorDetails
 
+from toucan.data.pipeline.step import Spec
 from toucan.errors import ValidationError
 
 MAX_LISTED = 10
@@ -190,8 +192,13 @@ def _walk(model: type[BaseModel] | None, location: list[str | int]) -> list[tupl
     return out
 
 
+def _spelled(model: type[BaseModel] | None) -> Callable[[], dict[str, list[str]]] | None:
+    """The model's `field_spellings` (steps and their parts), or None (conditions)."""
+    return model.field_spellings if model is not None and issubclass(model, Spec) else None
+
+
 def _field_name(model: type[BaseModel], spelling: str) -> str | None:
-    spelled = getattr(model, "field_spellings", None)
+    spelled = _spelled(model)
     if spelled is None:
         return spelling if spelling in model.model_fields else None
     for name, names in spelled().items():
@@ -204,7 +211,7 @@ def _spellings(model: type[BaseModel] | None, location: list[str | int]) -> list
     """Every spelling of the field at `location`, the canonical one first (or none known)."""
     walked = _walk(model, location)
     holder, name = walked[-1] if walked else (None, None)
-    spelled = getattr(holder, "field_spellings", None)
+    spelled = _spelled(holder)
     return list(spelled()[name]) if spelled is not None and name is not None else []
 
 
@@ -215,7 +222,7 @@ def _fields(model: type[BaseModel] | None, location: list[str | int]) -> list[st
         walked = _walk(model, location)
         parent, name = walked[-1] if walked else (None, None)
         holder = _inner_model(parent.model_fields[name].annotation) if parent is not None and name else None
-    spelled = getattr(holder, "field_spellings", None)
+    spelled = _spelled(holder)
     if spelled is None:
         return []
     return [names[0] for field, names in spelled().items() if field != "name"]
@@ -225,7 +232,7 @@ def _canonical(model: type[BaseModel] | None, spelling: str | int) -> str | int:
     if model is None or not isinstance(spelling, str):
         return spelling
     name = _field_name(model, spelling)
-    spelled = getattr(model, "field_spellings", None)
+    spelled = _spelled(model)
     return spelled()[name][0] if name is not None and spelled is not None else spelling
 
 
