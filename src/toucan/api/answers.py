@@ -184,6 +184,19 @@ class AugmentSaved(Answer):
     functions: list[str]
 
 
+class CheckStep(Answer):
+    name: str
+    ok: bool | None = Field(description="None: not run, an earlier step failed")
+    detail: str = ""
+
+
+class ProviderStatus(Answer):
+    provider: str
+    type: str
+    ok: bool
+    steps: list[CheckStep]
+
+
 class SecretInfo(Answer):
     name: str
     updated_at: str | None = None

@@ -17,6 +17,7 @@ from toucan.api.answers import (
     JobAnswer,
     JobList,
     JobQueued,
+    ProviderStatus,
     SecretNames,
     SourceFile,
     SourceFileList,
@@ -29,6 +30,7 @@ from toucan.apps.secrets import AppSecrets
 from toucan.auth.roles import AppPrivilege
 from toucan.errors import ErrorCode, NotFound, PayloadTooLarge, ValidationError
 from toucan.etl.builder_code import check_augment
+from toucan.etl.provider_check import check_provider
 from toucan.etl.sources import SourceFiles
 from toucan.formats import parse_json
 from toucan.jobs.queue import JobQueue
@@ -247,6 +249,17 @@ def latest_traceback(
     if view is None:
         raise NotFound(f"No job of {app!r} has failed.", details={"app": app})
     return view.as_json()
+
+
+@router.get(
+    "/{app}/data/providers/{name}/status",
+    response_model=ProviderStatus,
+    summary="Check a data provider step by step: resolved, reached, logged in, queried (contributors)",
+)
+def provider_status(
+    app: str, name: str, ctx: ContextDep, identity: ContributorDep, stage: Stage = Stage.STAGING
+) -> dict[str, Any]:
+    return check_provider(ctx.db, ctx.settings, app, stage, name)
 
 
 # --- augment.py --------------------------------------------------------------------------------
