@@ -416,8 +416,8 @@ def test_steps_take_both_spellings_and_malformed_ones_say_where(
     for _ in range(300):
         condition = {"and": [condition]}
     deep = [{"name": "domain", "domain": "sales"}, {"name": "filter", "condition": condition}]
-    error = assert_error(_data(client, admin_headers, deep), 400, "validation_error")
-    assert error["details"]["step"] == 1 and "levels deep" in error["message"]
+    error = assert_error(_data(client, admin_headers, deep), 400, "too_deep")
+    assert "query[1].condition" in error["details"]["path"] and "TOUCAN_MAX_NESTING_DEPTH" in error["message"]
 
 
 def test_new_data_is_never_served_from_a_stale_cache(client: TestClient, admin_headers: dict[str, str]) -> None:

@@ -13,11 +13,9 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapt
 from pydantic import ValidationError as PydanticValidationError
 
 from toucan.data.pipeline.errors import invalid
+from toucan.data.pipeline.operators import COMPARISONS, OPERATORS
 from toucan.data.pipeline.sql import PARAM, Frag, ident, join, value
 from toucan.data.pipeline.step import NAME_PATTERN
-
-COMPARISONS = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
-OPERATORS = (*COMPARISONS, "in", "nin", "matches", "notmatches", "isnull", "notnull", "from", "until")
 
 # A value compared with a column: JSON's scalars, or dates (from templated variables).
 Value = str | int | float | bool | datetime | date | None

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import ErrorDetails
 
+from toucan.data.pipeline.operators import OPERATORS
 from toucan.data.pipeline.step import Spec
 from toucan.errors import ValidationError
 
@@ -162,8 +163,6 @@ def _describe(error: ErrorDetails, raw: Any, model: type[BaseModel] | None) -> P
     if kind == "condition":
         operator = given.get("operator") if isinstance(given, dict) else None
         if isinstance(operator, str):
-            from toucan.data.pipeline.conditions import OPERATORS
-
             return Problem(location, kind, f"{where}: unknown operator {operator!r}; use one of {', '.join(OPERATORS)}")
         return Problem(location, kind, expected=[error["msg"]], given=given)
     if kind == "literal_error":
