@@ -8,10 +8,11 @@ not with the data. Here:
 
 - the sheet's declared size (rows x columns) is checked against TOUCAN_UPLOAD_MAX_CELLS first;
 - cells are then streamed from the sheet's XML (openpyxl's cell parser, our own loop), and
-  only cells holding a value are kept, by column: trailing empty columns and empty rows cost
-  nothing. The extent reached so far (last row x last column holding a value) and the number
-  of cell elements read are counted against the same budget as they stream, so a sheet whose
-  dimension lies or is missing is refused as soon as it goes past it;
+  only cells holding a value are kept, by column: trailing empty columns cost nothing, a run
+  of empty rows one null chunk per column. The extent reached so far (last row x last column
+  holding a value) and the number of cell elements read are counted against the same budget
+  as they stream, so a sheet whose dimension lies or is missing is refused as soon as it goes
+  past it;
 - the workbook's shared strings are read under the same budget (one per cell, 32 characters
   per cell on average, no string longer than Excel's 32,767), its other parts must be small;
 - the table is built column by column in Arrow, a chunk of rows at a time.
@@ -128,7 +129,6 @@ def _check_parts(source: Path, budget: _Budget) -> None:
             f"{budget.filename!r} holds {metadata:,} bytes of workbook parts (styles, names, relationships…) "
             f"besides its sheets and strings, more than the {MAX_METADATA_BYTES:,} this stack reads.",
             details={"file": budget.filename, "bytes": metadata, "limit": MAX_METADATA_BYTES},
-            code="too_many_cells",
         )
 
 
