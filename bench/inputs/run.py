@@ -19,8 +19,9 @@ done, minus the resident memory at that moment ("above base").
 - Excel, a normal workbook of 100,000 rows x 8 columns (text, integers, decimals, dates,
   booleans; written by openpyxl) read whole, old path and ours.
 
+The variants of a measure take turns run by run, so they see the same load of the machine.
 Times are medians of `--runs` (each run's kept in the JSON); peaks are the largest. Prints a
-table and writes bench/results/inputs-<date>.json.
+table and writes bench/results/inputs-<date>.json (with the load average before and after).
 """
 
 from __future__ import annotations
@@ -184,22 +185,32 @@ def child(measure: str, path: Path, cap_gib: float = 0) -> dict[str, Any]:
     return result
 
 
-def measure(name: str, what: str, measure_name: str, path: Path, runs: int, cap_gib: float = 0) -> dict[str, Any]:
-    results = [child(measure_name, path, cap_gib) for _ in range(runs)]
-    times = [r["seconds"] for r in results if r["seconds"] is not None]
-    peaks = [r["peak_mib"] for r in results if r["peak_mib"] is not None]
-    row = {
-        "measure": name,
-        "reader": what,
-        "input": f"{path.name} ({path.stat().st_size:,} bytes)",
-        "median_s": round(statistics.median(times), 3) if times else None,
-        "runs_s": [round(t, 3) for t in times],
-        "peak_mib_above_base": round(max(peaks), 1) if peaks else None,
-        "outcome": results[-1]["outcome"],
-        "result": results[-1]["result"],
-    }
-    print(f"  {name} / {what}: {row['median_s']} s, {row['peak_mib_above_base']} MiB, {row['result'][:100]}")
-    return row
+def measure(name: str, path: Path, variants: list[tuple[str, str, int]], cap_gib: float = 0) -> list[dict[str, Any]]:
+    """Each variant (label, child measure, runs) on `path`, taking turns run by run (so all see
+    the same load of the machine)."""
+    results: dict[str, list[dict[str, Any]]] = {label: [] for label, _, _ in variants}
+    for turn in range(max(runs for _, _, runs in variants)):
+        for label, child_measure, runs in variants:
+            if turn < runs:
+                results[label].append(child(child_measure, path, cap_gib))
+    rows = []
+    for label, _, _ in variants:
+        done = results[label]
+        times = [r["seconds"] for r in done if r["seconds"] is not None]
+        peaks = [r["peak_mib"] for r in done if r["peak_mib"] is not None]
+        row = {
+            "measure": name,
+            "reader": label,
+            "input_bytes": path.stat().st_size,
+            "median_s": round(statistics.median(times), 3) if times else None,
+            "runs_s": [round(t, 3) for t in times],
+            "peak_mib_above_base": round(max(peaks), 1) if peaks else None,
+            "outcome": done[-1]["outcome"],
+            "result": done[-1]["result"],
+        }
+        print(f"  {name} / {label}: {row['median_s']} s, {row['peak_mib_above_base']} MiB, {row['result'][:100]}")
+        rows.append(row)
+    return rows
 
 
 def main() -> None:
@@ -212,32 +223,36 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
 
+    load_before = os.getloadavg()
     for keys in (32_000, 200_000):
         for kind, text in cson_documents(keys).items():
             path = WORK / f"cson-{kind.replace(' ', '-')}-{keys}.cson"
             path.write_text(text)
-            name = f"CSON {keys:,} keys, {kind}"
             old_runs = args.runs if keys < 100_000 else args.old_cson_200k_runs
-            if kind == "flat" and old_runs:
-                rows.append(measure(name, "old: cson package", "cson-old", path, old_runs))
-            rows.append(measure(name, "new: parse_cson", "cson-new", path, args.runs))
+            variants = [("old: cson package", "cson-old", old_runs)] if kind == "flat" and old_runs else []
+            variants.append(("new: parse_cson", "cson-new", args.runs))
+            rows += measure(f"CSON {keys:,} keys, {kind}", path, variants)
 
+    old_excel = ("old: pandas.read_excel", "xlsx-old", args.runs)
+    new_excel = ("new: streaming, 20M-cell budget", "xlsx-new", args.runs)
     for last, dimension in (("XFD4000", True), ("XFD1048576", True), ("XFD1048576", False)):
         path = WORK / f"far-{last}{'' if dimension else '-no-dimension'}.xlsx"
         path.write_bytes(far_cells_xlsx(last, dimension))
         name = f"xlsx A1 + {last}" + ("" if dimension else ", no <dimension>")
-        if last == "XFD4000":
-            rows.append(measure(name, "old: pandas.read_excel", "xlsx-old", path, args.runs, args.old_cap_gib))
-        rows.append(measure(name, "new: streaming, 20M-cell budget", "xlsx-new", path, args.runs))
+        variants = [old_excel, new_excel] if last == "XFD4000" else [new_excel]
+        rows += measure(name, path, variants, args.old_cap_gib)
 
     path = WORK / f"normal-{args.excel_rows}.xlsx"
     if not path.exists():
         normal_xlsx(path, args.excel_rows)
-    name = f"xlsx {args.excel_rows:,} rows x 8 columns"
-    rows.append(measure(name, "old: pandas.read_excel", "xlsx-old", path, args.runs, args.old_cap_gib))
-    rows.append(measure(name, "new: streaming, 20M-cell budget", "xlsx-new", path, args.runs))
+    rows += measure(f"xlsx {args.excel_rows:,} rows x 8 columns", path, [old_excel, new_excel], args.old_cap_gib)
+    rows.append({"measure": "load average (1, 5, 15 min)", "before": load_before, "after": os.getloadavg()})
 
-    shown = [{k: v for k, v in row.items() if k != "runs_s"} for row in rows]
+    shown = [
+        {"measure": r["measure"], "reader": r["reader"], "s": r["median_s"], "MiB": r["peak_mib_above_base"]}
+        for r in rows
+        if "reader" in r
+    ]
     print_table("Bounded inputs", shown)
     stamp = datetime.now(UTC).strftime("%Y%m%d")
     written = write_result(f"inputs-{stamp}", " ".join([".venv/bin/python", *sys.argv]), rows)

@@ -7,10 +7,12 @@ and `\"\"\"...\"\"\"` blocks (common indentation removed), numbers (also `0x`, `
 `Infinity`, `NaN`), `true`/`false`/`null` and their CoffeeScript spellings `yes`/`no`/
 `on`/`off`/`undefined`, `#` comments to the end of a line and `###` blocks. JSON is CSON.
 
-One pass of a regular expression cuts the text into tokens, and a recursive descent reads
-them once: time grows with the length of the text (the `cson` package took minutes on a
+A regular expression matches the next token where the parser asks for it (no token list is
+kept, so memory is that of the document) and a recursive descent reads each token once: time
+grows with the length of the text (the `cson` package's grew with its square: minutes for a
 2 MB document). Containers nested deeper than `max_depth` are refused as soon as the parser
-reaches them, with the path and the line, before any deeper recursion.
+reaches them, with the path and the line, before any deeper recursion. Errors give the line
+and the column.
 """
 
 from __future__ import annotations

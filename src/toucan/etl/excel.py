@@ -8,10 +8,11 @@ not with the data. Here:
 
 - the sheet's declared size (rows x columns) is checked against TOUCAN_UPLOAD_MAX_CELLS first;
 - cells are then streamed from the sheet's XML (openpyxl's cell parser, our own loop), and
-  only cells holding a value are kept, by column: trailing empty columns and empty rows cost
-  nothing. The extent reached so far (last row x last column holding a value) and the number
-  of cell elements read are counted against the same budget as they stream, so a sheet whose
-  dimension lies or is missing is refused as soon as it goes past it;
+  only cells holding a value are kept, by column: trailing empty columns cost nothing, a run
+  of empty rows one null chunk per column. The extent reached so far (last row x last column
+  holding a value) and the number of cell elements read are counted against the same budget
+  as they stream, so a sheet whose dimension lies or is missing is refused as soon as it goes
+  past it;
 - the workbook's shared strings are read under the same budget (one per cell, 32 characters
   per cell on average, no string longer than Excel's 32,767), its other parts must be small;
 - the table is built column by column in Arrow, a chunk of rows at a time.
@@ -93,7 +94,6 @@ def read_excel(source: Path, filename: str, options: FileOptions, max_cells: int
         try:
             sheet = _pick_sheet(workbook, filename, options.sheetname)
             budget.sheet = sheet.title
-            _check_declared_size(sheet, budget)
             return _TableBuilder(options).build(_rows(workbook, sheet, budget))
         finally:
             workbook.close()
@@ -130,13 +130,19 @@ def _check_parts(source: Path, budget: _Budget) -> None:
             f"{budget.filename!r} holds {metadata:,} bytes of workbook parts (styles, names, relationships…) "
             f"besides its sheets and strings, more than the {MAX_METADATA_BYTES:,} this stack reads.",
             details={"file": budget.filename, "bytes": metadata, "limit": MAX_METADATA_BYTES},
-            code=ErrorCode.TOO_MANY_CELLS,
         )
 
 
 def _open(source: IO[bytes], budget: _Budget) -> Any:
     from openpyxl.reader.excel import ExcelReader
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
     from openpyxl.xml.constants import SHARED_STRINGS
+
+    class Sheet(ReadOnlyWorksheet):
+        def _get_size(self) -> None:
+            # openpyxl looks for <dimension> with a parse that reads the whole sheet when there
+            # is none; `_rows` reads it on its way, before any row.
+            return None
 
     class BoundedReader(ExcelReader):
         def read_strings(self) -> None:
@@ -144,6 +150,14 @@ def _open(source: IO[bytes], budget: _Budget) -> Any:
             if part is not None:
                 with self.archive.open(part.PartName[1:]) as src:
                     self.shared_strings = _shared_strings(src, budget)
+
+        def read_worksheets(self) -> None:
+            # Worksheets only (chart sheets hold no data), as streams read later.
+            for sheet, rel in self.parser.find_sheets():
+                if rel.target in self.valid_files and "chartsheet" not in rel.Type:
+                    worksheet = Sheet(self.wb, sheet.name, rel.target, self.shared_strings)
+                    worksheet.sheet_state = sheet.state
+                    self.wb._sheets.append(worksheet)
 
     try:
         reader = BoundedReader(source, read_only=True, data_only=True, keep_links=False)
@@ -157,11 +171,10 @@ def _open(source: IO[bytes], budget: _Budget) -> Any:
 
 def _shared_strings(src: Any, budget: _Budget) -> list[str]:
     """The shared-string table, read as a stream and refused past the budget."""
-    from openpyxl.cell.text import Text
     from openpyxl.xml.constants import SHEET_MAIN_NS
     from openpyxl.xml.functions import iterparse
 
-    item = f"{{{SHEET_MAIN_NS}}}si"
+    item, run, text_tag = (f"{{{SHEET_MAIN_NS}}}{t}" for t in ("si", "r", "t"))
     strings: list[str] = []
     characters = 0
     root = None
@@ -172,7 +185,14 @@ def _shared_strings(src: Any, budget: _Budget) -> list[str]:
             continue
         if node.tag != item:
             continue
-        text = Text.from_tree(node).content.replace("x005F_", "")
+        # What openpyxl's Text.content gives (its text, then its rich-text runs' text), faster.
+        plain = node.find(text_tag)
+        text = plain.text or "" if plain is not None else ""
+        for part in node.iterfind(run):
+            inner = part.find(text_tag)
+            if inner is not None and inner.text:
+                text += inner.text
+        text = text.replace("x005F_", "")
         if root is not None:
             root.clear()  # the strings read so far are not kept as XML
         if len(text) > MAX_STRING:
@@ -211,8 +231,14 @@ def _pick_sheet(workbook: Any, filename: str, sheetname: str | int | None) -> An
     )
 
 
-def _check_declared_size(sheet: Any, budget: _Budget) -> None:
-    rows, columns = sheet.max_row, sheet.max_column
+def _check_declared_size(ref: str | None, budget: _Budget) -> None:
+    """Refuse the sheet when its `<dimension ref="A1:XFD1048576"/>` is beyond the budget."""
+    from openpyxl.utils.cell import range_boundaries
+
+    try:
+        _, _, columns, rows = range_boundaries(ref or "")
+    except (ValueError, TypeError):
+        return  # none, or unreadable: the cells are counted as they come
     if rows and columns and rows * columns > budget.max_cells:
         raise budget.refuse(
             f"declares {rows:,} rows by {columns:,} columns ({rows * columns:,} cells)",
@@ -236,7 +262,9 @@ def _rows(workbook: Any, sheet: Any, budget: _Budget) -> Iterator[tuple[int, dic
     from openpyxl.xml.constants import SHEET_MAIN_NS
     from openpyxl.xml.functions import iterparse
 
-    row_tag, cell_tag, data_tag = (f"{{{SHEET_MAIN_NS}}}{t}" for t in ("row", "c", "sheetData"))
+    row_tag, cell_tag, data_tag, dimension_tag = (
+        f"{{{SHEET_MAIN_NS}}}{t}" for t in ("row", "c", "sheetData", "dimension")
+    )
     cell_elements = 0  # <c> elements read, whatever they hold: the work done
     elements = 0  # all elements
     max_elements = ELEMENTS_PER_CELL * budget.max_cells
@@ -280,6 +308,8 @@ def _rows(workbook: Any, sheet: Any, budget: _Budget) -> Iterator[tuple[int, dic
                         parser.row_counter = int(float(number)) if number else parser.row_counter + 1
                         parser.col_counter = 0
                         cells = {}
+                    elif tag == dimension_tag:
+                        _check_declared_size(element.get("ref"), budget)  # before any row
                     continue
                 if tag == cell_tag and cell_at == len(stack) - 1:
                     cell_at = None
