@@ -185,7 +185,9 @@ class Settings(BaseSettings):
     connectors_allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Hosts or networks (`127.0.0.1`, `10.0.0.0/8`, `db.internal`) that HTTP connectors and "
-        "URL sources may reach although they are loopback, link-local or private. Empty: only public addresses.",
+        "URL sources may reach although they are loopback, link-local or private, and that database connectors "
+        "may reach although they are loopback or link-local. Empty: URL sources reach public addresses only, "
+        "databases public and private ones.",
     )
     old_augment_whitelist: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

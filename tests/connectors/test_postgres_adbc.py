@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.helpers import scratch_schema
-from tests.helpers.connectors import PG_SERVER, make_settings
+from tests.helpers.connectors import LOCAL_HOSTS, PG_SERVER, make_settings
 from toucan.connectors.base import ConnectorError, SourceQueryError
 from toucan.connectors.registry import build_connector
 from toucan.connectors.sql import FETCH_BATCH, PostgresConnector
@@ -61,7 +61,7 @@ def schema() -> Iterator[str]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path)
+    return make_settings(tmp_path, LOCAL_HOSTS)
 
 
 @pytest.fixture

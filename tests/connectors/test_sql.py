@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.connectors import make_settings
+from tests.helpers.connectors import LOCAL_HOSTS, make_settings
 from toucan.connectors.base import ConnectorError, SourceQueryError
 from toucan.connectors.registry import build_connector
 from toucan.connectors.sql import SqlConnector, limited_sql, table_sql
@@ -33,7 +33,7 @@ def _source(**fields: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path)
+    return make_settings(tmp_path, LOCAL_HOSTS)
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_postgres_status_steps(postgres: SqlConnector) -> None:
     status = postgres.status()
     assert status.ok
     assert [(s.name, s.ok) for s in status.steps] == [
-        ("host resolved", True),
+        ("host allowed", True),
         ("port open", True),
         ("authenticated", True),
         ("query ran", True),
@@ -145,7 +145,7 @@ def test_an_unreachable_server_fails_at_port_open(settings: Settings) -> None:
     status = connector.status()
     assert not status.ok
     assert [(s.name, s.ok) for s in status.steps] == [
-        ("host resolved", True),
+        ("host allowed", True),
         ("port open", False),
         ("authenticated", None),
         ("query ran", None),
@@ -249,7 +249,7 @@ def test_database_file_paths(settings: Settings, sqlite_file: Path, tmp_path: Pa
 def test_the_stacks_own_files_may_not_be_read(tmp_path: Path) -> None:
     import sqlite3
 
-    settings = make_settings(tmp_path)
+    settings = make_settings(tmp_path, LOCAL_HOSTS)
     settings.data_dir.mkdir(parents=True)
     own = settings.data_dir / "toucan.sqlite"
     sqlite3.connect(own).close()
@@ -331,7 +331,7 @@ def test_connection_urls_of_types_without_a_server_here(
     connector_class = getattr(importlib.import_module(f"toucan.connectors.{entry.module}"), entry.class_name)
     secret = {} if provider["type"] == "bigquery" else {"password": PASSWORD}
     config = connector_class.config_model.model_validate({"name": "db", **secret, **provider})
-    connector = connector_class(config, make_settings(tmp_path))
+    connector = connector_class(config, make_settings(tmp_path, LOCAL_HOSTS))
     assert connector.url().render_as_string(hide_password=True) == url
     assert connector.address() == address
     assert PASSWORD not in repr(connector) and PASSWORD not in repr(connector.config)

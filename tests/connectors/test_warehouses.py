@@ -25,7 +25,7 @@ from fastapi.testclient import TestClient
 from tests.connectors.standins import bigquery as bq
 from tests.connectors.standins import clickhouse as ch
 from tests.connectors.standins import snowflake as sf
-from tests.helpers.connectors import make_settings
+from tests.helpers.connectors import LOCAL_HOSTS, make_settings
 from tests.helpers.workers import running_worker, wait_for_job
 from toucan.connectors.base import ConnectorError, SourceQueryError
 from toucan.connectors.extras import is_satisfied, missing_extras
@@ -42,7 +42,7 @@ TIME_LIMIT = 7  # seconds: each stand-in checks the time limit the connector sen
 
 @pytest.fixture
 def connector_settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path)
+    return make_settings(tmp_path, LOCAL_HOSTS)
 
 
 def _connector(provider: dict[str, Any], settings: Settings, timeout: float = TIME_LIMIT) -> SqlConnector:
@@ -489,7 +489,7 @@ def test_clickhouse_refused_password_is_a_clear_error_without_the_password(
     assert caught.value.message.startswith(f"Cannot connect to clickhouse provider 'db' at 127.0.0.1:{clickhouse.port}")
     assert "reporter: Authentication failed" in caught.value.message and "AUTHENTICATION_FAILED" in caught.value.message
     assert [(step.name, step.ok) for step in status.steps] == [
-        ("host resolved", True),
+        ("host allowed", True),
         ("port open", True),
         ("authenticated", False),
         ("query ran", None),
@@ -529,7 +529,7 @@ def test_clickhouse_unreachable_server(connector_settings: Settings) -> None:
     assert caught.value.message.startswith("Cannot connect to clickhouse provider 'db' at 127.0.0.1:1: ")
     assert "Connection refused" in caught.value.message
     assert [(step.name, step.ok) for step in connector.status().steps] == [
-        ("host resolved", True),
+        ("host allowed", True),
         ("port open", False),
         ("authenticated", None),
         ("query ran", None),
@@ -580,7 +580,9 @@ def preprocess_worker(base_settings: Settings, migrated_db: Database) -> Iterato
     """The worker of the preprocess test, started with the module so that its start (4.5 s)
     overlaps the tests above; the test waits for it with `.result()`."""
     with contextlib.ExitStack() as stack, ThreadPoolExecutor(1) as pool:
-        yield pool.submit(stack.enter_context, running_worker(base_settings))
+        yield pool.submit(
+            stack.enter_context, running_worker(base_settings, TOUCAN_CONNECTORS_ALLOWED_HOSTS=json.dumps(LOCAL_HOSTS))
+        )
 
 
 def test_preprocess_loads_a_clickhouse_source(

@@ -13,6 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from toucan.settings import Settings
 
+# The test databases run on this machine: database providers reach loopback only when allowed.
+LOCAL_HOSTS = ["127.0.0.1", "localhost"]
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 

@@ -41,6 +41,31 @@ def test_a_private_host_is_refused_by_the_ssrf_guard(client: TestClient, tenants
     assert all(step["ok"] is None for step in body["steps"][body["steps"].index(failed[0]) + 1 :])
 
 
+@pytest.mark.parametrize(
+    "provider",
+    [
+        LOCAL_PG,  # the stack's own metadata database, on this host
+        {**LOCAL_PG, "host": "localhost"},
+        {"name": "crm", "type": "mysql", "host": "169.254.169.254", "user": "root"},
+        {"name": "crm", "type": "postgres", "host": "::1", "user": "postgres"},
+    ],
+    ids=["loopback", "localhost", "link-local", "ipv6-loopback"],
+)
+def test_a_database_provider_cannot_reach_this_hosts_own_services(
+    client: TestClient, tenants: Tenants, provider: dict[str, Any]
+) -> None:
+    """Database providers may reach private networks (where company databases live), never
+    loopback or link-local addresses unless an operator allows them: the check stops before
+    the port is opened, and a preprocess of such a source fails saying why."""
+    put_provider(client, tenants, provider)
+    body = status(client, tenants.builder).json()
+    assert body["ok"] is False, body
+    first = body["steps"][0]
+    assert first["name"] == "host allowed" and first["ok"] is False, body
+    assert "TOUCAN_CONNECTORS_ALLOWED_HOSTS" in first["detail"]
+    assert [step["ok"] for step in body["steps"][1:]] == [None] * (len(body["steps"]) - 1)
+
+
 class TestAllowedHost:
     @pytest.fixture
     def settings(self, base_settings: Settings) -> Settings:

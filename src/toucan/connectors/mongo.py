@@ -21,7 +21,7 @@ from toucan.connectors.base import (
     SourceQueryError,
     records_to_table,
 )
-from toucan.connectors.network import port_open, resolve
+from toucan.connectors.network import port_open
 from toucan.errors import ErrorCode, QueryTimeout, ValidationError
 
 if TYPE_CHECKING:
@@ -128,6 +128,8 @@ class MongoConnector(Connector):
             from toucan.connectors.types import missing_driver_error
 
             raise missing_driver_error(self.type_name) from None
+        if not self.config.srv:
+            self.check_reach(self.config.host, self.config.port)
         return pymongo.MongoClient(**client_options(self.config, self.timeout))
 
     def _database(self, source: MongoSource) -> str:
@@ -183,7 +185,7 @@ class MongoConnector(Connector):
         if not self.config.srv:
             host, port = self.config.host, self.config.port
             steps += [
-                ("host resolved", lambda: ", ".join(str(address) for address in resolve(host, port))),
+                ("host allowed", lambda: self.check_reach(host, port)),
                 ("port open", lambda: port_open(host, port, self.timeout)),
             ]
 

@@ -122,6 +122,39 @@ def forbidden_reason(address: IPAddress) -> str | None:
     return None
 
 
+def database_forbidden_reason(address: IPAddress) -> str | None:
+    """Why a database connector may not reach an address without the setting: this host's own
+    services (loopback) and the cloud's metadata services (link-local). Databases on private
+    networks are the usual case: they are allowed."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_loopback:
+        return "a loopback address (this host's own services, such as the stack's database)"
+    if address.is_link_local:
+        return "a link-local address (such as a cloud metadata service)"
+    if address.is_unspecified or address.is_multicast:
+        return "not a host address"
+    return None
+
+
+def check_database_host(host: str, port: int, allowed: AllowedHosts) -> list[IPAddress]:
+    """Resolve a database connector's host; refuse loopback and link-local addresses unless
+    TOUCAN_CONNECTORS_ALLOWED_HOSTS lists the host or the address."""
+    addresses = resolve(host, port)
+    if allowed.allows_name(host):
+        return addresses
+    for address in addresses:
+        reason = database_forbidden_reason(address)
+        if reason and not allowed.allows_address(address):
+            shown = host if host == str(address) else f"{host} ({address})"
+            raise HostNotAllowed(
+                f"{shown} is {reason}: database providers may not reach it. "
+                f"To allow it, add {host!r} or {str(address)!r} to {ALLOWED_HOSTS_SETTING}.",
+                details={"host": host, "address": str(address)},
+            )
+    return addresses
+
+
 def resolve(host: str, port: int) -> list[IPAddress]:
     """The addresses `host` resolves to (an IP literal resolves to itself)."""
     try:

@@ -187,6 +187,9 @@ class SqlAlchemyConnector(SqlConnector):
     def engine(self) -> Engine:
         with self._engine_lock:
             if self._engine is None:
+                address = self.address()
+                if address is not None:
+                    self.check_reach(*address)
                 try:
                     self._engine = sa.create_engine(
                         self.url(),
@@ -318,7 +321,7 @@ class SqlAlchemyConnector(SqlConnector):
             return []
         host, port = address
         return [
-            ("host resolved", lambda: _resolved(host, port)),
+            ("host allowed", lambda: self.check_reach(host, port)),
             ("port open", lambda: port_open(host, port, self.timeout)),
         ]
 
@@ -461,6 +464,9 @@ class PostgresConnector(ServerConnector):
 
         from toucan.connectors.postgres_adbc import Unsupported, error_text
 
+        address = self.address()
+        if address is not None:
+            self.check_reach(*address)
         try:
             # Not autocommit: a server-side cursor (queries with parameters) lives in a transaction.
             return adbc_driver_postgresql.dbapi.connect(self._conninfo(), autocommit=False)

@@ -26,7 +26,7 @@ from toucan.connectors.base import (
     to_array,
     unique_names,
 )
-from toucan.connectors.network import port_open, resolve
+from toucan.connectors.network import port_open
 from toucan.connectors.sql import ServerConfig, SqlAlchemyConnector, SqlConnector, _one_line
 from toucan.errors import ErrorCode, QueryTimeout, ToucanError, ValidationError
 
@@ -330,6 +330,7 @@ class ClickHouseConnector(SqlConnector):
     def _connect(self) -> Any:
         with self._client_lock:
             if self._client is None:
+                self.check_reach(*self.address())
                 try:
                     import clickhouse_connect
                     from clickhouse_connect.driver.exceptions import Error as ClickHouseError
@@ -434,7 +435,7 @@ class ClickHouseConnector(SqlConnector):
 
         return self.run_steps(
             [
-                ("host resolved", lambda: ", ".join(str(address) for address in resolve(host, port))),
+                ("host allowed", lambda: self.check_reach(host, port)),
                 ("port open", lambda: port_open(host, port, self.timeout)),
                 ("authenticated", connect),
                 ("query ran", query),
