@@ -12,11 +12,18 @@ from fastapi.testclient import TestClient
 
 from tests.helpers import PG, scratch_schema
 from tests.helpers.api import assert_error
+from tests.helpers.connectors import LOCAL_HOSTS
 from toucan.app import create_api
 from toucan.db.engine import Database
 from toucan.settings import Settings
 
 APP = "live-app"
+
+
+@pytest.fixture
+def settings(base_settings: Settings) -> Settings:
+    """Live data read from this machine's PostgreSQL: loopback allowed for database providers."""
+    return base_settings.model_copy(update={"connectors_allowed_hosts": LOCAL_HOSTS})
 
 
 @pytest.fixture

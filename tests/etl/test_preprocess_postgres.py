@@ -4,6 +4,7 @@ the job naming its domain and the provider."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,10 +12,20 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.helpers import Server, scratch_schema
-from tests.helpers.workers import wait_for_job
+from tests.helpers.connectors import LOCAL_HOSTS
+from tests.helpers.workers import running_worker, wait_for_job
+from toucan.db.engine import Database
+from toucan.settings import Settings
 
 APP = "pg-app"
 ROWS = 120_001  # more than two fetches of a cursor (50,000 rows each)
+
+
+@pytest.fixture
+def worker(settings: Settings, db: Database) -> Iterator[Server]:
+    """A worker whose database providers may reach this machine's PostgreSQL (loopback)."""
+    with running_worker(settings, TOUCAN_CONNECTORS_ALLOWED_HOSTS=json.dumps(LOCAL_HOSTS)) as server:
+        yield server
 
 
 @pytest.fixture
