@@ -157,15 +157,6 @@ class Connector(ABC):
         that can stream (PostgreSQL) hold one batch at a time; the others read the whole table first."""
         yield self.fetch(source, limit=limit).to_reader()
 
-    def check_reach(self, host: str, port: int) -> str:
-        """Refuse a database host this stack keeps builders away from (loopback, link-local:
-        the stack's own services, metadata services) unless an operator allowed it; the
-        addresses it resolves to, for a status step."""
-        from toucan.connectors.network import AllowedHosts, check_database_host
-
-        allowed = AllowedHosts.parse(self.settings.connectors_allowed_hosts)
-        return ", ".join(str(a) for a in check_database_host(host, port, allowed))
-
     @abstractmethod
     def status(self) -> ConnectorStatus:
         """Check the provider step by step (resolve, connect, authenticate, query)."""

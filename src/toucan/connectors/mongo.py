@@ -21,7 +21,7 @@ from toucan.connectors.base import (
     SourceQueryError,
     records_to_table,
 )
-from toucan.connectors.network import port_open
+from toucan.connectors.network import check_database_reach, port_open
 from toucan.errors import ErrorCode, QueryTimeout, ValidationError
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ class MongoConnector(Connector):
 
             raise missing_driver_error(self.type_name) from None
         if not self.config.srv:
-            self.check_reach(self.config.host, self.config.port)
+            check_database_reach(self.settings, self.config.host, self.config.port)
         return pymongo.MongoClient(**client_options(self.config, self.timeout))
 
     def _database(self, source: MongoSource) -> str:
@@ -185,7 +185,7 @@ class MongoConnector(Connector):
         if not self.config.srv:
             host, port = self.config.host, self.config.port
             steps += [
-                ("host allowed", lambda: self.check_reach(host, port)),
+                ("host allowed", lambda: check_database_reach(self.settings, host, port)),
                 ("port open", lambda: port_open(host, port, self.timeout)),
             ]
 

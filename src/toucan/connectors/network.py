@@ -155,6 +155,13 @@ def check_database_host(host: str, port: int, allowed: AllowedHosts) -> list[IPA
     return addresses
 
 
+def check_database_reach(settings: Settings, host: str, port: int) -> str:
+    """`check_database_host` with the settings' allowed hosts; the addresses, for a status step.
+    Database connectors call it before each connection they open."""
+    allowed = AllowedHosts.parse(settings.connectors_allowed_hosts)
+    return ", ".join(str(a) for a in check_database_host(host, port, allowed))
+
+
 def resolve(host: str, port: int) -> list[IPAddress]:
     """The addresses `host` resolves to (an IP literal resolves to itself)."""
     try:

@@ -36,7 +36,7 @@ from toucan.connectors.base import (
     concat_tables,
     rows_to_table,
 )
-from toucan.connectors.network import port_open, resolve
+from toucan.connectors.network import check_database_reach, port_open, resolve
 from toucan.errors import ErrorCode, QueryTimeout, ToucanError, ValidationError
 
 if TYPE_CHECKING:
@@ -189,7 +189,7 @@ class SqlAlchemyConnector(SqlConnector):
             if self._engine is None:
                 address = self.address()
                 if address is not None:
-                    self.check_reach(*address)
+                    check_database_reach(self.settings, *address)
                 try:
                     self._engine = sa.create_engine(
                         self.url(),
@@ -321,7 +321,7 @@ class SqlAlchemyConnector(SqlConnector):
             return []
         host, port = address
         return [
-            ("host allowed", lambda: self.check_reach(host, port)),
+            ("host allowed", lambda: check_database_reach(self.settings, host, port)),
             ("port open", lambda: port_open(host, port, self.timeout)),
         ]
 
@@ -466,7 +466,7 @@ class PostgresConnector(ServerConnector):
 
         address = self.address()
         if address is not None:
-            self.check_reach(*address)
+            check_database_reach(self.settings, *address)
         try:
             # Not autocommit: a server-side cursor (queries with parameters) lives in a transaction.
             return adbc_driver_postgresql.dbapi.connect(self._conninfo(), autocommit=False)

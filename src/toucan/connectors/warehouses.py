@@ -26,7 +26,7 @@ from toucan.connectors.base import (
     to_array,
     unique_names,
 )
-from toucan.connectors.network import port_open
+from toucan.connectors.network import check_database_reach, port_open
 from toucan.connectors.sql import ServerConfig, SqlAlchemyConnector, SqlConnector, _one_line
 from toucan.errors import ErrorCode, QueryTimeout, ToucanError, ValidationError
 
@@ -330,7 +330,7 @@ class ClickHouseConnector(SqlConnector):
     def _connect(self) -> Any:
         with self._client_lock:
             if self._client is None:
-                self.check_reach(*self.address())
+                check_database_reach(self.settings, *self.address())
                 try:
                     import clickhouse_connect
                     from clickhouse_connect.driver.exceptions import Error as ClickHouseError
@@ -435,7 +435,7 @@ class ClickHouseConnector(SqlConnector):
 
         return self.run_steps(
             [
-                ("host allowed", lambda: self.check_reach(host, port)),
+                ("host allowed", lambda: check_database_reach(self.settings, host, port)),
                 ("port open", lambda: port_open(host, port, self.timeout)),
                 ("authenticated", connect),
                 ("query ran", query),
