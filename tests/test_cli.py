@@ -149,3 +149,49 @@ def test_release_makes_staging_production(tmp_path: Path) -> None:
     with db.readonly_session() as session:
         assert read_config(session, "shop", Stage.PRODUCTION, ConfigKind.FRONT)["slides"] == [{"id": "s1"}]
     assert set(domain_store_for(settings, db).snapshot("shop", Stage.PRODUCTION).domains) == {"sales"}
+
+
+def test_connectors_check_tests_each_provider_of_an_app(tmp_path: Path) -> None:
+    """`toucan-ctl connectors --check APP`: every DATA_PROVIDERS entry checked step by step from
+    a shell, as the data page's "Test connection" does; exit 1 when one fails, secrets never
+    printed."""
+    from toucan.apps.configs import ConfigKind, Stage, write_config
+    from toucan.apps.small_apps import AppCreate, create_app
+    from toucan.db.engine import Database
+    from toucan.settings import Settings
+
+    password = "Never-Printed-9b1"
+    env = clean_env(TOUCAN_DATA_DIR=str(tmp_path), TOUCAN_CONNECTORS_ALLOWED_HOSTS="127.0.0.1")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*TOUCAN_CTL, *args], env=env, capture_output=True, text=True, timeout=90, check=False)
+
+    assert run("migrate").returncode == 0
+    db = Database.from_settings(Settings(data_dir=tmp_path))
+    good = {"name": "crm", "type": "postgres", "host": "127.0.0.1", "user": "postgres", "database": "test"}
+    closed = {**good, "name": "erp", "port": 1, "password": password}
+    with db.session() as session:
+        create_app(session, None, AppCreate(id="shop", name="Shop"))
+        etl = {"DATA_PROVIDERS": [good, closed]}
+        write_config(session, "shop", Stage.STAGING, ConfigKind.ETL, etl, author=None)
+        create_app(session, None, AppCreate(id="empty", name="Empty"))
+
+    both = run("connectors", "--check", "shop")
+    assert both.returncode == 1, both.stdout + both.stderr
+    lines = both.stdout.splitlines()
+    assert "✓ crm (postgres)" in lines and "✗ erp (postgres)" in lines, both.stdout
+    assert any("✓ query ran" in line for line in lines), both.stdout
+    assert any("✗ port open" in line and "127.0.0.1:1" in line for line in lines), both.stdout
+    assert password not in both.stdout + both.stderr
+
+    one = run("connectors", "--check", "shop", "--provider", "crm")
+    assert one.returncode == 0, one.stdout + one.stderr
+    assert "crm" in one.stdout and "erp" not in one.stdout
+
+    unknown = run("connectors", "--check", "shop", "--provider", "nope")
+    assert unknown.returncode == 1 and "nope" in unknown.stderr and "crm" in unknown.stderr
+
+    assert "nothing to check" in run("connectors", "--check", "empty").stdout
+    no_app = run("connectors", "--check", "ghost")
+    assert no_app.returncode == 1 and "ghost" in no_app.stderr
+    assert run("connectors", "--check", "shop", "--stage", "prod").returncode == 2

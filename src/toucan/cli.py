@@ -319,18 +319,73 @@ app.command("install-connectors", hidden=True)(install_connectors)
 
 
 @app.command("connectors")
-def connectors() -> None:
-    """List the connector types, the extra each one needs and whether it is installed."""
+def connectors(
+    check: Annotated[
+        str | None,
+        typer.Option(
+            "--check",
+            metavar="APP",
+            help="Check the data providers of that small app step by step instead of listing the types.",
+        ),
+    ] = None,
+    provider: Annotated[
+        list[str] | None, typer.Option(help="With --check: only this provider (repeat for several).")
+    ] = None,
+    stage: Annotated[str, typer.Option(help="With --check: the stage whose ETL config is read.")] = "staging",
+) -> None:
+    """List the connector types, the extra each one needs and whether it is installed; with
+    `--check APP`, check that app's data providers (resolved, reached, logged in, queried)."""
     from rich.table import Table
 
     from toucan.connectors.registry import list_connectors
 
+    if check is not None:
+        _check_providers(check, provider or [], stage)
+        return
     table = Table("Type", "Connects to", "Extra", "Installed")
     for info in list_connectors():
         installed = "[green]yes[/]" if info.installed else "[red]no[/]"
         table.add_row(info.type, info.label, info.extra or "(built in)", installed)
     console.print(table)
     console.print("Install a missing extra with `toucan-ctl install_connectors NAME...`.")
+
+
+def _check_providers(app_id: str, names: list[str], stage_name: str) -> None:
+    """Each provider's steps, ✓ or ✗ with what went wrong; exit 1 when one fails."""
+    from toucan.apps.configs import Stage
+    from toucan.bootstrap import prepare
+    from toucan.etl.provider_check import check_provider, provider_names
+
+    try:
+        stage = Stage(stage_name)
+    except ValueError:
+        err.print(f"[red]Unknown stage {stage_name!r}: use {' or '.join(s.value for s in Stage)}.[/]")
+        raise typer.Exit(2) from None
+    settings = _settings()
+    db, _ = prepare(settings)
+    failed = False
+    try:
+        names = names or provider_names(db, app_id, stage)
+        if not names:
+            console.print(f"{app_id} has no DATA_PROVIDERS in {stage.value}: nothing to check.")
+        for name in names:
+            try:
+                answer = check_provider(db, settings, app_id, stage, name)
+            except ToucanError as exc:  # the entry itself is wrong: a field, a missing driver
+                err.print(f"[red]✗ {escape(name)}: {escape(exc.message)}[/]", soft_wrap=True)
+                failed = True
+                continue
+            mark = "[green]✓[/]" if answer["ok"] else "[red]✗[/]"
+            console.print(f"{mark} {escape(name)} ({answer['type']})")
+            for step in answer["steps"]:
+                sign = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[dim]-[/]"}[step["ok"]]
+                console.print(f"    {sign} {escape(step['name'])}: {escape(str(step['detail']))}", soft_wrap=True)
+            failed = failed or not answer["ok"]
+    except ToucanError as exc:  # no such app or no ETL config
+        err.print(f"[red]{escape(exc.message)}[/]")
+        raise typer.Exit(1) from None
+    if failed:
+        raise typer.Exit(1)
 
 
 doctor = typer.Typer(help="Check what this host gives the stack.", no_args_is_help=True)

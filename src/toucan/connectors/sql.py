@@ -36,12 +36,12 @@ from toucan.connectors.base import (
     concat_tables,
     rows_to_table,
 )
-from toucan.connectors.network import check_database_reach, port_open, resolve
+from toucan.connectors.network import check_database_reach, port_open
+from toucan.connectors.parameters import positional
 from toucan.errors import ErrorCode, QueryTimeout, ToucanError, ValidationError
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    from adbc_driver_manager.dbapi import Connection as AdbcConnection
 
     from toucan.settings import Settings
 
@@ -95,12 +95,12 @@ def table_sql(table: str, limit: int | None, dialect: str) -> str:
     return query.sql(dialect=dialect)
 
 
-def _one_line(message: str) -> str:
+def one_line(message: str) -> str:
     message = re.sub(r"\s*\(Background on this error at: [^)]*\)", "", message)
     return " ".join(message.split())[:1000]
 
 
-def _says_timeout(message: str) -> bool:
+def says_timeout(message: str) -> bool:
     text = message.lower()
     return any(word in text for word in ("timeout", "timed out", "canceling statement"))
 
@@ -148,12 +148,25 @@ class SqlConnector(Connector):
 
     def _query_failed(self, message: str) -> SourceQueryError:
         return SourceQueryError(
-            f"The query failed on {self.type_name} provider {self.name!r}: {_one_line(self.redact(message))}",
+            f"The query failed on {self.type_name} provider {self.name!r}: {one_line(self.redact(message))}",
             details={"provider": self.name},
         )
 
 
 # SQLAlchemy-based connectors -----------------------------------------------------------------
+
+
+class ServerConfig(ProviderConfig):
+    """A database server: host, port, user, password, database."""
+
+    host: str = Field(min_length=1)
+    port: int | None = Field(default=None, ge=1, le=65535, description="Default: the database's usual port.")
+    user: str | None = None
+    password: SecretStr | None = None
+    database: str | None = None
+    options: dict[str, str] = Field(default_factory=dict, description="Driver options added to the URL query.")
+
+    credential_fields: ClassVar[tuple[str, ...]] = ("password",)
 
 
 class SqlAlchemyConnector(SqlConnector):
@@ -168,20 +181,36 @@ class SqlAlchemyConnector(SqlConnector):
         self._engine: Engine | None = None
         self._engine_lock = threading.Lock()
 
-    @abstractmethod
     def url(self) -> URL:
-        """The SQLAlchemy URL (built field by field: a password is never formatted into text)."""
+        """The SQLAlchemy URL, built field by field (a password is never formatted into text): a
+        server's from its `ServerConfig`; connectors configured otherwise give their own."""
+        if not isinstance(self.config, ServerConfig):
+            raise TypeError(f"{type(self).__name__} has no server configuration: it must build its own URL")
+        password = self.config.password.get_secret_value() if self.config.password else None
+        return URL.create(
+            self.drivername,
+            username=self.config.user,
+            password=password,
+            host=self.config.host,
+            port=self.config.port or self.default_port,
+            database=self.config.database,
+            query=self.url_query(),
+        )
+
+    def url_query(self) -> dict[str, str]:
+        """The URL's query: the server's driver `options`, plus what the database needs."""
+        return dict(self.config.options) if isinstance(self.config, ServerConfig) else {}
 
     def connect_args(self) -> dict[str, Any]:
         """Driver arguments: time limits, read-only session."""
         return {}
 
-    def engine_options(self) -> dict[str, Any]:
-        return {}
-
     def address(self) -> tuple[str, int] | None:
-        """Host and port the status check probes, when the database has one."""
-        return None
+        """Host and port of a server (checked before connecting, probed by the status check)."""
+        if not isinstance(self.config, ServerConfig):
+            return None
+        port = self.config.port or self.default_port
+        return (self.config.host, port) if port else None
 
     @property
     def engine(self) -> Engine:
@@ -199,7 +228,6 @@ class SqlAlchemyConnector(SqlConnector):
                         pool_recycle=300,
                         pool_pre_ping=True,
                         hide_parameters=True,
-                        **self.engine_options(),
                     )
                 except (ImportError, sa_exc.NoSuchModuleError) as exc:
                     from toucan.connectors.types import missing_driver_error
@@ -230,7 +258,7 @@ class SqlAlchemyConnector(SqlConnector):
     def _connection_failed(self, message: str, *, timed_out: bool) -> ToucanError:
         where = self.address()
         at = f" at {where[0]}:{where[1]}" if where else ""
-        message = _one_line(self.redact(message))
+        message = one_line(self.redact(message))
         if timed_out:
             return QueryTimeout(
                 f"No connection to {self.type_name} provider {self.name!r}{at} within {self.timeout:g} s: {message}",
@@ -242,7 +270,7 @@ class SqlAlchemyConnector(SqlConnector):
         )
 
     def _is_timeout(self, exc: sa_exc.DBAPIError) -> bool:
-        return _says_timeout(str(exc.orig))
+        return says_timeout(str(exc.orig))
 
     @contextlib.contextmanager
     def _query_guard(self, connection: Connection) -> Iterator[None]:
@@ -280,7 +308,7 @@ class SqlAlchemyConnector(SqlConnector):
             except sa_exc.StatementError as exc:  # before the database saw it, e.g. `:name` without its parameter
                 raise ValidationError(
                     f"The query of {self.type_name} provider {self.name!r} cannot run: "
-                    f"{_one_line(self.redact(str(exc.orig or exc)))}",
+                    f"{one_line(self.redact(str(exc.orig or exc)))}",
                     details={"parameters": sorted(parameters)},
                 ) from None
         return concat_tables(batches) if batches else rows_to_table(columns, [])
@@ -299,14 +327,14 @@ class SqlAlchemyConnector(SqlConnector):
 
     def _provider_failed(self, message: str) -> ConnectorError:
         return ConnectorError(
-            f"{self.type_name} provider {self.name!r} failed: {_one_line(self.redact(message))}",
+            f"{self.type_name} provider {self.name!r} failed: {one_line(self.redact(message))}",
             details={"provider": self.name},
         )
 
     def _read_only(self, message: str) -> SourceQueryError:
         return SourceQueryError(
             f"{self.type_name} provider {self.name!r} is read-only here: write a SELECT "
-            f"(the database refused: {_one_line(self.redact(message))})",
+            f"(the database refused: {one_line(self.redact(message))})",
             details={"provider": self.name},
         )
 
@@ -346,190 +374,11 @@ class SqlAlchemyConnector(SqlConnector):
                 state["connection"].close()
 
 
-def _resolved(host: str, port: int) -> str:
-    return ", ".join(str(address) for address in resolve(host, port))
-
-
-class ServerConfig(ProviderConfig):
-    """A database server: host, port, user, password, database."""
-
-    host: str = Field(min_length=1)
-    port: int | None = Field(default=None, ge=1, le=65535, description="Default: the database's usual port.")
-    user: str | None = None
-    password: SecretStr | None = None
-    database: str | None = None
-    options: dict[str, str] = Field(default_factory=dict, description="Driver options added to the URL query.")
-
-    credential_fields: ClassVar[tuple[str, ...]] = ("password",)
-
-
-class ServerConnector(SqlAlchemyConnector):
-    config: ServerConfig
-    config_model = ServerConfig
-
-    @property
-    def port(self) -> int | None:
-        return self.config.port or self.default_port
-
-    def address(self) -> tuple[str, int] | None:
-        port = self.port
-        return (self.config.host, port) if port else None
-
-    def url_query(self) -> dict[str, str]:
-        return dict(self.config.options)
-
-    def driver(self) -> str:
-        return self.drivername
-
-    def url(self) -> URL:
-        password = self.config.password.get_secret_value() if self.config.password else None
-        return URL.create(
-            self.driver(),
-            username=self.config.user,
-            password=password,
-            host=self.config.host,
-            port=self.port,
-            database=self.config.database,
-            query=self.url_query(),
-        )
-
-
-class PostgresConnector(ServerConnector):
-    """PostgreSQL. Rows are read through ADBC into Arrow (binary COPY, see postgres_adbc); a query
-    ADBC cannot read as psycopg does (arrays, non-core types…) goes through SQLAlchemy and psycopg."""
-
-    type_name = "postgres"
-    dialect = "postgres"
-    drivername = "postgresql+psycopg"
-    default_port = 5432
-    # SQLSTATE classes of the connection, the login, resources and the server: not the query's fault.
-    server_sqlstates: ClassVar[frozenset[str]] = frozenset({"08", "28", "53", "57", "58", "XX"})
-
-    def connect_args(self) -> dict[str, Any]:
-        milliseconds = max(1, int(self.timeout * 1000))
-        return {
-            "connect_timeout": max(1, round(self.timeout)),
-            "options": f"-c statement_timeout={milliseconds} -c default_transaction_read_only=on",
-        }
-
-    def _is_query_error(self, exc: sa_exc.DBAPIError) -> bool:
-        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
-        return bool(sqlstate) and sqlstate[:2] not in self.server_sqlstates
-
-    @contextlib.contextmanager
-    def stream(
-        self, source: Mapping[str, Any] | ConnectorSource, *, limit: int | None = None
-    ) -> Iterator[pa.RecordBatchReader]:
-        sql, parameters = self._statement(source, limit)
-        with self._arrow(sql, parameters, limit) as reader:
-            yield reader
-
-    def _run(self, sql: str, parameters: dict[str, Any], limit: int | None) -> pa.Table:
-        with self._arrow(sql, parameters, limit) as reader:
-            return reader.read_all()
-
-    @contextlib.contextmanager
-    def _arrow(self, sql: str, parameters: dict[str, Any], limit: int | None) -> Iterator[pa.RecordBatchReader]:
-        from toucan.connectors import postgres_adbc
-
-        statement, values = _dollar(sql, parameters)
-        try:
-            stream = postgres_adbc.open_stream(
-                self._adbc_connect, statement, values, error=self._adbc_error, fetch_rows=FETCH_BATCH
-            )
-        except postgres_adbc.Unsupported as exc:
-            log.info("postgres provider %r: read through SQLAlchemy, not ADBC: %s", self.name, self.redact(str(exc)))
-            yield super()._run(sql, parameters, limit).to_reader()
-            return
-        with stream:
-            yield stream.reader
-
-    def _conninfo(self) -> str:
-        """libpq's `key='value'…` connection string: the URL and the connect_args psycopg gets."""
-        url = self.url()
-        fields: dict[str, Any] = {
-            "host": url.host,
-            "port": url.port,
-            "dbname": url.database,
-            "user": url.username,
-            "password": url.password,
-            **url.query,
-            **self.connect_args(),
-        }
-        return " ".join(f"{key}={_libpq_value(value)}" for key, value in fields.items() if value is not None)
-
-    def _adbc_connect(self) -> AdbcConnection:
-        import adbc_driver_manager
-        import adbc_driver_postgresql.dbapi
-
-        from toucan.connectors.postgres_adbc import Unsupported, error_text
-
-        address = self.address()
-        if address is not None:
-            check_database_reach(self.settings, *address)
-        try:
-            # Not autocommit: a server-side cursor (queries with parameters) lives in a transaction.
-            return adbc_driver_postgresql.dbapi.connect(self._conninfo(), autocommit=False)
-        except adbc_driver_manager.Error as exc:
-            if "GSSAPI" in str(exc):  # ADBC's own libpq is built without it; psycopg's may have it
-                raise Unsupported("the server asks for GSSAPI") from None
-            text = error_text(exc)
-            raise self._connection_failed(text, timed_out=_says_timeout(text)) from None
-
-    def _adbc_error(self, exc: BaseException) -> ToucanError:
-        """An ADBC error as the SQLAlchemy path reports it: time limit, the query's fault, or the database's."""
-        from toucan.connectors.postgres_adbc import Unconvertible, error_text, sqlstate
-
-        if isinstance(exc, Unconvertible):
-            return self._query_failed(str(exc))
-        state, text = sqlstate(exc), error_text(exc)
-        if state == "57014" or (not state and _says_timeout(text)):
-            return self._timeout_error()
-        if state == "25006":  # read_only_sql_transaction
-            return self._read_only(text)
-        if state[:2] in self.server_sqlstates or not (state or "ERROR:" in str(exc)):
-            return self._provider_failed(text)
-        return self._query_failed(text)
-
-    def status(self) -> ConnectorStatus:
-        from toucan.connectors.postgres_adbc import Unsupported
-
-        state: dict[str, Any] = {}
-
-        def connect() -> str:
-            try:
-                state["adbc"] = self._adbc_connect()
-            except Unsupported:  # reads go through SQLAlchemy too
-                state["sqlalchemy"] = self._connect()
-            return "connected" + (f" as {self.config.user}" if self.config.user else "")
-
-        def query() -> str:
-            if "sqlalchemy" in state:
-                state["sqlalchemy"].exec_driver_sql(self.ping_sql).fetchall()
-                return self.ping_sql
-            try:
-                with state["adbc"].cursor() as cursor:
-                    cursor.execute(self.ping_sql)
-                    cursor.fetchall()
-            except Exception as exc:
-                raise self._adbc_error(exc) from None
-            return self.ping_sql
-
-        try:
-            return self.run_steps([*self.reach_steps(), (self.connect_step, connect), ("query ran", query)])
-        finally:
-            for connection in state.values():
-                connection.close()
-
-
-def _libpq_value(value: Any) -> str:
-    """A value of a libpq connection string: quoted, its quotes and backslashes escaped."""
-    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-class MySQLConnector(ServerConnector):
+class MySQLConnector(SqlAlchemyConnector):
     """MySQL and MariaDB."""
 
+    config: ServerConfig
+    config_model = ServerConfig
     type_name = "mysql"
     dialect = "mysql"
     drivername = "mysql+pymysql"
@@ -563,7 +412,7 @@ class MSSQLConfig(ServerConfig):
     )
 
 
-class MSSQLConnector(ServerConnector):
+class MSSQLConnector(SqlAlchemyConnector):
     """Microsoft SQL Server through pyodbc (the Microsoft ODBC driver must be installed on the host)."""
 
     config: MSSQLConfig
@@ -572,6 +421,7 @@ class MSSQLConnector(ServerConnector):
     dialect = "tsql"
     drivername = "mssql+pyodbc"
     default_port = 1433
+    encrypt_required: ClassVar[bool] = False  # Azure SQL: `encrypt` and `options` cannot turn it off
 
     def url_query(self) -> dict[str, str]:
         query = {
@@ -581,7 +431,10 @@ class MSSQLConnector(ServerConnector):
         }
         if self.config.authentication:
             query["Authentication"] = self.config.authentication
-        return {**query, **self.config.options}
+        query.update(self.config.options)
+        if self.encrypt_required:
+            query["Encrypt"] = "yes"
+        return query
 
     def connect_args(self) -> dict[str, Any]:
         return {"timeout": max(1, round(self.timeout))}
@@ -591,16 +444,14 @@ class AzureMSSQLConnector(MSSQLConnector):
     """Azure SQL Database: SQL Server with encryption required."""
 
     type_name = "azure_mssql"
-
-    def url_query(self) -> dict[str, str]:
-        return {**super().url_query(), "Encrypt": "yes"}
+    encrypt_required = True
 
 
 class OracleConfig(ServerConfig):
     service_name: str | None = Field(default=None, description="Oracle service name (or give `database` as the SID).")
 
 
-class OracleConnector(ServerConnector):
+class OracleConnector(SqlAlchemyConnector):
     config: OracleConfig
     config_model = OracleConfig
     type_name = "oracle"
@@ -689,9 +540,6 @@ class SQLiteConnector(FileConnectorMixin, SqlAlchemyConnector):
         path = self.existing_file()
         return sa.make_url(f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true")
 
-    def engine_options(self) -> dict[str, Any]:
-        return {"poolclass": sa.pool.NullPool}
-
     def connect_args(self) -> dict[str, Any]:
         return {"check_same_thread": False}
 
@@ -756,17 +604,17 @@ class DuckDBConnector(FileConnectorMixin, SqlConnector):
         try:
             return duckdb.connect(str(path), read_only=True, config={"enable_external_access": False, "threads": 2})
         except duckdb.Error as exc:
-            raise ConnectorError(f"Cannot open the duckdb file {self.config.path!r}: {_one_line(str(exc))}") from None
+            raise ConnectorError(f"Cannot open the duckdb file {self.config.path!r}: {one_line(str(exc))}") from None
 
     def _run(self, sql: str, parameters: dict[str, Any], limit: int | None) -> pa.Table:
         import duckdb
 
-        sql, positional = _qmark(sql, parameters)
+        sql, values = positional(sql, parameters, "qmark")
         connection = self._open()
         timer = threading.Timer(self.timeout, connection.interrupt)
         timer.start()
         try:
-            relation = connection.sql(sql, params=positional or None)
+            relation = connection.sql(sql, params=values or None)
             if relation is None:
                 raise ValidationError(f"The query on duckdb provider {self.name!r} returns no rows: write a SELECT.")
             if limit is not None:
@@ -799,28 +647,3 @@ class DuckDBConnector(FileConnectorMixin, SqlConnector):
         finally:
             if "connection" in state:
                 state["connection"].close()
-
-
-def _qmark(sql: str, parameters: Mapping[str, Any]) -> tuple[str, list[Any]]:
-    """`:name` placeholders as `?` with their values in order (SQLAlchemy's parser, SQLite's paramstyle)."""
-    from sqlalchemy.dialects import sqlite
-
-    return _positional(sql, parameters, sqlite.dialect())
-
-
-def _dollar(sql: str, parameters: Mapping[str, Any]) -> tuple[str, list[Any]]:
-    """`:name` placeholders as `$1`, `$2`… (one number per name) with their values in order."""
-    from sqlalchemy.dialects import postgresql
-
-    return _positional(sql, parameters, postgresql.dialect(paramstyle="numeric_dollar"))
-
-
-def _positional(sql: str, parameters: Mapping[str, Any], dialect: sa.Dialect) -> tuple[str, list[Any]]:
-    compiled = sa.text(sql).compile(dialect=dialect)
-    names = list(compiled.positiontup or [])
-    missing = sorted({name for name in names if name not in parameters})
-    if missing:
-        raise ValidationError(
-            f"The query uses parameters that are not given: {', '.join(missing)}.", details={"missing": missing}
-        )
-    return compiled.string, [parameters[name] for name in names]

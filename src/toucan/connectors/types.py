@@ -26,7 +26,7 @@ class ConnectorType:
 TYPES: dict[str, ConnectorType] = {
     entry.name: entry
     for entry in (
-        ConnectorType("postgres", "sql", "PostgresConnector", None, "PostgreSQL", ("Postgres", "postgresql")),
+        ConnectorType("postgres", "postgres", "PostgresConnector", None, "PostgreSQL", ("Postgres", "postgresql")),
         ConnectorType("mysql", "sql", "MySQLConnector", "mysql", "MySQL and MariaDB", ("MySQL", "mariadb")),
         ConnectorType("mssql", "sql", "MSSQLConnector", "mssql", "Microsoft SQL Server", ("MSSQL",)),
         ConnectorType("azure_mssql", "sql", "AzureMSSQLConnector", "azure_mssql", "Azure SQL", ("AzureMSSQL",)),

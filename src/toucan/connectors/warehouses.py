@@ -11,10 +11,9 @@ import json
 import math
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import sqlalchemy as sa
 from pydantic import Field, SecretStr, field_validator
 from sqlalchemy.engine import URL, Connection
 
@@ -27,7 +26,8 @@ from toucan.connectors.base import (
     unique_names,
 )
 from toucan.connectors.network import check_database_reach, port_open
-from toucan.connectors.sql import ServerConfig, SqlAlchemyConnector, SqlConnector, _one_line
+from toucan.connectors.parameters import pyformat
+from toucan.connectors.sql import ServerConfig, SqlAlchemyConnector, SqlConnector, one_line
 from toucan.errors import ErrorCode, QueryTimeout, ToucanError, ValidationError
 
 if TYPE_CHECKING:
@@ -210,7 +210,7 @@ class BigQueryConnector(SqlAlchemyConnector):
         except (ValueError, KeyError, auth_exceptions.GoogleAuthError) as exc:
             what = "credentials are not a usable service account key" if config.credentials else "has no credentials"
             raise ValidationError(
-                f"The bigquery provider {self.name!r} {what}: {_one_line(self.redact(str(exc)))}",
+                f"The bigquery provider {self.name!r} {what}: {one_line(self.redact(str(exc)))}",
                 details={"provider": self.name},
             ) from None
         self._credentials = credentials
@@ -247,7 +247,7 @@ class BigQueryConnector(SqlAlchemyConnector):
         except auth_exceptions.GoogleAuthError as exc:
             raise ConnectorError(
                 f"Cannot connect to bigquery provider {self.name!r}: the token request failed: "
-                f"{_one_line(self.redact(str(exc)))}",
+                f"{one_line(self.redact(str(exc)))}",
                 details={"provider": self.name},
             ) from None
 
@@ -344,12 +344,12 @@ class ClickHouseConnector(SqlConnector):
                 except (TypeError, ValueError) as exc:  # `options` the driver does not take
                     raise ValidationError(
                         f"The options of clickhouse provider {self.name!r} are refused by the driver: "
-                        f"{_one_line(self.redact(str(exc)))}",
+                        f"{one_line(self.redact(str(exc)))}",
                         details={"provider": self.name},
                     ) from None
                 except ClickHouseError as exc:
                     host, port = self.address()
-                    message = _one_line(self.redact(str(exc)))
+                    message = one_line(self.redact(str(exc)))
                     if _is_timeout(exc):
                         raise QueryTimeout(
                             f"No connection to clickhouse provider {self.name!r} at {host}:{port} "
@@ -378,7 +378,7 @@ class ClickHouseConnector(SqlConnector):
     def _run(self, sql: str, parameters: dict[str, Any], limit: int | None) -> pa.Table:
         from clickhouse_connect.driver.exceptions import Error as ClickHouseError
 
-        query, values = _pyformat(sql, parameters)
+        query, values = pyformat(sql, parameters)
         client = self._connect()
         settings = self._settings(client)
         tables: list[pa.Table] = []
@@ -412,7 +412,7 @@ class ClickHouseConnector(SqlConnector):
             return self._query_failed(str(exc))
         if isinstance(exc, OperationalError) or code is None or code in _CLICKHOUSE_LOGIN_CODES:
             return ConnectorError(
-                f"clickhouse provider {self.name!r} failed: {_one_line(self.redact(str(exc)))}",
+                f"clickhouse provider {self.name!r} failed: {one_line(self.redact(str(exc)))}",
                 details={"provider": self.name},
             )
         return self._query_failed(str(exc))
@@ -449,23 +449,6 @@ def _is_timeout(exc: Exception) -> bool:
         return code in _CLICKHOUSE_TIMEOUT_CODES
     text = str(exc).lower()  # the client's own: no answer in time
     return "timed out" in text or "timeout" in text
-
-
-def _pyformat(sql: str, parameters: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """`:name` placeholders as `%(name)s` (a literal `%` doubled, `\\:` a plain colon) with the values
-    they use. Without placeholders the driver formats nothing, so `%` is left single."""
-    from sqlalchemy.engine.default import DefaultDialect
-
-    compiled = sa.text(sql).compile(dialect=DefaultDialect(paramstyle="pyformat"))
-    names = list(compiled.params)
-    if not names:
-        return compiled.string.replace("%%", "%"), {}
-    missing = sorted(name for name in names if name not in parameters)
-    if missing:
-        raise ValidationError(
-            f"The query uses parameters that are not given: {', '.join(missing)}.", details={"missing": missing}
-        )
-    return compiled.string, {name: parameters[name] for name in names}
 
 
 _CLICKHOUSE_WRAPPER = re.compile(r"^(?:Nullable|LowCardinality)\((.*)\)$")

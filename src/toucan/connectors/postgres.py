@@ -1,5 +1,6 @@
-"""PostgreSQL rows as Arrow record batches through ADBC (adbc-driver-postgresql), for
-PostgresConnector: decoded in C from PostgreSQL's binary format instead of row by row in Python.
+"""PostgreSQL: the connector, and its rows as Arrow record batches through ADBC
+(adbc-driver-postgresql), decoded in C from PostgreSQL's binary format instead of row by row in
+Python.
 
 A query without parameters is read with `COPY (query) TO STDOUT (FORMAT binary)`, streamed in
 batches of about 16 MB. A query with parameters (COPY takes none) is read through a server-side
@@ -9,29 +10,36 @@ Columns get the types the SQLAlchemy path gives (integers as int64, float4 as fl
 the objects it holds), except that a column's type now comes from the database, not from its
 values: numeric(p, s) is decimal128(p, s), an all-NULL int column is int64, not null. What ADBC
 cannot read as that path does raises `Unsupported` before any row is returned, and the connector
-reads through SQLAlchemy instead: arrays (ADBC flattens the multi-dimensional ones), network,
-geometric, range, money and other types outside the core ones; statements COPY cannot wrap;
-parameter values that do not convert exactly to their placeholder's type.
+reads through SQLAlchemy and psycopg instead: arrays (ADBC flattens the multi-dimensional ones),
+network, geometric, range, money and other types outside the core ones; statements COPY cannot
+wrap; parameter values that do not convert exactly to their placeholder's type.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlalchemy import exc as sa_exc
 
-from toucan.connectors.base import concat_tables, to_array, unique_names
+from toucan.connectors.base import ConnectorSource, ConnectorStatus, concat_tables, to_array, unique_names
+from toucan.connectors.network import check_database_reach
+from toucan.connectors.parameters import positional
+from toucan.connectors.sql import FETCH_BATCH, ServerConfig, SqlAlchemyConnector, says_timeout
 from toucan.errors import ToucanError
 
 if TYPE_CHECKING:
     from adbc_driver_manager.dbapi import Connection, Cursor
+
+log = logging.getLogger("toucan.connectors")
 
 
 class Unsupported(Exception):
@@ -345,3 +353,132 @@ def _cursor_rows(
             table = fetch()
 
     return first.schema, batches()
+
+
+# The connector ---------------------------------------------------------------------------------
+
+
+class PostgresConnector(SqlAlchemyConnector):
+    """PostgreSQL. Rows are read through ADBC into Arrow (binary COPY, see the module's text); a
+    query ADBC cannot read as psycopg does (arrays, non-core types…) goes through SQLAlchemy."""
+
+    config: ServerConfig
+    config_model = ServerConfig
+
+    type_name = "postgres"
+    dialect = "postgres"
+    drivername = "postgresql+psycopg"
+    default_port = 5432
+    # SQLSTATE classes of the connection, the login, resources and the server: not the query's fault.
+    server_sqlstates: ClassVar[frozenset[str]] = frozenset({"08", "28", "53", "57", "58", "XX"})
+
+    def connect_args(self) -> dict[str, Any]:
+        milliseconds = max(1, int(self.timeout * 1000))
+        return {
+            "connect_timeout": max(1, round(self.timeout)),
+            "options": f"-c statement_timeout={milliseconds} -c default_transaction_read_only=on",
+        }
+
+    def _is_query_error(self, exc: sa_exc.DBAPIError) -> bool:
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        return bool(sqlstate) and sqlstate[:2] not in self.server_sqlstates
+
+    @contextlib.contextmanager
+    def stream(
+        self, source: Mapping[str, Any] | ConnectorSource, *, limit: int | None = None
+    ) -> Iterator[pa.RecordBatchReader]:
+        sql, parameters = self._statement(source, limit)
+        with self._arrow(sql, parameters, limit) as reader:
+            yield reader
+
+    def _run(self, sql: str, parameters: dict[str, Any], limit: int | None) -> pa.Table:
+        with self._arrow(sql, parameters, limit) as reader:
+            return reader.read_all()
+
+    @contextlib.contextmanager
+    def _arrow(self, sql: str, parameters: dict[str, Any], limit: int | None) -> Iterator[pa.RecordBatchReader]:
+        statement, values = positional(sql, parameters, "numeric_dollar")
+        try:
+            stream = open_stream(self._adbc_connect, statement, values, error=self._adbc_error, fetch_rows=FETCH_BATCH)
+        except Unsupported as exc:
+            log.info("postgres provider %r: read through SQLAlchemy, not ADBC: %s", self.name, self.redact(str(exc)))
+            yield super()._run(sql, parameters, limit).to_reader()
+            return
+        with stream:
+            yield stream.reader
+
+    def _conninfo(self) -> str:
+        """libpq's `key='value'…` connection string: the URL and the connect_args psycopg gets."""
+        url = self.url()
+        fields: dict[str, Any] = {
+            "host": url.host,
+            "port": url.port,
+            "dbname": url.database,
+            "user": url.username,
+            "password": url.password,
+            **url.query,
+            **self.connect_args(),
+        }
+        return " ".join(f"{key}={_libpq_value(value)}" for key, value in fields.items() if value is not None)
+
+    def _adbc_connect(self) -> Connection:
+        import adbc_driver_manager
+        import adbc_driver_postgresql.dbapi
+
+        address = self.address()
+        if address is not None:
+            check_database_reach(self.settings, *address)
+        try:
+            # Not autocommit: a server-side cursor (queries with parameters) lives in a transaction.
+            return adbc_driver_postgresql.dbapi.connect(self._conninfo(), autocommit=False)
+        except adbc_driver_manager.Error as exc:
+            if "GSSAPI" in str(exc):  # ADBC's own libpq is built without it; psycopg's may have it
+                raise Unsupported("the server asks for GSSAPI") from None
+            text = error_text(exc)
+            raise self._connection_failed(text, timed_out=says_timeout(text)) from None
+
+    def _adbc_error(self, exc: BaseException) -> ToucanError:
+        """An ADBC error as the SQLAlchemy path reports it: time limit, the query's fault, or the database's."""
+        if isinstance(exc, Unconvertible):
+            return self._query_failed(str(exc))
+        state, text = sqlstate(exc), error_text(exc)
+        if state == "57014" or (not state and says_timeout(text)):
+            return self._timeout_error()
+        if state == "25006":  # read_only_sql_transaction
+            return self._read_only(text)
+        if state[:2] in self.server_sqlstates or not (state or "ERROR:" in str(exc)):
+            return self._provider_failed(text)
+        return self._query_failed(text)
+
+    def status(self) -> ConnectorStatus:
+        state: dict[str, Any] = {}
+
+        def connect() -> str:
+            try:
+                state["adbc"] = self._adbc_connect()
+            except Unsupported:  # reads go through SQLAlchemy too
+                state["sqlalchemy"] = self._connect()
+            return "connected" + (f" as {self.config.user}" if self.config.user else "")
+
+        def query() -> str:
+            if "sqlalchemy" in state:
+                state["sqlalchemy"].exec_driver_sql(self.ping_sql).fetchall()
+                return self.ping_sql
+            try:
+                with state["adbc"].cursor() as cursor:
+                    cursor.execute(self.ping_sql)
+                    cursor.fetchall()
+            except Exception as exc:
+                raise self._adbc_error(exc) from None
+            return self.ping_sql
+
+        try:
+            return self.run_steps([*self.reach_steps(), (self.connect_step, connect), ("query ran", query)])
+        finally:
+            for connection in state.values():
+                connection.close()
+
+
+def _libpq_value(value: Any) -> str:
+    """A value of a libpq connection string: quoted, its quotes and backslashes escaped."""
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -20,8 +20,9 @@ from sqlalchemy import create_engine, text
 from tests.helpers import scratch_schema
 from tests.helpers.connectors import LOCAL_HOSTS, PG_SERVER, make_settings
 from toucan.connectors.base import ConnectorError, SourceQueryError
+from toucan.connectors.postgres import PostgresConnector
 from toucan.connectors.registry import build_connector
-from toucan.connectors.sql import FETCH_BATCH, PostgresConnector
+from toucan.connectors.sql import FETCH_BATCH
 from toucan.data.domains import write_arrow
 from toucan.errors import QueryTimeout
 from toucan.settings import Settings
