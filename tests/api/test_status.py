@@ -97,3 +97,42 @@ def test_openapi_document_lists_the_routes(client: TestClient) -> None:
         "/pipeline-steps",
     ):
         assert path in paths
+
+
+def test_openapi_document_describes_every_answer(client: TestClient) -> None:
+    """Every operation says what it answers on success: a schema for each media type of its
+    2xx answer, or a redirect / no body — including the routes that write their own bytes
+    (/data, configs, downloads, SSO), so clients and the studio can be generated from it."""
+    paths = client.get("/openapi.json").json()["paths"]
+    undescribed = []
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            answers = {code: answer for code, answer in operation["responses"].items() if code[0] in "23"}
+            described = answers and all(
+                code in ("204", "303")
+                or (answer.get("content") and all(media.get("schema") for media in answer["content"].values()))
+                for code, answer in answers.items()
+            )
+            if not described:
+                undescribed.append(f"{method.upper()} {path}")
+    assert undescribed == []
+
+
+def test_the_documented_answers_are_what_the_routes_answer(client: TestClient, admin_headers: dict[str, str]) -> None:
+    """The raw-bytes routes' documented models parse their real answers."""
+    from toucan.api.answers import DataAnswer, PipelineStepsAnswer
+    from toucan.apps.configs import EtlConfig, FrontConfig
+
+    assert client.post("/small-apps", json={"id": "shop", "name": "Shop"}, headers=admin_headers).status_code < 300
+    csv = {**admin_headers, "Content-Type": "text/csv"}
+    assert client.put("/shop/domain/sales?stage=staging", content="a,b\n1,x\n2,y\n", headers=csv).status_code == 200
+    data = client.post(
+        "/shop/data?stage=staging", json={"query": [{"name": "domain", "domain": "sales"}]}, headers=admin_headers
+    )
+    assert data.status_code == 200, data.text
+    answer = DataAnswer.model_validate(data.json())
+    assert answer.total == len(answer.data) == 2 and [column.name for column in answer.columns] == ["a", "b"]
+    steps = PipelineStepsAnswer.model_validate(client.get("/pipeline-steps", headers=admin_headers).json())
+    assert {step.name for step in steps.steps} >= {"filter", "aggregate", "top"}
+    FrontConfig.model_validate(client.get("/shop/config?stage=staging", headers=admin_headers).json())
+    EtlConfig.model_validate(client.get("/shop/config/etl", headers=admin_headers).json())

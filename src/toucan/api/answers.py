@@ -220,3 +220,62 @@ class InstanceSettingsVersion(Answer):
     version: int
     createdAt: str
     createdBy: str | None = None
+
+
+# --- answers written as bytes by the route ---------------------------------------------------
+# These routes answer bytes they made themselves (a cached JSON answer, a stored document, a
+# file): the models below describe them in the OpenAPI document (`responses=`) without FastAPI
+# parsing them again on the way out.
+
+
+class DataAnswer(Answer):
+    data: list[dict[str, Any]] = Field(description="The rows of this page, one object per row")
+    columns: list[Column] = Field(description="The answer's columns in order, with their types")
+    total: int = Field(description="Rows of the whole answer, all pages")
+    truncated: bool = Field(description="More rows follow this page (`offset` + `limit`)")
+
+
+class StepFamily(Answer):
+    name: str
+    title: str
+
+
+class StepInfo(Answer):
+    name: str
+    family: str
+    title: str
+    description: str
+    example: dict[str, Any]
+    legacy: str | None = Field(description="Older forms of the step still accepted, in words")
+    schema_: dict[str, Any] = Field(alias="schema", description="The step's JSON Schema, every spelling")
+
+
+class PipelineStepsAnswer(Answer):
+    families: list[StepFamily] = Field(description="In the studio's menu order")
+    operators: list[str] = Field(description="The operators of conditions")
+    steps: list[StepInfo]
+
+
+class OidcRegistration(Answer):
+    redirect_uris: list[str]
+    client_id: str
+    token_endpoint_auth_method: str
+    scopes: list[str]
+
+
+def raw(
+    description: str, model: type[BaseModel] | None = None, content: dict[str, dict[str, Any]] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route answering 200 with bytes it made: `model` as its JSON, other
+    media types in `content` (media type → schema)."""
+    answer: dict[str, Any] = {"description": description}
+    if model is not None:
+        answer["model"] = model
+    if content:
+        answer["content"] = {media: {"schema": schema} for media, schema in content.items()}
+    return {200: answer}
+
+
+TEXT = {"type": "string"}
+BINARY = {"type": "string", "format": "binary"}
+ROWS = {"type": "array", "items": {"type": "object"}}

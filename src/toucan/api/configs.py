@@ -9,17 +9,18 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from toucan.api.answers import OperationsAnswer
+from toucan.api.answers import TEXT, OperationsAnswer, raw
 from toucan.api.data_in import JobsDep, submit_preprocess
 from toucan.api.deps import AppAccessDep, ContextDep, ContributorDep, IdentityDep
 from toucan.apps import configs as domain
-from toucan.apps.configs import ConfigKind, Stage
+from toucan.apps.configs import ConfigKind, EtlConfig, FrontConfig, Stage
 from toucan.auth.roles import AppPrivilege
 from toucan.data import release
 from toucan.errors import ErrorCode, ValidationError
 from toucan.formats import dump_cson, parse_cson, parse_json
 
 router = APIRouter(tags=["configs"])
+STORED = "The stored config, in the format sent; its version in X-Config-Version"
 
 
 class Format(StrEnum):
@@ -76,7 +77,11 @@ async def _put(
     return response
 
 
-@router.get("/{app}/config", summary="Front config (stories) of an app at a stage")
+@router.get(
+    "/{app}/config",
+    summary="Front config (stories) of an app at a stage",
+    responses=raw("The front config: JSON, or CSON text with format=cson", FrontConfig, {"text/plain": TEXT}),
+)
 def get_front_config(
     app: str,
     ctx: ContextDep,
@@ -87,7 +92,11 @@ def get_front_config(
     return _get(ctx, access, app, stage, ConfigKind.FRONT, format)
 
 
-@router.put("/{app}/config", summary="Replace the staging front config (JSON, or CSON with format=cson)")
+@router.put(
+    "/{app}/config",
+    summary="Replace the staging front config (JSON, or CSON with format=cson)",
+    responses=raw(STORED, FrontConfig, {"text/plain": TEXT}),
+)
 async def put_front_config(
     app: str,
     request: Request,
@@ -99,7 +108,11 @@ async def put_front_config(
     return await _put(request, ctx, identity, app, stage, ConfigKind.FRONT, format)
 
 
-@router.get("/{app}/config/etl", summary="ETL config (data sources, pipeline) of an app at a stage")
+@router.get(
+    "/{app}/config/etl",
+    summary="ETL config (data sources, pipeline) of an app at a stage",
+    responses=raw("The ETL config: JSON, or CSON text with format=cson", EtlConfig, {"text/plain": TEXT}),
+)
 def get_etl_config(
     app: str,
     ctx: ContextDep,
@@ -110,7 +123,11 @@ def get_etl_config(
     return _get(ctx, access, app, stage, ConfigKind.ETL, format)
 
 
-@router.put("/{app}/config/etl", summary="Replace the staging ETL config")
+@router.put(
+    "/{app}/config/etl",
+    summary="Replace the staging ETL config",
+    responses=raw(STORED, EtlConfig, {"text/plain": TEXT}),
+)
 async def put_etl_config(
     app: str,
     request: Request,

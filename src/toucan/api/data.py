@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.background import BackgroundTask
 from starlette.responses import FileResponse
 
-from toucan.api.answers import DataReleased, DomainWritten, Metadata
+from toucan.api.answers import BINARY, ROWS, TEXT, DataAnswer, DataReleased, DomainWritten, Metadata, raw
 from toucan.api.deps import AppAccessDep, ContextDep, ContributorDep, IdentityDep
 from toucan.apps.configs import Stage
 from toucan.auth.roles import AppPrivilege
@@ -37,7 +37,11 @@ query_router = APIRouter(tags=["data"])
 JSON = "application/json"
 
 
-@query_router.post("/{app}/data", summary="Run a data request (pipeline or Mongo-style) on a stage's domains")
+@query_router.post(
+    "/{app}/data",
+    summary="Run a data request (pipeline or Mongo-style) on a stage's domains",
+    responses=raw("One page of the answer's rows, its columns and the total", DataAnswer),
+)
 async def data(
     app: str,
     body: DataRequest,
@@ -49,7 +53,11 @@ async def data(
     return Response(payload, media_type=JSON)
 
 
-@query_router.post("/{app}/query/preview", summary="Preview a data request on staging (contributors)")
+@query_router.post(
+    "/{app}/query/preview",
+    summary="Preview a data request on staging (contributors)",
+    responses=raw("The first rows of the answer, its columns and the total", DataAnswer),
+)
 async def preview(
     app: str,
     body: DataRequest,
@@ -69,7 +77,14 @@ def metadata(app: str, ctx: ContextDep, access: AppAccessDep, stage: Stage = Sta
     return ctx.data.visible_metadata(app, stage, identity)
 
 
-@router.get("/{app}/domain/{domain}", summary="Download a domain as CSV, JSON or Parquet (contributors)")
+@router.get(
+    "/{app}/domain/{domain}",
+    summary="Download a domain as CSV, JSON or Parquet (contributors)",
+    responses=raw(
+        "The domain's rows as a file, in the asked format",
+        content={"text/csv": TEXT, "application/json": ROWS, "application/vnd.apache.parquet": BINARY},
+    ),
+)
 async def download(
     app: str,
     domain: str,

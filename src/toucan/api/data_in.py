@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile
 
 from toucan import nesting
 from toucan.api.answers import (
+    TEXT,
     AugmentSaved,
     JobAnswer,
     JobList,
@@ -22,6 +23,7 @@ from toucan.api.answers import (
     SourceFile,
     SourceFileList,
     UploadState,
+    raw,
 )
 from toucan.api.deps import ContextDep, ContributorDep, IdentityDep, require_app
 from toucan.apps import configs
@@ -265,7 +267,12 @@ def provider_status(
 # --- augment.py --------------------------------------------------------------------------------
 
 
-@router.get("/{app}/config/augment", summary="The app's augment.py (text)")
+@router.get(
+    "/{app}/config/augment",
+    summary="The app's augment.py (text)",
+    response_class=Response,
+    responses=raw("The Python source, empty when the app has none", content={"text/x-python": TEXT}),
+)
 def get_augment(app: str, ctx: ContextDep, identity: ContributorDep, stage: Stage = Stage.STAGING) -> Response:
     with ctx.db.readonly_session() as session:
         code = configs.read_config(session, app, stage, ConfigKind.AUGMENT).get("code", "")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from toucan.api.answers import InstanceSettingsSaved, InstanceSettingsVersion
+from toucan.api.answers import TEXT, InstanceSettingsSaved, InstanceSettingsVersion, raw
 from toucan.api.deps import ContextDep, SuperAdminDep
 from toucan.auth import instance_settings
 from toucan.auth.instance_settings import Format
@@ -20,7 +20,14 @@ router = APIRouter(tags=["instance settings"])
 log = logging.getLogger("toucan.instance_settings")
 
 
-@router.get("/instance-settings", summary="The instance settings (secrets masked), as CSON or JSON")
+@router.get(
+    "/instance-settings",
+    summary="The instance settings (secrets masked), as CSON or JSON",
+    responses=raw(
+        "instance_settings.cson as CSON text, or as JSON with format=json; secrets masked",
+        content={"text/plain": TEXT, "application/json": {"type": "object"}},
+    ),
+)
 def get_instance_settings(
     ctx: ContextDep,
     _admin: SuperAdminDep,

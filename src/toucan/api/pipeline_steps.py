@@ -7,6 +7,7 @@ import functools
 import orjson
 from fastapi import APIRouter, Response
 
+from toucan.api.answers import PipelineStepsAnswer, raw
 from toucan.api.deps import IdentityDep
 from toucan.data.pipeline.reference import catalog
 
@@ -21,10 +22,11 @@ def _body() -> bytes:
 @router.get(
     "/pipeline-steps",
     summary="The pipeline steps: per step its family, description, example and JSON Schema",
-    response_description=(
+    responses=raw(
         "`families` (menu order), `operators` (of conditions) and `steps`: `name`, `family`, `title`, "
         "`description`, `example`, `legacy` (older forms still accepted) and `schema` (every spelling of "
-        'each field; other spellings are marked `"x-spelling-of"`).'
+        'each field; other spellings are marked `"x-spelling-of"`).',
+        PipelineStepsAnswer,
     ),
 )
 def pipeline_steps(_identity: IdentityDep) -> Response:

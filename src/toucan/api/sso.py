@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from toucan.api.answers import TEXT, OidcRegistration, raw
 from toucan.api.deps import Context, ContextDep
 from toucan.auth import instance_settings
 from toucan.auth.instance_settings import InstanceSettings
@@ -24,6 +25,19 @@ from toucan.errors import ToucanError, ValidationError
 
 router = APIRouter(tags=["sso"])
 log = logging.getLogger("toucan.sso")
+
+# Logins through a provider answer redirects: to the provider, then back to the web app with a
+# token (or an error) in the URL.
+REDIRECT: dict[str, Any] = {
+    "status_code": 303,
+    "response_class": RedirectResponse,
+    "response_description": "To the identity provider (or back to the web app with the error)",
+}
+BACK_TO_APP: dict[str, Any] = {
+    "status_code": 303,
+    "response_class": RedirectResponse,
+    "response_description": "Back to the web app (`defaultRedirectUrl`) with a token, or with the error",
+}
 
 
 # --- providers ---------------------------------------------------------------------------------
@@ -73,7 +87,16 @@ def _succeed(provider: ExternalProvider, token: str) -> RedirectResponse:
     return response
 
 
-@router.get("/auth/provider/{provider_id}/metadata", name="sso_metadata", summary="A provider's SP metadata")
+@router.get(
+    "/auth/provider/{provider_id}/metadata",
+    name="sso_metadata",
+    summary="A provider's SP metadata",
+    responses=raw(
+        "SAML2: the service provider's metadata XML; OpenID Connect: what to register at the provider",
+        OidcRegistration,
+        {"application/samlmetadata+xml": TEXT},
+    ),
+)
 def provider_metadata(provider_id: str, request: Request, ctx: ContextDep) -> Response:
     provider = _settings(ctx).external_provider(provider_id)
     if isinstance(provider, Saml2Provider):
@@ -103,7 +126,12 @@ def provider_metadata_short(provider_id: str, request: Request, ctx: ContextDep)
     return provider_metadata(provider_id, request, ctx)
 
 
-@router.get("/auth/provider/{provider_id}/login", name="sso_login", summary="Start a login at the identity provider")
+@router.get(
+    "/auth/provider/{provider_id}/login",
+    name="sso_login",
+    summary="Start a login at the identity provider",
+    **REDIRECT,
+)
 def provider_login(provider_id: str, request: Request, ctx: ContextDep) -> Response:
     provider = _settings(ctx).external_provider(provider_id)
     secure = request.url.scheme == "https"
@@ -121,7 +149,9 @@ def provider_login(provider_id: str, request: Request, ctx: ContextDep) -> Respo
     return response
 
 
-@router.post("/auth/provider/{provider_id}/acs", name="sso_acs", summary="SAML2 assertion consumer service")
+@router.post(
+    "/auth/provider/{provider_id}/acs", name="sso_acs", summary="SAML2 assertion consumer service", **BACK_TO_APP
+)
 async def provider_acs(provider_id: str, request: Request, ctx: ContextDep) -> Response:
     provider = _settings(ctx).external_provider(provider_id)
     if not isinstance(provider, Saml2Provider):
@@ -156,11 +186,18 @@ def _oidc_callback(provider_id: str, request: Request, ctx: Context) -> Response
     return _succeed(provider, token)
 
 
-@router.get("/auth/provider/{provider_id}/auth_callback", name="sso_callback", summary="OpenID Connect callback")
+@router.get(
+    "/auth/provider/{provider_id}/auth_callback", name="sso_callback", summary="OpenID Connect callback", **BACK_TO_APP
+)
 def provider_callback(provider_id: str, request: Request, ctx: ContextDep) -> Response:
     return _oidc_callback(provider_id, request, ctx)
 
 
-@router.get("/auth/provider/{provider_id}/callback", name="sso_callback_alias", summary="OpenID Connect callback")
+@router.get(
+    "/auth/provider/{provider_id}/callback",
+    name="sso_callback_alias",
+    summary="OpenID Connect callback",
+    **BACK_TO_APP,
+)
 def provider_callback_alias(provider_id: str, request: Request, ctx: ContextDep) -> Response:
     return _oidc_callback(provider_id, request, ctx)
