@@ -5,14 +5,14 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml VERSION | cksum | cut -d' ' -f1)
 UV_VERSION := 0.13.9
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 FRONTEND_SOURCES := $(shell find frontend -path frontend/node_modules -prune -o -path frontend/dist -prune -o -type f -print 2>/dev/null)
 
 .PHONY: install bubblewrap run frontend test lint typecheck test-sqlite test-postgres test-frontend docs bench bench-etl bench-sandbox bench-inputs clean
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml VERSION
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
 	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
@@ -42,7 +42,7 @@ bubblewrap:
 	fi
 
 # The built frontend (served at / by the embedded stack); rebuilt when its sources change.
-frontend/dist/index.html: $(FRONTEND_SOURCES)
+frontend/dist/index.html: $(FRONTEND_SOURCES) VERSION
 	@if [ -f frontend/package.json ]; then \
 		cd frontend && npm ci --no-audit --no-fund && npm run build; \
 	else echo "no frontend/ yet: the API alone is served"; fi

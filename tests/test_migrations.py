@@ -7,8 +7,10 @@ import sys
 import uuid
 from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
@@ -66,3 +68,62 @@ def test_concurrent_migrations_on_an_empty_database(database_url: str, tmp_path:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
+
+
+def _drop(cleanup: object) -> None:
+    if cleanup is not None:
+        admin, name = cleanup  # type: ignore[misc]
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_upgrade_check_says_what_will_run_and_refuses_a_downgrade(database_url: str, tmp_path: Path) -> None:
+    """`toucan-ctl upgrade-check`, run with the new version before an upgrade: the migrations
+    that will run (none when up to date); a database a newer version migrated is refused by the
+    check, by `migrate` and by `serve`, in one line and without touching it."""
+    url, cleanup = _fresh_url(database_url, tmp_path)
+    env = {"TOUCAN_DATABASE_URL": url, "TOUCAN_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "toucan.cli", *args], env=env, capture_output=True, text=True, timeout=120
+        )
+
+    every = [r.revision for r in reversed(list(ScriptDirectory.from_config(migrate.alembic_config()).walk_revisions()))]
+    try:
+        fresh = run("upgrade-check")
+        assert fresh.returncode == 0, fresh.stderr
+        assert "empty (a new database)" in fresh.stdout and f"{len(every)} migration(s) will run" in fresh.stdout
+        engine = create_engine(url)
+        assert inspect(engine).get_table_names() == []  # the check wrote nothing
+
+        # A database left at an older revision: the later migrations, oldest first.
+        config = migrate.alembic_config()
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, every[2])
+        older = run("upgrade-check")
+        assert older.returncode == 0, older.stderr
+        listed = [line.split(":")[0].strip() for line in older.stdout.splitlines() if line.startswith("    ")]
+        assert listed == every[3:]
+
+        assert run("migrate").returncode == 0
+        assert "up to date" in run("upgrade-check").stdout
+
+        # A newer version migrated it: every command refuses, nothing is changed.
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+        tables = set(inspect(engine).get_table_names())
+        for args in (("upgrade-check",), ("migrate",), ("serve", "--port", "8999")):
+            refused = run(*args)
+            assert refused.returncode != 0, args
+            said = refused.stdout + refused.stderr
+            assert "9999_from_the_future" in said and "newer version" in said, (args, said)
+            assert "Traceback" not in said, (args, said)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "9999_from_the_future"
+        assert set(inspect(engine).get_table_names()) == tables
+        engine.dispose()
+    finally:
+        _drop(cleanup)

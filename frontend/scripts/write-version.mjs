@@ -1,5 +1,6 @@
 // Writes dist/tucana-version.txt (the FAQ's `curl https://frontend/tucana-version.txt`).
 import { readFileSync, writeFileSync } from "node:fs";
 
-const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url)));
+// The version comes from the repository's VERSION file, the stack's one version source.
+const version = readFileSync(new URL("../../VERSION", import.meta.url), "utf-8").trim();
 writeFileSync(new URL("../dist/tucana-version.txt", import.meta.url), `v${version}\n`);

@@ -147,6 +147,41 @@ def migrate() -> None:
     console.print(f"Database at revision {', '.join(sorted(after))} (was {was}).")
 
 
+@app.command("upgrade-check")
+def upgrade_check() -> None:
+    """Before an upgrade, run with the NEW version against the current database: says whether
+    it can be migrated and which migrations will run (exit 0), or why not (exit 1: a database a
+    newer version migrated — downgrades are refused — or a database that cannot be reached).
+    Nothing is written."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from toucan import __version__
+    from toucan.db import migrate as migrations
+    from toucan.db.engine import Database
+
+    settings = _settings()
+    db = Database.from_settings(settings)
+    try:
+        plan = migrations.plan_upgrade(db.engine)
+    except migrations.NewerDatabase as exc:
+        err.print(f"[red]✗ {escape(exc.message)}[/]", soft_wrap=True)
+        raise typer.Exit(1) from None
+    except SQLAlchemyError as exc:
+        err.print(f"[red]✗ Cannot read the database (TOUCAN_DATABASE_URL): {escape(str(exc).splitlines()[0])}[/]")
+        raise typer.Exit(1) from None
+    finally:
+        db.engine.dispose()
+    if plan.up_to_date:
+        console.print(f"[green]✓[/] The database is up to date for version {__version__}: nothing to migrate.")
+        return
+    where = ", ".join(sorted(plan.current)) if plan.current else "empty (a new database)"
+    console.print(f"[green]✓[/] Version {__version__} can migrate this database (now at {where}).")
+    console.print(f"{len(plan.pending)} migration(s) will run at the first start, under a lock:")
+    for step in plan.pending:
+        console.print(f"    {escape(step)}", soft_wrap=True)
+    console.print("Back up the database first (docs/upgrading.md): migrations cannot be undone.")
+
+
 @app.command("create-user")
 def create_user(
     username: str,

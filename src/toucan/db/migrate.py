@@ -6,6 +6,7 @@ import fcntl
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -13,6 +14,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
+
+from toucan.errors import ToucanError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # Any fixed 64-bit number works; derived from a name so it is recognisable in pg_locks.
@@ -33,6 +36,54 @@ def head_revisions() -> set[str]:
 def current_revisions(engine: Engine) -> set[str]:
     with engine.connect() as conn:
         return set(MigrationContext.configure(conn).get_current_heads())
+
+
+class NewerDatabase(ToucanError):
+    """The database was migrated by a newer version of the stack: this one must not run on it."""
+
+    status = 409
+
+
+@dataclass(frozen=True)
+class UpgradePlan:
+    """What migrating this database to this version's schema would do."""
+
+    current: set[str]  # the database's revisions (empty: a new database)
+    pending: list[str]  # the migrations that would run, oldest first, as `revision: message`
+
+    @property
+    def up_to_date(self) -> bool:
+        return bool(self.current) and not self.pending
+
+
+def plan_upgrade(engine: Engine) -> UpgradePlan:
+    """The migrations an upgrade would run; NewerDatabase when the database is at a revision
+    this version does not know (a newer version migrated it: a downgrade, refused)."""
+    current = current_revisions(engine)
+    script = ScriptDirectory.from_config(alembic_config())
+    unknown = sorted(revision for revision in current if not _known(script, revision))
+    if unknown:
+        from toucan import __version__
+
+        raise NewerDatabase(
+            f"The database is at revision {', '.join(unknown)}, which this version ({__version__}) does not know: "
+            "a newer version of the stack migrated it, and going back to an older version is not supported. "
+            "Run the newer version again, or restore the database backup taken before the upgrade.",
+            details={"revisions": unknown, "version": __version__},
+        )
+    pending = [
+        f"{step.revision}: {step.doc}"
+        for step in reversed(list(script.iterate_revisions("heads", tuple(current) or "base")))
+        if step.revision not in current
+    ]
+    return UpgradePlan(current, pending)
+
+
+def _known(script: ScriptDirectory, revision: str) -> bool:
+    try:
+        return script.get_revision(revision) is not None
+    except Exception:  # alembic raises its own ResolutionError / CommandError kinds here
+        return False
 
 
 @contextmanager
@@ -64,7 +115,9 @@ def _migration_lock(engine: Engine, lock_dir: Path) -> Iterator[Connection]:
 
 
 def upgrade(engine: Engine, lock_dir: Path) -> tuple[set[str], set[str]]:
-    """Migrate to the latest revisions; returns (revisions before, revisions after)."""
+    """Migrate to the latest revisions; returns (revisions before, revisions after). A database
+    a newer version migrated is refused (NewerDatabase) before anything is written."""
+    plan_upgrade(engine)
     with _migration_lock(engine, lock_dir) as conn:
         before = set(MigrationContext.configure(conn).get_current_heads())
         config = alembic_config()
