@@ -42,3 +42,4 @@ SOURCES
 fi
 echo "importing $TARBALL as $BASE_IMAGE"
 podman import --quiet --change 'CMD ["/bin/bash"]' "$TARBALL" "$BASE_IMAGE" >/dev/null
+echo "base image $BASE_IMAGE made in $SECONDS s"

@@ -25,3 +25,4 @@ build() {
 }
 build backend
 build frontend
+echo "images ready in $SECONDS s"

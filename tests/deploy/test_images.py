@@ -2,7 +2,7 @@
 balancer, a job worker, the scheduler and the frontend, with PostgreSQL and Redis from the host.
 A person logs in through the frontend container, uploads a file, preprocesses it (with builder
 code, in the worker's sandbox), releases it and reads a story. `make test-deploy` runs this file
-(deploy/podman/README.md); `make test` does not (the `deploy` marker)."""
+(docs/deployment.md, "Images"); `make test` does not (the `deploy` marker)."""
 
 from __future__ import annotations
 
@@ -43,11 +43,11 @@ REDIS_DB = int(os.environ.get("TOUCAN_DEPLOY_REDIS_DB", "9"))
 EXTRA = "mysql"
 
 SALES = "country,revenue\nFrance,10\nSpain,20\nFrance,5\n"
-AUGMENT = '''
+AUGMENT = """
 def add_tax(sales):
     sales["with_tax"] = sales["revenue"] * 1.2
     return sales
-'''
+"""
 ETL = {
     "DATA_SOURCES": [{"domain": "sales", "file": "sales.csv"}],
     "PIPELINE": [
@@ -61,7 +61,11 @@ ETL = {
                     "name": "aggregate",
                     "on": ["country"],
                     "aggregations": [
-                        {"aggfunction": "sum", "columns": ["revenue", "with_tax"], "newcolumns": ["revenue", "with_tax"]}
+                        {
+                            "aggfunction": "sum",
+                            "columns": ["revenue", "with_tax"],
+                            "newcolumns": ["revenue", "with_tax"],
+                        }
                     ],
                 },
                 {"name": "sort", "columns": [{"column": "country", "order": "asc"}]},
@@ -276,9 +280,9 @@ def test_a_builder_logs_in_uploads_preprocesses_releases_and_reads_the_story(
     page.click("[data-action=save-etl]")
     page.get_by_text("Saved to staging.").wait_for()
     page.click("[data-action=preprocess]")
-    page.locator("[data-panel=preprocess] .job[data-state=succeeded], [data-panel=preprocess] .job[data-state=failed]").wait_for(
-        timeout=120_000
-    )
+    page.locator(
+        "[data-panel=preprocess] .job[data-state=succeeded], [data-panel=preprocess] .job[data-state=failed]"
+    ).wait_for(timeout=120_000)
     job_log = page.locator("[data-panel=preprocess] .job").inner_text()
     assert page.locator("[data-panel=preprocess] .job[data-state=succeeded]").count() == 1, (
         job_log + stack.containers.logs("worker")[-3000:]
@@ -294,7 +298,9 @@ def test_a_builder_logs_in_uploads_preprocesses_releases_and_reads_the_story(
     released = httpx.post(f"{api}/{APP}/config/operations", json={"operations": ["release_design"]}, headers=admin)
     assert released.status_code == 200, released.text
     rows = httpx.post(
-        f"{api}/{APP}/data?stage=production", json={"query": [{"name": "domain", "domain": "by_country"}]}, headers=admin
+        f"{api}/{APP}/data?stage=production",
+        json={"query": [{"name": "domain", "domain": "by_country"}]},
+        headers=admin,
     ).json()["data"]
     assert rows == [
         {"country": "France", "revenue": 15, "with_tax": pytest.approx(18.0)},
@@ -363,3 +369,26 @@ def test_the_backend_image_s_chromium_takes_screenshots(stack: Stack) -> None:
     podman("cp", f"{stack.containers.name('backend1')}:{target}", str(copy))
     data = copy.read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 10_000
+
+
+def test_the_versions_the_faq_reads_with_curl(stack: Stack) -> None:
+    # `curl https://${backend_domain}/` and `curl https://${frontend_domain}/tucana-version.txt`.
+    backend = httpx.get(f"{stack.api}/")
+    assert backend.status_code == 200 and backend.json()["version"] == "0.1.0"
+    frontend = httpx.get(f"{stack.frontend}/tucana-version.txt")
+    assert frontend.status_code == 200 and frontend.text.strip() == "v0.1.0"
+
+
+def test_the_frontend_files_come_out_of_the_image_as_the_faq_says(tmp_path: Path) -> None:
+    # The FAQ's `docker run --rm --entrypoint /bin/cp --user $(id -u):$(id -g) ...` for other web servers.
+    out = tmp_path / "sources"
+    out.mkdir()
+    out.chmod(0o777)
+    podman(
+        "run", "--rm", "--ulimit", "host", "--no-healthcheck", "--network=none", "--entrypoint", "/bin/cp",
+        "--user", f"{os.getuid()}:{os.getgid()}", "-v", f"{out}:/tmp/toucantoco-sources/",
+        FRONTEND_IMAGE, "-r", "/usr/share/nginx/html", "/tmp/toucantoco-sources/frontend-latest-monthly",
+    )  # fmt: skip
+    files = out / "frontend-latest-monthly"
+    assert (files / "index.html").exists() and (files / "tucana-version.txt").read_text().strip() == "v0.1.0"
+    assert (files / "scripts" / "tc-params.js").exists() and (files / "embed-params.json").exists()

@@ -83,7 +83,9 @@ class Containers:
         return result.stdout + result.stderr
 
     def all_logs(self) -> str:
-        return "\n".join(f"--- {name}\n{self.logs(name.removeprefix(self.prefix + '-'))[-3000:]}" for name in self.names)
+        return "\n".join(
+            f"--- {name}\n{self.logs(name.removeprefix(self.prefix + '-'))[-3000:]}" for name in self.names
+        )
 
     def running(self, short: str) -> bool:
         result = podman("inspect", "-f", "{{.State.Running}}", self.name(short), check=False)
@@ -104,7 +106,9 @@ def containers() -> Iterator[Containers]:
         group.remove_all()
 
 
-def wait_for_http(url: str, *, timeout: float, status: int = 200, what: str = "", logs: object = None) -> httpx.Response:
+def wait_for_http(
+    url: str, *, timeout: float, status: int = 200, what: str = "", logs: object = None
+) -> httpx.Response:
     """Poll `url` until it answers `status`; the assertion says what answered last."""
     deadline = time.monotonic() + timeout
     last = "no answer"
