@@ -17,8 +17,9 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+import yaml
 
-from tests.helpers import free_port
+from tests.helpers import ROOT, free_port
 from tests.helpers.browser import SCREENSHOTS, shot
 from tests.helpers.podman import (
     BACKEND_IMAGE,
@@ -141,6 +142,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     lb_conf = tmp_path_factory.mktemp("lb") / "lb.conf"
     lb_conf.write_text(_lb_conf(ports["lb"], (ports["backend1"], ports["backend2"])))
     lb_conf.chmod(0o644)
+    compose = yaml.safe_load((ROOT / "deploy" / "docker-compose.yml").read_text())
+    services = compose["services"]
     # What the compose file gives every backend container (x-toucan-environment), on this host.
     env = {
         "TOUCAN_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}",
@@ -148,15 +151,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "TOUCAN_SECRET_KEY": "deploy-test-secret-key",
         "TOUCAN_EXTRA_CONNECTORS": json.dumps([EXTRA]),
     }
+    assert set(env) == set(compose["x-toucan-environment"]), "the compose file's environment changed"
     volumes = [f"{storage}:/storage"]
     if CA_BUNDLE.exists():  # a TLS-inspecting proxy's CA (this machine's), for the installs at start
         volumes.append(f"{CA_BUNDLE}:/etc/ssl/certs/ca-certificates.crt:ro")
-    # The worker runs builder code in bubblewrap: the same options as in docker-compose.yml.
-    sandbox = [
-        *("--security-opt", "seccomp=unconfined"),
-        *("--security-opt", "apparmor=unconfined"),
-        *("--security-opt", "systempaths=unconfined"),
-    ]
+    # The worker runs builder code in bubblewrap, with the compose file's security options.
+    sandbox = [word for option in services["worker"]["security_opt"] for word in ("--security-opt", option)]
     with containers() as group:
         try:
             for name in ("backend1", "backend2"):
@@ -173,9 +173,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                     },
                     volumes=volumes,
                 )
-            group.run("worker", BACKEND_IMAGE, ["toucan-ctl", "worker", "--concurrency", "2"], env=env,
+            group.run("worker", BACKEND_IMAGE, services["worker"]["command"], env=env,
                       volumes=volumes, options=sandbox)  # fmt: skip
-            group.run("scheduler", BACKEND_IMAGE, ["toucan-ctl", "scheduler"], env=env, volumes=volumes)
+            group.run("scheduler", BACKEND_IMAGE, services["scheduler"]["command"], env=env, volumes=volumes)
             group.run("lb", FRONTEND_IMAGE, ["nginx", "-c", "/etc/nginx/lb.conf", "-g", "daemon off;"],
                       volumes=[f"{lb_conf}:/etc/nginx/lb.conf:ro"])  # fmt: skip
             group.run("frontend", FRONTEND_IMAGE, env={"API_BASEROUTE": api, "LISTEN_PORT": str(ports["frontend"])})
