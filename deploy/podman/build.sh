@@ -13,13 +13,14 @@ TAG=${TAG:-test}
 CA_BUNDLE=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 
 BASE_IMAGE=$BASE_IMAGE "$here/base.sh"
+commit=$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || true)
 build() {
   local name=$1 started=$SECONDS
   local secret=()
   [ -s "$CA_BUNDLE" ] && secret=(--secret "id=ca,src=$CA_BUNDLE")
   echo "building localhost/toucan-$name:$TAG"
   podman build --quiet --format docker --network=host "${secret[@]}" \
-    --build-arg "BASE_IMAGE=$BASE_IMAGE" \
+    --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "BUILD_COMMIT=$commit" \
     -f "$root/deploy/Dockerfile.$name" -t "localhost/toucan-$name:$TAG" "$root" >/dev/null
   echo "built localhost/toucan-$name:$TAG in $((SECONDS - started)) s"
 }

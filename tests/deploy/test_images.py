@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -375,6 +376,9 @@ def test_the_versions_the_faq_reads_with_curl(stack: Stack) -> None:
     # `curl https://${backend_domain}/` and `curl https://${frontend_domain}/tucana-version.txt`.
     backend = httpx.get(f"{stack.api}/")
     assert backend.status_code == 200 and backend.json()["version"] == "0.1.0"
+    # The commit the image was built from (build.sh passes BUILD_COMMIT).
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
+    assert backend.json()["build"]["commit"] == (commit.stdout.strip() or None)
     frontend = httpx.get(f"{stack.frontend}/tucana-version.txt")
     assert frontend.status_code == 200 and frontend.text.strip() == "v0.1.0"
 
