@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 FRONTEND_SOURCES := $(shell find frontend -path frontend/node_modules -prune -o -path frontend/dist -prune -o -type f -print 2>/dev/null)
 
-.PHONY: install bubblewrap run frontend test lint typecheck test-sqlite test-postgres test-frontend docs bench bench-etl bench-sandbox bench-inputs clean
+.PHONY: install bubblewrap run frontend test lint typecheck test-sqlite test-postgres test-frontend test-deploy docs bench bench-etl bench-sandbox bench-inputs clean
 
 $(STAMP): requirements.lock pyproject.toml VERSION
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,13 +65,21 @@ test-sqlite: install frontend bubblewrap
 	$(BIN)/pytest -q
 
 test-postgres: install frontend bubblewrap
-	TOUCAN_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "not browser"
+	TOUCAN_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "not browser and not deploy"
 
 test-frontend:
 	@if [ -f frontend/package.json ]; then \
 		cd frontend && npm ci --no-audit --no-fund && npm run typecheck && npm run test:unit; fi
 
 test: lint typecheck test-frontend test-sqlite test-postgres
+
+# The images (deploy/Dockerfile.*) built with podman on a debootstrap base, then run as the
+# compose topology and driven through the frontend (tests/deploy; as root, needs podman and
+# debootstrap: .ci/run installs them). About 5 min on a fresh machine; the base tarball
+# (TOUCAN_DEPLOY_CACHE) and podman's layers are reused, so under 2 min after that.
+test-deploy: install
+	deploy/podman/build.sh
+	$(BIN)/pytest -q -m deploy tests/deploy
 
 docs: install
 	$(BIN)/python -m toucan.reference_docs

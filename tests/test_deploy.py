@@ -41,6 +41,16 @@ def test_compose_file_is_valid() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "postgresql+psycopg://toucan:pw@postgres/toucan" in result.stdout
+    # Two domains: the API lets the web app's origin call it (else no browser can log in).
+    two_domains = subprocess.run(
+        [*compose, "-f", str(DEPLOY / "docker-compose.yml"), "config"],
+        capture_output=True,
+        text=True,
+        env={**env, "FRONTEND_DNS": "dataviz.example.org"},
+        cwd=DEPLOY,
+        check=False,
+    )
+    assert """TOUCAN_CORS_ORIGINS: '["https://dataviz.example.org"]'""" in two_domains.stdout
     # Without the required secrets, compose refuses to render.
     missing = subprocess.run(
         [*compose, "-f", str(DEPLOY / "docker-compose.yml"), "config"],
@@ -57,7 +67,7 @@ def test_dockerfiles_copy_files_that_exist() -> None:
     for dockerfile in DEPLOY.glob("Dockerfile.*"):
         for line in dockerfile.read_text().splitlines():
             if line.startswith("COPY") and "--from" not in line:
-                for source in line.split()[1:-1]:
+                for source in [word for word in line.split()[1:-1] if not word.startswith("--")]:
                     if source.startswith("frontend"):
                         continue  # built by the frontend image
                     assert (ROOT / source).exists(), f"{dockerfile.name}: {source} missing"

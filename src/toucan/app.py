@@ -84,7 +84,7 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", "Upload-Offset"],  # Upload-Offset: chunked uploads
             max_age=600,
         )
     # Inside the body limit, which has read the body whole (and refused it when too large).

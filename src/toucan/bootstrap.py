@@ -48,12 +48,17 @@ def ensure_super_admin(db: Database, settings: Settings) -> SuperAdmin:
     return SuperAdmin(username, created=True, generated_password=generated)
 
 
-def prepare(settings: Settings) -> tuple[Database, SuperAdmin]:
-    """Everything a process needs before serving: connector extras, data dir, secret key, schema, super admin."""
+def install_connector_extras(settings: Settings) -> None:
+    """Install the TOUCAN_EXTRA_CONNECTORS drivers (quick when already installed): the API and workers call it."""
     try:
-        install_extras(settings.extra_connectors)  # quick when already installed
+        install_extras(settings.extra_connectors)
     except ValidationError as exc:  # an unknown name: say which setting holds it
         raise ValidationError(f"TOUCAN_EXTRA_CONNECTORS: {exc.message}", exc.details, code=exc.code) from None
+
+
+def prepare(settings: Settings) -> tuple[Database, SuperAdmin]:
+    """Everything a process needs before serving: connector extras, data dir, secret key, schema, super admin."""
+    install_connector_extras(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.resolved_secret_key()
     db = Database.from_settings(settings)
