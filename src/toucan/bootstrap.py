@@ -48,12 +48,17 @@ def ensure_super_admin(db: Database, settings: Settings) -> SuperAdmin:
     return SuperAdmin(username, created=True, generated_password=generated)
 
 
-def prepare(settings: Settings) -> tuple[Database, SuperAdmin]:
-    """Everything a process needs before serving: connector extras, data dir, secret key, schema, super admin."""
+def install_configured_extras(settings: Settings) -> None:
+    """Install the connector extras TOUCAN_EXTRA_CONNECTORS lists (quick when installed); serve and worker call it."""
     try:
-        install_extras(settings.extra_connectors)  # quick when already installed
+        install_extras(settings.extra_connectors)
     except ValidationError as exc:  # an unknown name: say which setting holds it
         raise ValidationError(f"TOUCAN_EXTRA_CONNECTORS: {exc.message}", exc.details, code=exc.code) from None
+
+
+def prepare(settings: Settings) -> tuple[Database, SuperAdmin]:
+    """Everything a process needs before serving: connector extras, data dir, secret key, schema, super admin."""
+    install_configured_extras(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.resolved_secret_key()
     db = Database.from_settings(settings)

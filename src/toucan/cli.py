@@ -93,12 +93,14 @@ def worker(
     beat: Annotated[bool, typer.Option("--beat", help="Also run the scheduler (only one per stack).")] = False,
 ) -> None:
     """Run a job worker (preprocess and other background jobs); needs TOUCAN_REDIS_URL in production."""
-    from toucan.bootstrap import ensure_schema
+    from toucan.bootstrap import ensure_schema, install_configured_extras
     from toucan.db.engine import Database
     from toucan.worker import create_worker, prepare_worker
 
     settings = _settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Jobs (preprocess) read through connectors: the worker needs the same drivers as serve.
+    install_configured_extras(settings)
     db = Database.from_settings(settings)
     ensure_schema(db, settings)
     reaped = prepare_worker(settings, db)
