@@ -8,8 +8,9 @@ import re
 from tests.helpers import ROOT
 
 TESTS = ROOT / "tests"
-# Folders that cut across packages: attacks on each boundary, tests in a real browser.
-CROSS_CUTTING = {"helpers", "security", "browser"}
+# Folders that cut across packages: attacks on each boundary, tests in a real browser, the
+# deployment files of deploy/ (proxies, images).
+CROSS_CUTTING = {"helpers", "security", "browser", "deploy"}
 
 
 def test_no_test_imports_from_a_conftest() -> None:
