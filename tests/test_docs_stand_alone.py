@@ -8,7 +8,7 @@ import re
 from tests.helpers import ROOT
 from toucan import settings_doc
 
-DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md", ROOT / "SECURITY.md"]
+DOCS = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md", ROOT / "SECURITY.md"]
 
 
 def test_docs_and_settings_never_point_outside_the_repository() -> None:
