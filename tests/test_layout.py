@@ -9,7 +9,7 @@ from tests.helpers import ROOT
 
 TESTS = ROOT / "tests"
 # Folders that cut across packages: attacks on each boundary, tests in a real browser, the
-# images run as the compose topology (make test-deploy).
+# deployment files of deploy/ (proxies, images; the images run by make test-deploy).
 CROSS_CUTTING = {"helpers", "security", "browser", "deploy"}
 
 

@@ -54,6 +54,8 @@ def test_mongodb_settings_stop_start_up_naming_their_replacement(
     cause = info.value.errors()[0]["ctx"]["error"]  # type: ignore[attr-defined]
     assert isinstance(cause, ReplacedSettingError)
     assert replacement in str(cause) and variable in str(cause)
+    # Every mention names the variable: no template left unfilled.
+    assert "{" not in str(cause) and str(cause).endswith(f"then unset {variable}.")
 
 
 def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from toucan.connectors.extras import install_extras
 from toucan.db import migrate
 from toucan.db.engine import Database
 from toucan.db.models import User
+from toucan.db.reach import check_reach
 from toucan.errors import ValidationError
 from toucan.settings import Settings
 
@@ -62,5 +63,6 @@ def prepare(settings: Settings) -> tuple[Database, SuperAdmin]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.resolved_secret_key()
     db = Database.from_settings(settings)
+    check_reach(db)  # a wrong URL or CA: one sentence naming the setting, not a traceback
     ensure_schema(db, settings)
     return db, ensure_super_admin(db, settings)

@@ -95,12 +95,14 @@ def worker(
     """Run a job worker (preprocess and other background jobs); needs TOUCAN_REDIS_URL in production."""
     from toucan.bootstrap import ensure_schema, install_connector_extras
     from toucan.db.engine import Database
+    from toucan.db.reach import check_reach
     from toucan.worker import create_worker, prepare_worker
 
     settings = _settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_connector_extras(settings)  # jobs load data through the connectors too
     db = Database.from_settings(settings)
+    check_reach(db)
     ensure_schema(db, settings)
     reaped = prepare_worker(settings, db)
     if reaped:
@@ -139,10 +141,12 @@ def migrate() -> None:
     """Apply database migrations (safe while other processes start)."""
     from toucan.db import migrate as migrations
     from toucan.db.engine import Database
+    from toucan.db.reach import check_reach
 
     settings = _settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database.from_settings(settings)
+    check_reach(db)
     before, after = migrations.upgrade(db.engine, settings.data_dir)
     was = ", ".join(sorted(before)) or "empty"
     console.print(f"Database at revision {', '.join(sorted(after))} (was {was}).")
@@ -449,8 +453,8 @@ def doctor_sandbox() -> None:
 def main() -> None:
     try:
         app()
-    except ToucanError as exc:  # e.g. an unknown name in TOUCAN_EXTRA_CONNECTORS
-        err.print(f"[bold red]Stopped:[/] {escape(exc.message)}")
+    except ToucanError as exc:  # e.g. an unknown name in TOUCAN_EXTRA_CONNECTORS, a wrong database CA
+        err.print(f"[bold red]Stopped:[/] {escape(exc.message)}", soft_wrap=True)
         raise SystemExit(2) from None
 
 

@@ -317,7 +317,7 @@ class Settings(BaseSettings):
                     f"TOUCAN_{name.upper()} is set, but this stack keeps its metadata in SQL, "
                     f"not MongoDB. Use {replacement} instead (for PostgreSQL over TLS with a "
                     "private CA: postgresql+psycopg://user:pw@host/db?sslmode=verify-full"
-                    "&sslrootcert=/etc/ssl/myCA.crt), then unset TOUCAN_{name.upper()}."
+                    f"&sslrootcert=/etc/ssl/myCA.crt), then unset TOUCAN_{name.upper()}."
                 )
         return self
 

@@ -161,14 +161,15 @@ def test_start_up_installs_the_extra_connectors(tmp_path: Path) -> None:
     assert admin.username
 
 
+@pytest.mark.parametrize("command", ["serve", "worker"])
 def test_start_up_stops_on_an_unknown_extra_connector(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str
 ) -> None:
     for name in [name for name in os.environ if name.startswith("TOUCAN_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("TOUCAN_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("TOUCAN_EXTRA_CONNECTORS", '["azure_mssql", "nope"]')
-    monkeypatch.setattr(sys, "argv", ["toucan-ctl", "serve"])
+    monkeypatch.setattr(sys, "argv", ["toucan-ctl", command])
     with pytest.raises(SystemExit) as exited:
         main()
     assert exited.value.code == 2

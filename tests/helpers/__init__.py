@@ -122,14 +122,15 @@ CHROMIUM_ARGS = [
 
 
 @contextmanager
-def chromium() -> Iterator[Any]:
-    """A Playwright browser on Debian's Chromium (Playwright's own download cannot work here)."""
+def chromium(*extra_args: str) -> Iterator[Any]:
+    """A Playwright browser on Debian's Chromium (Playwright's own download cannot work here);
+    `extra_args`: more command-line switches (e.g. --host-resolver-rules)."""
     if not CHROMIUM.exists():
         raise AssertionError("Debian's chromium is missing: apt-get install chromium (.ci/run does)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra_args])
         try:
             yield browser
         finally:
