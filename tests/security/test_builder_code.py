@@ -639,6 +639,10 @@ def test_doctor_reports_what_the_sandbox_reaches(settings: Settings) -> None:
     lines = result.stdout.splitlines()
     assert any("cannot read" in line and str(settings.data_dir) in line for line in lines), result.stdout
     assert any("cannot connect" in line and "169.254.169.254" in line for line in lines), result.stdout
+    # No way to a new namespace (the seccomp filter; bwrap's --disable-userns is not used, as
+    # it needs a writable /proc/sys that containers do not give).
+    for way in ("cannot make a user namespace", "cannot clone into a user namespace"):
+        assert any(line.startswith("ok") and way in line for line in lines), result.stdout
     assert not [line for line in lines if line.startswith("FAIL")], result.stdout
     refused = subprocess.run(
         [*_without_user_namespaces(), sys.executable, "-m", "toucan.cli", "doctor", "sandbox"],

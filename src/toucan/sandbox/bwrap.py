@@ -182,7 +182,8 @@ def bwrap_command(settings: Settings, program: Program, seccomp_fd: int, status_
         bwrap,
         "--unshare-all",
         "--unshare-user",
-        "--disable-userns",
+        # No --disable-userns: it writes /proc/sys, read-only in containers; the seccomp filter
+        # refuses every way to a new namespace instead (unshare, setns, clone with CLONE_NEW*).
         "--uid",
         str(SANDBOX_UID),
         "--gid",

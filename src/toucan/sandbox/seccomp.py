@@ -1,7 +1,8 @@
 """The seccomp filter of the builder-code sandbox, built with libseccomp.
 
 It refuses the calls a confined program has no use for and that widen the kernel's attack
-surface (tracing, keyrings, BPF, io_uring, namespaces, mounts, memfd). Where no cgroup can be
+surface (tracing, keyrings, BPF, io_uring, namespaces — unshare, setns and clone with a
+CLONE_NEW* flag —, mounts, memfd). Where no cgroup can be
 made it also refuses new processes (threads pass): the sandbox stays one process, so its
 address-space limit (RLIMIT_AS) bounds the memory of the whole sandbox.
 """
@@ -16,6 +17,18 @@ import tempfile
 import pyseccomp as seccomp
 
 CLONE_THREAD = 0x00010000
+# clone flags that make a namespace: refused whatever else the call asks (unshare and setns are
+# refused whole). With them no user namespace can be made inside the sandbox, which bwrap's
+# --disable-userns would also ensure, but only by writing /proc/sys, read-only in containers.
+CLONE_NEW = {
+    "user": 0x10000000,
+    "mount": 0x00020000,
+    "pid": 0x20000000,
+    "network": 0x40000000,
+    "uts": 0x04000000,
+    "ipc": 0x08000000,
+    "cgroup": 0x02000000,
+}
 
 # Refused with EPERM: process creation, and calls outside what pandas and Python need.
 PROCESS_CREATION = ("fork", "vfork")
@@ -59,6 +72,8 @@ def filter_program(allow_processes: bool) -> bytes:
             rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
         except (ValueError, OSError):  # a call this architecture does not have
             continue
+    for flag in CLONE_NEW.values():
+        rules.add_rule(seccomp.ERRNO(errno.EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
     if not allow_processes:
         # clone: threads (CLONE_THREAD) pass, a new process is refused.
         rules.add_rule(seccomp.ERRNO(errno.EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, CLONE_THREAD, 0))
