@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from tests.helpers import free_port
+from tests.helpers import free_port, stop_process
 
 SIMPLESAMLPHP = Path("/usr/share/simplesamlphp")
 OIDC_DIR = Path(__file__).resolve().parent / "oidc"
@@ -114,15 +114,6 @@ def _wait_until_up(url: str, proc: subprocess.Popen[str], what: str, timeout: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not answer {url} in time")
         time.sleep(0.1)
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 # --- SimpleSAMLphp ---------------------------------------------------------------------------------
@@ -249,7 +240,7 @@ def run_simplesamlphp(directory: Path) -> Iterator[SamlIdP]:
         _wait_until_up(f"{base}/saml2/idp/metadata.php", proc, "SimpleSAMLphp")
         yield SamlIdP(base=base, directory=directory, keys=keys)
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 def saml_idp_login(client: httpx.Client, start_url: str, username: str, password: str) -> dict[str, str]:
@@ -358,7 +349,7 @@ def run_oidc_provider(
         _wait_until_up(f"{issuer}/.well-known/openid-configuration", proc, "oidc-provider")
         yield OidcOP(issuer=issuer, clients={c["client_id"]: c for c in clients})
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 def oidc_idp_login(client: httpx.Client, authorize_url: str, username: str, password: str) -> httpx.URL:

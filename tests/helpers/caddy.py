@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from starlette.types import ASGIApp
 
-from tests.helpers import ROOT, free_port
+from tests.helpers import ROOT, free_port, stop_process
 from toucan.api.middleware import SecurityHeadersMiddleware
 from toucan.frontend_files import frontend_app
 from toucan.frontend_params import write_params
@@ -156,12 +156,7 @@ def running_caddy(caddyfile: Path, env: dict[str, str], ports: tuple[int, ...]) 
                 _wait_for_port(port, proc, log)
             yield log
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
 
 
 @contextmanager
