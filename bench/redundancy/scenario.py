@@ -2,7 +2,7 @@
 replicas behind Caddy, sharing a fresh PostgreSQL database, the local Redis and one data dir,
 plus a `toucan-ctl worker` and a `toucan-ctl scheduler`.
 
-`bench/redundancy/run.py` runs it at length and prints the figures; tests/deploy/test_redundancy.py
+`bench/redundancy/run.py` runs it at length and prints the figures; tests/test_redundancy.py
 runs a short version and asserts its invariants. Both call `replica_kill` and `worker_kill`.
 """
 
