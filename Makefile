@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 FRONTEND_SOURCES := $(shell find frontend -path frontend/node_modules -prune -o -path frontend/dist -prune -o -type f -print 2>/dev/null)
 
-.PHONY: install bubblewrap run frontend test lint typecheck test-sqlite test-postgres test-frontend test-deploy docs bench bench-etl bench-sandbox bench-inputs clean
+.PHONY: install bubblewrap run frontend test lint typecheck test-sqlite test-postgres test-frontend test-deploy docs bench bench-etl bench-sandbox bench-inputs bench-redundancy clean
 
 $(STAMP): requirements.lock pyproject.toml VERSION
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -99,6 +99,9 @@ bench-sandbox: install bubblewrap
 # Bounded inputs: CSON parsing and Excel reading, old vs new (the old CSON parser on 200k keys takes minutes).
 bench-inputs: install
 	$(BIN)/python bench/inputs/run.py
+
+bench-redundancy: install
+	$(BIN)/python bench/redundancy/run.py
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist .mypy_cache .ruff_cache .pytest_cache

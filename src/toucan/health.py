@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from toucan.db.engine import Database
 from toucan.jobs import liveness
+from toucan.redis_target import redis_client
 from toucan.settings import Settings
 
 
@@ -23,12 +24,10 @@ def _check_database(db: Database) -> dict[str, Any]:
         return {"ok": False, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"}
 
 
-def _check_redis(url: str) -> dict[str, Any]:
-    import redis
-
+def _check_redis(url: str, sentinel_password: str | None) -> dict[str, Any]:
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-        client.ping()
+        client = redis_client(url, sentinel_password, timeout=2)
+        client.ping()  # through Sentinel: asks for the master, then pings it
         client.close()
         return {"ok": True}
     except Exception as exc:
@@ -58,7 +57,7 @@ def readiness(settings: Settings, db: Database) -> tuple[bool, dict[str, Any]]:
     """Run every check; (all passed, per-check report)."""
     checks: dict[str, Any] = {"database": _check_database(db)}
     if settings.redis_url:
-        checks["redis"] = _check_redis(settings.redis_url)
+        checks["redis"] = _check_redis(settings.redis_url, settings.redis_sentinel_password)
     checks["storage"] = _check_storage(settings)
     if settings.ready_checks_jobs:
         checks["jobs"] = _check_jobs(settings, db)

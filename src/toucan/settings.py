@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from toucan.redis_target import is_sentinel_url, parse_sentinel_url
 from toucan.security_headers import check_frame_ancestors
 
 # Settings of the stack this one replaces, with the setting that takes over their job.
@@ -66,7 +67,15 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None,
         description="Redis URL (`redis://host:6379/0`) for the cache and the Celery broker. "
+        "Through Redis Sentinel: `redis+sentinel://[:password@]host1:26379,host2:26379,"
+        "host3:26379/master_name[/db]` (the password is the master's). "
         "Unset: embedded fallbacks (in-process cache, broker under the data dir).",
+    )
+    redis_sentinel_password: str | None = Field(
+        default=None,
+        description="Password of the Sentinels named in a `redis+sentinel://` TOUCAN_REDIS_URL, when "
+        "they require one (`requirepass` in sentinel.conf). Never logged nor returned.",
+        repr=False,
     )
     secret_key: str | None = Field(
         default=None,
@@ -303,6 +312,13 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_list(cls, value: Any) -> Any:
         return _json_list(value)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value and is_sentinel_url(value):
+            parse_sentinel_url(value)  # a RedisUrlError names the expected form
+        return value
 
     @field_validator("frame_ancestors")
     @classmethod

@@ -13,6 +13,8 @@ import threading
 from collections import OrderedDict
 from typing import Any, Generic, Protocol, TypeVar
 
+from toucan.redis_target import redis_client
+
 log = logging.getLogger("toucan.cache")
 
 
@@ -100,10 +102,17 @@ class Memo(Generic[K, V]):
 
 
 class RedisCache:
-    def __init__(self, url: str, ttl_seconds: int, max_value_bytes: int = 64 * 1024 * 1024) -> None:
-        import redis
+    """Redis shared by every process; `url` is `redis://` or `redis+sentinel://` (the client
+    then follows the master across a failover)."""
 
-        self._client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    def __init__(
+        self,
+        url: str,
+        ttl_seconds: int,
+        max_value_bytes: int = 64 * 1024 * 1024,
+        sentinel_password: str | None = None,
+    ) -> None:
+        self._client = redis_client(url, sentinel_password, timeout=1)
         self.ttl = ttl_seconds
         self.max_value_bytes = max_value_bytes
 
@@ -148,10 +157,12 @@ class TieredCache:
         self.far.set(key, value)
 
 
-def make_cache(redis_url: str | None, max_mb: int, ttl_seconds: int) -> ResultCache:
+def make_cache(
+    redis_url: str | None, max_mb: int, ttl_seconds: int, sentinel_password: str | None = None
+) -> ResultCache:
     """Redis (shared by every process) behind an in-process LRU of `max_mb`; either alone."""
     near = MemoryCache(max_mb * 1024 * 1024) if max_mb > 0 else None
     if redis_url:
-        far = RedisCache(redis_url, ttl_seconds)
+        far = RedisCache(redis_url, ttl_seconds, sentinel_password=sentinel_password)
         return TieredCache(near, far) if near is not None else far
     return near if near is not None else NoCache()

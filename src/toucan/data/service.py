@@ -412,7 +412,12 @@ def build_data_service(settings: Settings, db: Database) -> DataService:
             settings.duckdb_memory_mb,
             settings.data_dir / "tmp" / "duckdb",
         ),
-        cache=make_cache(settings.redis_url, settings.cache_max_mb, settings.cache_ttl_seconds),
+        cache=make_cache(
+            settings.redis_url,
+            settings.cache_max_mb,
+            settings.cache_ttl_seconds,
+            settings.redis_sentinel_password,
+        ),
         max_rows=settings.data_max_rows,
         live=LiveSources(db, settings),
         reads=RequestReads(db),

@@ -9,7 +9,8 @@ a dead-letter place, with a log line naming it, and the worker goes on with the 
   writes them in place, where a worker polling every 50 ms could read one empty); a reader
   claims a file by renaming it out of the queue folder, so two workers never take the same
   one. Bad files go to `<data dir>/broker/dead-letter/`.
-- Redis: a bad payload is pushed to the list `<queue>.dead-letter` of the same database.
+- Redis (one server or through Sentinel): a bad payload is pushed to the list
+  `<queue>.dead-letter` of the same database.
 """
 
 from __future__ import annotations
@@ -171,6 +172,15 @@ class RedisChannel(redis.Channel):
 
 class RedisTransport(redis.Transport):
     Channel = RedisChannel
+
+
+class SentinelChannel(RedisChannel, redis.SentinelChannel):
+    """The same dead-letter reads on a master found through Sentinel (kombu's own channel asks
+    the Sentinels for the master at each new connection, so it follows a failover)."""
+
+
+class SentinelTransport(redis.SentinelTransport):
+    Channel = SentinelChannel
 
 
 def dead_letters(folder: Path) -> list[str]:

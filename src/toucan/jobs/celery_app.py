@@ -1,6 +1,7 @@
 """The one Celery app of the stack, configured from the settings.
 
-Production: Redis broker (TOUCAN_REDIS_URL). Embedded: kombu's `filesystem://` transport under
+Production: Redis broker (TOUCAN_REDIS_URL, one server or a master found through Sentinel).
+Embedded: kombu's `filesystem://` transport under
 the data dir, so jobs need no service and survive a restart of the worker. Both use the
 transports of `toucan.jobs.broker`, which set aside a message that does not decode instead of
 stopping the worker. Results are not
@@ -12,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toucan.redis_target import celery_broker
 from toucan.settings import Settings
 
 if TYPE_CHECKING:
@@ -56,10 +58,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "beat_max_loop_interval": settings.job_system_stale_after / 3,
     }
     if settings.redis_url:
-        config["broker_url"] = settings.redis_url
-        if settings.redis_url.split("://", 1)[0] in ("redis", "rediss"):
+        broker_url, options = celery_broker(settings.redis_url, settings.redis_sentinel_password)
+        config["broker_url"] = broker_url
+        scheme = broker_url.split("://", 1)[0]
+        if scheme in ("redis", "rediss"):
             config["broker_transport"] = "toucan.jobs.broker:RedisTransport"
-        config["broker_transport_options"] = {"visibility_timeout": settings.job_time_limit + 60}
+        elif scheme == "sentinel":
+            config["broker_transport"] = "toucan.jobs.broker:SentinelTransport"
+        config["broker_transport_options"] = {**options, "visibility_timeout": settings.job_time_limit + 60}
     else:
         folder = broker_folder(settings)
         config["broker_url"] = "filesystem://"
