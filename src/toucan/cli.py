@@ -333,8 +333,44 @@ def connectors() -> None:
     console.print("Install a missing extra with `toucan-ctl install_connectors NAME...`.")
 
 
-doctor = typer.Typer(help="Check what this host gives the stack.", no_args_is_help=True)
+doctor = typer.Typer(help="Check the stack and this host: every check with a verdict and the fix.")
 app.add_typer(doctor, name="doctor")
+
+_VERDICT_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
+
+
+@doctor.callback(invoke_without_command=True)
+def doctor_all(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document, for scripts.")] = False,
+    frontend_url: Annotated[
+        str | None,
+        typer.Option(help="The frontend's public URL, to check tc-params.js, versions, headers and CORS."),
+    ] = None,
+) -> None:
+    """Run every check (database, Redis, storage, jobs, sandbox, Chromium, fonts, extras, public URLs).
+
+    Exits 1 when a check fails. `toucan-ctl doctor sandbox` details the sandbox alone."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from toucan.doctor import healthy, run_checks
+
+    findings = run_checks(_settings(), frontend_url=frontend_url)
+    if as_json:
+        print(json.dumps({"ok": healthy(findings), "checks": [f.as_json() for f in findings]}, indent=2))
+    else:
+        for finding in findings:
+            style = _VERDICT_STYLE[finding.verdict]
+            console.print(
+                f"[{style}]{finding.verdict.upper():4}[/]  [bold]{finding.check}[/]: {escape(finding.summary)}",
+                soft_wrap=True,
+            )
+            if finding.fix and finding.verdict != "ok":
+                console.print(f"      fix: {escape(finding.fix)}", soft_wrap=True)
+        failed = sum(1 for f in findings if f.verdict == "fail")
+        console.print(f"{failed} check(s) failed." if failed else "No check failed.")
+    if not healthy(findings):
+        raise typer.Exit(1)
 
 
 @doctor.command("sandbox")
