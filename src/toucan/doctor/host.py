@@ -63,9 +63,7 @@ def check_fonts(path: str | None = None) -> Finding:
             "install fontconfig and fonts (`apt-get install -y fontconfig fonts-dejavu-core fonts-liberation`)",
         )
     try:
-        run = subprocess.run(
-            [fc_list, ":", "family"], capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False
-        )
+        run = subprocess.run([fc_list, ":", "family"], capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return warn("fonts", f"fc-list failed: {exc}", "reinstall fontconfig (`apt-get install -y fontconfig`)")
     families = {name.strip() for line in run.stdout.splitlines() for name in line.split(",") if name.strip()}

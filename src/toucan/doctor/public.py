@@ -20,7 +20,9 @@ from toucan.settings import Settings
 
 TIMEOUT = 5.0
 _TC_PARAMS = re.compile(r"TC_PARAMS\s*=\s*(\{.*\})\s*;?\s*$", re.DOTALL)
-WRITE_PARAMS = "`toucan-ctl frontend-params https://BACKEND/ --directory DOCROOT` (or the frontend image's API_BASEROUTE)"
+WRITE_PARAMS = (
+    "`toucan-ctl frontend-params https://BACKEND/ --directory DOCROOT` (or the frontend image's API_BASEROUTE)"
+)
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ def check_public_urls(settings: Settings, frontend_url: str | None) -> list[Find
                 ]
             route = urljoin(frontend_url.rstrip("/") + "/", route)
         base = route.rstrip("/")
-        findings = [_check_backend_answers(client, base, frontend_url)]
+        findings = [check_backend_url(client, base, frontend_url)]
         if findings[0].verdict != "ok":
             return findings
         answer = client.get(base + "/").json()
@@ -145,7 +147,8 @@ def check_public_urls(settings: Settings, frontend_url: str | None) -> list[Find
     return findings
 
 
-def _check_backend_answers(client: httpx.Client, base: str, frontend_url: str | None) -> Finding:
+def check_backend_url(client: httpx.Client, base: str, frontend_url: str | None) -> Finding:
+    """The backend tc-params.js names answers as the Toucan API, over HTTPS when the frontend is."""
     if frontend_url and urlsplit(frontend_url).scheme == "https" and urlsplit(base).scheme == "http":
         return fail(
             "backend-url",
@@ -179,7 +182,9 @@ def _check_authorization_kept(client: httpx.Client, base: str) -> Finding:
         response = client.get(base + "/me", headers={"Authorization": f"Bearer {probe}"}, follow_redirects=False)
         code = (response.json().get("error") or {}).get("code")
     except (httpx.HTTPError, ValueError, AttributeError) as exc:
-        return fail("authorization-header", f"GET {base}/me: {first_line(exc)}", "check the proxy in front of the backend")
+        return fail(
+            "authorization-header", f"GET {base}/me: {first_line(exc)}", "check the proxy in front of the backend"
+        )
     if code == "invalid_token":
         return ok("authorization-header", "a request through the public URL keeps its Authorization header")
     if code == "missing_authorization":
@@ -198,9 +203,7 @@ def _check_authorization_kept(client: httpx.Client, base: str) -> Finding:
 
 def _check_cors(client: httpx.Client, base: str, frontend_url: str | None) -> Finding:
     if not frontend_url:
-        return skip(
-            "cors", "the frontend's origin is unknown", "give it: `toucan-ctl doctor --frontend-url https://…`"
-        )
+        return skip("cors", "the frontend's origin is unknown", "give it: `toucan-ctl doctor --frontend-url https://…`")
     front = origin(frontend_url)
     if front == origin(base):
         return ok("cors", f"frontend and backend share the origin {front}: no CORS needed")

@@ -15,9 +15,9 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from toucan.apps.secrets import secret_key_matches
 from toucan.db.domain_models import DomainTable, StageHead
 from toucan.db.engine import Database, make_engine
-from toucan.apps.secrets import secret_key_matches
 from toucan.db.etl_models import Job
 from toucan.doctor.findings import Finding, fail, first_line, ok, skip, warn
 from toucan.jobs import liveness
@@ -181,7 +181,9 @@ def check_migrations(settings: Settings) -> Finding:
     if current == heads:
         return ok("migrations", f"schema at {', '.join(sorted(heads))}")
     if not current:
-        return fail("migrations", "the database has no schema yet", "run `toucan-ctl migrate` (or start the stack once)")
+        return fail(
+            "migrations", "the database has no schema yet", "run `toucan-ctl migrate` (or start the stack once)"
+        )
     return fail(
         "migrations",
         f"schema at {', '.join(sorted(current))}, this version expects {', '.join(sorted(heads))}",
@@ -211,7 +213,11 @@ def check_redis(settings: Settings) -> Finding:
         finally:
             client.close()
     except redis.AuthenticationError as exc:
-        return fail("redis", f"{shown}: {first_line(exc)}", "fix the password in TOUCAN_REDIS_URL (`redis://:PASSWORD@host:6379/0`)")
+        return fail(
+            "redis",
+            f"{shown}: {first_line(exc)}",
+            "fix the password in TOUCAN_REDIS_URL (`redis://:PASSWORD@host:6379/0`)",
+        )
     except Exception as exc:
         hint = ""
         if isinstance(exc, redis.ConnectionError) and "ssl" in str(exc).lower():
@@ -281,8 +287,7 @@ def check_shared_storage(settings: Settings, db: Database) -> Finding:
     if missing:
         return fail(
             "shared-storage",
-            f"{len(missing)} of {len(files)} data files the database names are not in {root} "
-            f"(first: {missing[0]})",
+            f"{len(missing)} of {len(files)} data files the database names are not in {root} (first: {missing[0]})",
             "this host's TOUCAN_DATA_DIR is not the one the other backends and workers write: mount the same "
             "shared volume (NFS, EFS…) at TOUCAN_DATA_DIR everywhere",
         )
@@ -297,7 +302,10 @@ def check_shared_storage(settings: Settings, db: Database) -> Finding:
             "a shared TOUCAN_DATA_DIR)",
         )
     seen = f"{len(files)} data files present" if files else "no data files yet"
-    return ok("shared-storage", f"{seen}; {'no app secrets yet' if matches is None else 'the secret key decrypts the app secrets'}")
+    return ok(
+        "shared-storage",
+        f"{seen}; {'no app secrets yet' if matches is None else 'the secret key decrypts the app secrets'}",
+    )
 
 
 def check_jobs(settings: Settings, db: Database) -> Finding:
@@ -328,4 +336,3 @@ def open_database(settings: Settings) -> Database:
     """The stack's database, for checks that read it (after check_database passed)."""
     engine = make_engine(settings.resolved_database_url)
     return Database(engine, engine)
-
