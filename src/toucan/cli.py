@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -63,9 +62,11 @@ def serve(
 ) -> None:
     """Run the stack: embedded (API at /_api, frontend at /) or --production."""
     from toucan.bootstrap import prepare
+    from toucan.logs import configure_logging
     from toucan.serve import serve_embedded, serve_production
 
     settings = _settings(host=host, port=port)
+    configure_logging(settings.log_level, settings.log_format)
     db, admin = prepare(settings)
     url = f"http://{settings.host}:{settings.port}"
     console.print(
@@ -95,10 +96,11 @@ def worker(
     """Run a job worker (preprocess and other background jobs); needs TOUCAN_REDIS_URL in production."""
     from toucan.bootstrap import ensure_schema
     from toucan.db.engine import Database
+    from toucan.logs import configure_logging
     from toucan.worker import create_worker, prepare_worker
 
     settings = _settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     db = Database.from_settings(settings)
     ensure_schema(db, settings)
     reaped = prepare_worker(settings, db)
@@ -123,10 +125,11 @@ def worker(
 @app.command()
 def scheduler() -> None:
     """Run the scheduler (Celery beat): exactly one per stack."""
+    from toucan.logs import configure_logging
     from toucan.worker import create_worker_app
 
     settings = _settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     create_worker_app(settings).start(
         ["beat", f"--loglevel={settings.log_level.upper()}", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"]
