@@ -33,7 +33,7 @@ def current_request_id() -> str | None:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, request_id, extras, exception."""
+    """One JSON object per line: time, level, logger, message, pid, request_id, extras, exception."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -41,6 +41,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,
         }
         request_id = getattr(record, "request_id", None) or current_request_id()
         if request_id:
