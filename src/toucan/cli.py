@@ -117,6 +117,8 @@ def worker(
         "--without-heartbeat",
         "--hostname=toucan@%h",
     ]
+    if settings.log_format == "json":
+        argv.insert(0, "--quiet")  # no banner: every line of the output is JSON (a `celery` option)
     if beat:
         argv += ["--beat", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"]
     create_worker(settings).worker_main(argv)

@@ -22,7 +22,12 @@ _GIVEN_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{8,128}$")
 # Set by RequestIdMiddleware for the request's task; threads of the request inherit it.
 _request_id: ContextVar[str | None] = ContextVar("toucan_request_id", default=None)
 # Attributes every LogRecord has: the others were given with `extra=` and go into the JSON.
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",  # uvicorn's copy of the message with terminal colours
+}
 
 access_log = logging.getLogger("toucan.access")
 
@@ -70,10 +75,24 @@ def configure_logging(level: str, log_format: str) -> None:
     root.addHandler(handler)
     root.setLevel(level.upper())
     if log_format == "json":
+        logging.captureWarnings(True)  # warnings.warn(...) as log lines, not raw text
+        _keep_celery_off_logging()
         for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "gunicorn.error", "gunicorn.access", "celery"):
             logger = logging.getLogger(name)
             logger.handlers.clear()
             logger.propagate = True
+
+
+def _keep_celery_off_logging() -> None:
+    """Celery configures logging itself (its own line format) unless a receiver of its
+    `setup_logging` signal does: this one leaves the configuration above in place."""
+    from celery.signals import setup_logging
+
+    setup_logging.connect(_logging_configured, weak=False)
+
+
+def _logging_configured(**_: Any) -> None:
+    return None
 
 
 class RequestIdMiddleware:
