@@ -12,6 +12,9 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers import Server, clean_env, running_server
+from tests.helpers.workers import running_worker
+from toucan.db.engine import Database
+from toucan.settings import Settings
 
 PANEL = ("╭", "│", "╰")  # the login banner on stdout
 
@@ -84,3 +87,10 @@ def test_embedded_json_logs_carry_the_id_sent_back_to_the_client(tmp_path: Path)
     [line] = [entry for entry in lines if entry.get("request_id") == "ticket-2026-0042"]
     assert line["logger"] == "toucan.access" and line["status"] == 401 and line["path"] == "/_api/me"
     assert any(entry["logger"].startswith("uvicorn") for entry in lines)  # the server's lines are JSON too
+
+
+def test_a_worker_logs_json_only(settings: Settings, db: Database) -> None:
+    with running_worker(settings, TOUCAN_LOG_FORMAT="json") as worker:
+        lines = _wait_for(worker, lambda ls: any(e["message"].endswith(" ready.") for e in ls))
+    assert any(entry["logger"].startswith("celery") for entry in lines)  # Celery's own lines are JSON
+    assert {entry["level"] for entry in lines} <= {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
