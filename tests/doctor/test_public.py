@@ -3,6 +3,7 @@ and proxies run by the test: each passes, then fails with the fix once broken.""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -172,3 +173,15 @@ def test_tc_params_as_written_or_by_hand() -> None:
     assert parse_tc_params("window.TC_PARAMS = {API_BASEROUTE: 'https://b', X: 1}")["API_BASEROUTE"] == "https://b"
     with pytest.raises(ValueError):
         parse_tc_params("window.TC_PARAMS = {MIXPANEL_ANALYTICS_ID: ''};")
+
+
+def test_embed_params_naming_another_backend_warns(
+    settings: Settings, db: Database, tmp_path: Path, stack: ExitStack
+) -> None:
+    api = _api(stack, settings, db)
+    docroot = _docroot(tmp_path, api)
+    local = settings.model_copy(update={"frontend_dir": docroot})
+    assert "embed-params" not in _by_check(check_public_urls(local, None))  # written together: same backend
+    (docroot / "embed-params.json").write_text(json.dumps({"API_BASEROUTE": "https://old-backend.example.com"}))
+    embed = _by_check(check_public_urls(local, None))["embed-params"]
+    assert embed.verdict == Verdict.WARN and "old-backend" in embed.summary

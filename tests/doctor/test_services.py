@@ -120,6 +120,10 @@ def read_only_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_storage_writable_or_not(tmp_path: Path, read_only_dir: Path) -> None:
+    missing = check_storage(Settings(data_dir=tmp_path / "data"))
+    assert missing.verdict == Verdict.FAIL and "does not exist" in missing.summary
+    assert not (tmp_path / "data").exists()
+    (tmp_path / "data").mkdir()
     assert check_storage(Settings(data_dir=tmp_path / "data")).verdict == Verdict.OK
     finding = check_storage(Settings(data_dir=read_only_dir))
     assert finding.verdict == Verdict.FAIL

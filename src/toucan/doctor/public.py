@@ -134,6 +134,9 @@ def check_public_urls(settings: Settings, frontend_url: str | None) -> list[Find
             route = urljoin(frontend_url.rstrip("/") + "/", route)
         base = route.rstrip("/")
         findings = [check_backend_url(client, base, frontend_url)]
+        embed = _check_embed_params(client, frontend, str(params["API_BASEROUTE"]))
+        if embed is not None:
+            findings.append(embed)
         if findings[0].verdict != "ok":
             return findings
         answer = client.get(base + "/").json()
@@ -145,6 +148,22 @@ def check_public_urls(settings: Settings, frontend_url: str | None) -> list[Find
         findings.append(_check_authorization_kept(client, base))
         findings.append(_check_cors(client, base, frontend_url))
     return findings
+
+
+def _check_embed_params(client: httpx.Client, frontend: Frontend, route: str) -> Finding | None:
+    """`embed-params.json` (stories embedded in other sites) names the same backend as tc-params.js."""
+    try:
+        embed = json.loads(frontend.read(client, "embed-params.json"))
+    except (OSError, httpx.HTTPError, ValueError):
+        return None  # no embedding set up
+    other = embed.get("API_BASEROUTE") if isinstance(embed, dict) else None
+    if other is not None and str(other).rstrip("/") != route.rstrip("/"):
+        return warn(
+            "embed-params",
+            f"embed-params.json points at {other}, tc-params.js at {route}: embedded stories call another backend",
+            f"write both with {WRITE_PARAMS}",
+        )
+    return None
 
 
 def check_backend_url(client: httpx.Client, base: str, frontend_url: str | None) -> Finding:

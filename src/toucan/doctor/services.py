@@ -241,8 +241,13 @@ def _redis_shown(url: str) -> str:
 def check_storage(settings: Settings) -> Finding:
     """The data dir can be written (a file made, written, synced and removed), with some room left."""
     directory = settings.data_dir.resolve()
+    if not directory.is_dir():
+        return fail(
+            "storage",
+            f"{directory} does not exist",
+            "fix TOUCAN_DATA_DIR, or mount the data volume there (the stack creates the folder at its first start)",
+        )
     try:
-        directory.mkdir(parents=True, exist_ok=True)
         fd, path = tempfile.mkstemp(prefix=".doctor-", dir=directory)
         try:
             os.write(fd, b"toucan doctor")
