@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from tests.helpers import free_port
 from toucan.apps.configs import Stage
@@ -95,6 +96,23 @@ def test_a_sqlite_file_that_is_not_there_or_empty(tmp_path: Path) -> None:
     assert _one(findings, "database").verdict == Verdict.OK
     migrations = _one(findings, "migrations")
     assert migrations.verdict == Verdict.FAIL and "toucan-ctl migrate" in (migrations.fix or "")
+
+
+def test_a_schema_behind_or_ahead_of_this_version(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    engine = create_engine(settings.resolved_database_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)"))
+        conn.execute(text("INSERT INTO alembic_version VALUES ('0001')"))
+    behind = _one(check_database(settings), "migrations")
+    assert behind.verdict == Verdict.FAIL and "toucan-ctl migrate" in (behind.fix or "")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+    engine.dispose()
+    ahead = _one(check_database(settings), "migrations")
+    assert (
+        ahead.verdict == Verdict.FAIL and "newer version" in ahead.summary and "upgrade this host" in (ahead.fix or "")
+    )
 
 
 def test_redis_answers_or_not(settings: Settings) -> None:

@@ -169,7 +169,7 @@ def check_database(settings: Settings) -> list[Finding]:
 
 def check_migrations(settings: Settings) -> Finding:
     """The database's schema is at this version's migrations."""
-    from toucan.db.migrate import current_revisions, head_revisions
+    from toucan.db.migrate import current_revisions, head_revisions, known_revisions
 
     engine = _engine(settings.resolved_database_url)
     try:
@@ -184,12 +184,14 @@ def check_migrations(settings: Settings) -> Finding:
         return fail(
             "migrations", "the database has no schema yet", "run `toucan-ctl migrate` (or start the stack once)"
         )
-    return fail(
-        "migrations",
-        f"schema at {', '.join(sorted(current))}, this version expects {', '.join(sorted(heads))}",
-        "run `toucan-ctl migrate` with this version (an older backend may still run against a newer schema: "
-        "upgrade every backend and worker together)",
-    )
+    shown = f"schema at {', '.join(sorted(current))}, this version expects {', '.join(sorted(heads))}"
+    if not current <= known_revisions():
+        return fail(
+            "migrations",
+            f"{shown}: a newer version migrated the database",
+            "upgrade this host to the version the other backends and workers run",
+        )
+    return fail("migrations", shown, "run `toucan-ctl migrate` (upgrade every backend and worker together)")
 
 
 def check_redis(settings: Settings) -> Finding:
