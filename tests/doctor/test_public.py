@@ -79,6 +79,12 @@ def test_tc_params_pointing_at_something_else_fails(settings: Settings, tmp_path
     assert finding.verdict == Verdict.FAIL and "not the Toucan API" in finding.summary
 
 
+def test_a_frontend_that_does_not_answer_fails(settings: Settings) -> None:
+    [finding] = check_public_urls(settings, f"http://127.0.0.1:{free_port()}")
+    assert finding.check == "tc-params" and finding.verdict == Verdict.FAIL
+    assert "does not answer" in finding.summary and "web server runs" in (finding.fix or "")
+
+
 def test_a_frontend_without_tc_params_fails(settings: Settings, tmp_path: Path, stack: ExitStack) -> None:
     docroot = tmp_path / "bare"
     docroot.mkdir()

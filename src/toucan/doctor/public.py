@@ -113,7 +113,15 @@ def check_public_urls(settings: Settings, frontend_url: str | None) -> list[Find
     with httpx.Client(timeout=TIMEOUT, follow_redirects=True) as client:
         try:
             params = parse_tc_params(frontend.read(client, "scripts/tc-params.js"))
-        except (OSError, httpx.HTTPError, ValueError) as exc:
+        except httpx.HTTPError as exc:
+            return [
+                fail(
+                    "tc-params",
+                    f"the frontend at {frontend.where} does not answer: {first_line(exc)}",
+                    "check the frontend's URL, its DNS and TLS certificate, and that its web server runs",
+                )
+            ]
+        except (OSError, ValueError) as exc:
             return [
                 fail(
                     "tc-params",
