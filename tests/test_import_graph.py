@@ -32,7 +32,7 @@ TOP_PACKAGE = {
     "health": "jobs",
 }
 # Packages whose floor is not their name.
-PACKAGES = {"migrations": "db", "backup": "top", "demo": "top"}
+PACKAGES = {"migrations": "db", "backup": "top", "demo": "top", "doctor": "top"}
 
 
 def module_files() -> dict[str, Path]:

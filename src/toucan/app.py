@@ -15,7 +15,19 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from toucan import __version__
-from toucan.api import auth, configs, data, data_in, instance_settings, pipeline_steps, root, small_apps, sso, users
+from toucan.api import (
+    auth,
+    configs,
+    data,
+    data_in,
+    instance_settings,
+    metrics,
+    pipeline_steps,
+    root,
+    small_apps,
+    sso,
+    users,
+)
 from toucan.api.deps import Context
 from toucan.api.errors import install_error_handlers
 from toucan.api.middleware import (
@@ -30,6 +42,8 @@ from toucan.db.engine import Database
 from toucan.etl.sources import SourceFiles
 from toucan.frontend_files import frontend_app, no_frontend_response
 from toucan.jobs.queue import JobQueue
+from toucan.logs import RequestIdMiddleware, configure_logging
+from toucan.metrics import RequestMetricsMiddleware
 from toucan.security_headers import api_headers, web_app_headers
 from toucan.settings import Settings
 
@@ -79,6 +93,8 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
     api.include_router(data.query_router)  # first: the most frequent requests
     for module in (root, auth, users, small_apps, configs, data, data_in, instance_settings, pipeline_steps, sso):
         api.include_router(module.router)
+    if settings.metrics_enabled:
+        api.include_router(metrics.router)
     if settings.cors_origins:
         api.add_middleware(
             CORSMiddleware,
@@ -90,9 +106,12 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
     # Inside the body limit, which has read the body whole (and refused it when too large).
     api.add_middleware(JsonBodyMiddleware, max_depth=settings.max_nesting_depth, exempt=is_upload)
     api.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt=is_upload)
+    # Inside the proxy check, which copies the scope: this one sees the route the router matched.
+    api.add_middleware(RequestMetricsMiddleware)
     api.add_middleware(ForwardedMiddleware, trusted=settings.forwarded_allow_ips)
-    # Outermost: every answer gets the headers, the body limit's and the proxy check's too.
     api.add_middleware(SecurityHeadersMiddleware, headers_for=api_headers)
+    # Outermost: every answer and every log line of the request carry its id.
+    api.add_middleware(RequestIdMiddleware, access_log=settings.log_format == "json")
     return api
 
 
@@ -121,4 +140,6 @@ def create_embedded_app(settings: Settings, db: Database | None = None) -> Starl
 
 def create_production_app() -> FastAPI:
     """Gunicorn's entry point (`toucan.app:create_production_app()`); settings from env."""
-    return create_api(Settings())
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_api(settings)

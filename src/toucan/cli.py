@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -63,9 +62,11 @@ def serve(
 ) -> None:
     """Run the stack: embedded (API at /_api, frontend at /) or --production."""
     from toucan.bootstrap import prepare
+    from toucan.logs import configure_logging
     from toucan.serve import serve_embedded, serve_production
 
     settings = _settings(host=host, port=port)
+    configure_logging(settings.log_level, settings.log_format)
     db, admin = prepare(settings)
     url = f"http://{settings.host}:{settings.port}"
     console.print(
@@ -96,10 +97,11 @@ def worker(
     from toucan.bootstrap import ensure_schema, install_connector_extras
     from toucan.db.engine import Database
     from toucan.db.reach import check_reach
+    from toucan.logs import configure_logging
     from toucan.worker import create_worker, prepare_worker
 
     settings = _settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     install_connector_extras(settings)  # jobs load data through the connectors too
     db = Database.from_settings(settings)
     check_reach(db)
@@ -118,6 +120,8 @@ def worker(
         "--without-heartbeat",
         "--hostname=toucan@%h",
     ]
+    if settings.log_format == "json":
+        argv.insert(0, "--quiet")  # no banner: every line of the output is JSON (a `celery` option)
     if beat:
         argv += ["--beat", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"]
     create_worker(settings).worker_main(argv)
@@ -126,10 +130,11 @@ def worker(
 @app.command()
 def scheduler() -> None:
     """Run the scheduler (Celery beat): exactly one per stack."""
+    from toucan.logs import configure_logging
     from toucan.worker import create_worker_app
 
     settings = _settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     create_worker_app(settings).start(
         ["beat", f"--loglevel={settings.log_level.upper()}", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"]
@@ -428,8 +433,44 @@ def _check_providers(app_id: str, names: list[str], stage_name: str) -> None:
         raise typer.Exit(1)
 
 
-doctor = typer.Typer(help="Check what this host gives the stack.", no_args_is_help=True)
+doctor = typer.Typer(help="Check the stack and this host: every check with a verdict and the fix.")
 app.add_typer(doctor, name="doctor")
+
+_VERDICT_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
+
+
+@doctor.callback(invoke_without_command=True)
+def doctor_all(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document, for scripts.")] = False,
+    frontend_url: Annotated[
+        str | None,
+        typer.Option(help="The frontend's public URL, to check tc-params.js, versions, headers and CORS."),
+    ] = None,
+) -> None:
+    """Run every check (database, Redis, storage, jobs, sandbox, Chromium, fonts, extras, public URLs).
+
+    Exits 1 when a check fails. `toucan-ctl doctor sandbox` details the sandbox alone."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from toucan.doctor import healthy, run_checks
+
+    findings = run_checks(_settings(), frontend_url=frontend_url)
+    if as_json:
+        print(json.dumps({"ok": healthy(findings), "checks": [f.as_json() for f in findings]}, indent=2))
+    else:
+        for finding in findings:
+            style = _VERDICT_STYLE[finding.verdict]
+            console.print(
+                f"[{style}]{finding.verdict.upper():4}[/]  [bold]{finding.check}[/]: {escape(finding.summary)}",
+                soft_wrap=True,
+            )
+            if finding.fix and finding.verdict != "ok":
+                console.print(f"      fix: {escape(finding.fix)}", soft_wrap=True)
+        failed = sum(1 for f in findings if f.verdict == "fail")
+        console.print(f"{failed} check(s) failed." if failed else "No check failed.")
+    if not healthy(findings):
+        raise typer.Exit(1)
 
 
 @doctor.command("sandbox")

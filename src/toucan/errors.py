@@ -1,4 +1,4 @@
-"""Domain errors. The API turns each into a JSON `{"error": {"code", "message", "details"}}`.
+"""Domain errors. The API turns each into a JSON `{"error": {"code", "message", "details", "request_id"}}`.
 
 Domain modules raise these; they never import the HTTP layer.
 """

@@ -291,6 +291,28 @@ class Settings(BaseSettings):
         "`frontend/dist` of the source tree when it exists.",
     )
     log_level: str = Field(default="INFO", description="Log level of the backend.")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`json`: every log line of the backend, workers and scheduler is one JSON object (`time`, "
+        "`level`, `logger`, `message`, and `request_id` for lines written while serving a request), and the API "
+        "writes one access line per request with its id, status and duration. `text`: plain lines.",
+    )
+    slow_query_ms: int = Field(
+        default=1000,
+        ge=0,
+        description="A data query running longer than this many milliseconds writes a warning line (logger "
+        "`toucan.data.slow`: app, stage, duration, SQL) and counts in `toucan_data_slow_queries_total`. 0: never.",
+    )
+    metrics_enabled: bool = Field(
+        default=True,
+        description="Serve `GET /metrics` (Prometheus text format) on the API. False: it answers 404.",
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        description="When set, `GET /metrics` needs `Authorization: Bearer <this token>` (401 otherwise). Unset: "
+        "anyone who reaches the API may read it; metrics carry no app name, user or query, but keep them off the "
+        "internet by setting a token or not routing `/metrics` through the public proxy.",
+    )
     mongodb_host: str | None = Field(
         default=None,
         description="Not used: metadata lives in SQL (see docs/architecture.md). Setting it stops "

@@ -1,4 +1,4 @@
-"""Every error as JSON `{"error": {"code", "message", "details"}}`, never a stack trace."""
+"""Every error as JSON `{"error": {"code", "message", "details", "request_id"}}`, never a stack trace."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from toucan.errors import ErrorCode, ToucanError
 from toucan.formats import error_path
+from toucan.logs import REQUEST_ID_HEADER, current_request_id
 
 log = logging.getLogger("toucan.api")
 
@@ -30,7 +31,11 @@ _HTTP_CODES = {
 def error_response(
     status: int, code: ErrorCode, message: str, details: Any = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "details": details}}
+    request_id = current_request_id()
+    body = {"error": {"code": code, "message": message, "details": details, "request_id": request_id}}
+    if request_id:
+        # A 500 is answered outside RequestIdMiddleware: its header is set here.
+        headers = {**(headers or {}), REQUEST_ID_HEADER: request_id}
     return JSONResponse(body, status_code=status, headers=headers)
 
 

@@ -14,10 +14,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from toucan import nesting
 from toucan.errors import ErrorCode
 from toucan.formats import error_path
+from toucan.logs import current_request_id
 
 
 async def _send_error(send: Send, status: int, code: ErrorCode, message: str, details: Any = None) -> None:
-    body = json.dumps({"error": {"code": code, "message": message, "details": details}}).encode()
+    error = {"code": code, "message": message, "details": details, "request_id": current_request_id()}
+    body = json.dumps({"error": error}).encode()
     await send(
         {
             "type": "http.response.start",

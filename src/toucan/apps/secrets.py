@@ -94,6 +94,21 @@ class AppSecrets:
         return out
 
 
+def secret_key_matches(db: Database, secret_key: str) -> bool | None:
+    """Whether `secret_key` decrypts a stored secret (None: no secret is stored yet)."""
+    with db.readonly_session() as session:
+        token = session.execute(select(AppSecret.ciphertext).limit(1)).scalar()
+    if token is None:
+        return None
+    if not secret_key:
+        return False
+    try:
+        _fernet(secret_key).decrypt(token)
+    except InvalidToken:
+        return False
+    return True
+
+
 def render_secrets(document: Any, values: dict[str, str], where: str = "") -> Any:
     """A copy of `document` with every `{{ secrets.name }}` replaced; a missing one → 400 naming it."""
     if isinstance(document, str):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,6 +45,7 @@ from toucan.db.domain_models import StageHead
 from toucan.db.engine import Database
 from toucan.db.models import AppConfig, SmallApp
 from toucan.errors import NotFound, PermissionDenied
+from toucan.metrics import QueryObserver
 from toucan.settings import Settings
 from toucan.templating import render
 
@@ -141,6 +143,8 @@ class DataService:
     reads: RequestReads
     live: LiveSources | None = None
     max_depth: int = DEFAULT_MAX_DEPTH  # TOUCAN_MAX_NESTING_DEPTH of data requests
+    # Cache hits and misses, query times and slow queries (metrics.py); None: not observed.
+    observer: QueryObserver | None = None
     _engine: QueryEngine | None = field(default=None, init=False, repr=False)
     _engine_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _states: Memo[tuple[str, Stage], StageState] = field(default_factory=lambda: Memo(1024), init=False, repr=False)
@@ -339,6 +343,8 @@ class DataService:
         # Privileges are read on every request: a memoised plan never skips this check.
         _check_raw_sql(plan.compiled, identity, app_id)
         cached = self.cache.get(plan.cache_key)
+        if self.observer is not None:
+            self.observer.cache(cached is not None)
         if cached is not None:
             return cached
         compiled = plan.compiled
@@ -354,7 +360,10 @@ class DataService:
             }
             return orjson.dumps(body, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
 
+        started = time.perf_counter()
         payload = await self.engine.run(work, plan.reach)
+        if self.observer is not None:
+            self.observer.query(time.perf_counter() - started, app_id=app_id, stage=stage.value, sql=compiled.sql)
         self.cache.set(plan.cache_key, payload)
         return payload
 
@@ -422,6 +431,7 @@ def build_data_service(settings: Settings, db: Database) -> DataService:
         live=LiveSources(db, settings),
         reads=RequestReads(db),
         max_depth=settings.max_nesting_depth,
+        observer=QueryObserver(settings.slow_query_ms),
     )
 
 

@@ -113,7 +113,7 @@ class Supervisor:
 @contextmanager
 def embedded_job_system(settings: Settings) -> Iterator[Supervisor]:
     """Run and supervise a job worker and the scheduler for the duration of the block."""
-    if not log.handlers:  # the web server configures its own loggers only
+    if not log.handlers and not logging.getLogger().handlers:  # else configure_logging set the root's
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         log.addHandler(handler)
