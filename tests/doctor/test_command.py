@@ -31,7 +31,12 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_doctor_runs_every_check_and_says_what_to_fix(tmp_path: Path) -> None:
-    env = clean_env(TOUCAN_DATA_DIR=str(tmp_path), TOUCAN_REDIS_URL="redis://127.0.0.1:6379/0")
+    # No frontend on this host (the checkout's frontend/dist is not looked at): one public-urls line.
+    env = clean_env(
+        TOUCAN_DATA_DIR=str(tmp_path),
+        TOUCAN_REDIS_URL="redis://127.0.0.1:6379/0",
+        TOUCAN_FRONTEND_DIR=str(tmp_path / "no-frontend"),
+    )
     assert _run(env, "migrate").returncode == 0
     report = _run(env, "doctor", "--json")
     body = json.loads(report.stdout)
