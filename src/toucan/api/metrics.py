@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from toucan.api.answers import TEXT, raw
 from toucan.api.deps import ContextDep
 from toucan.errors import AuthenticationError, ErrorCode
 from toucan.jobs.metrics import job_system_exposition
@@ -18,7 +19,7 @@ router = APIRouter(tags=["status"])
     "/metrics",
     summary="Metrics in the Prometheus text format (Bearer TOUCAN_METRICS_TOKEN when set)",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE: {}}}},
+    responses=raw("Prometheus text exposition format", content={CONTENT_TYPE: TEXT}),
 )
 async def metrics(request: Request, ctx: ContextDep) -> Response:
     if not token_allows(ctx.settings.metrics_token, request.headers.get("authorization")):
