@@ -33,9 +33,13 @@ def head_revisions() -> set[str]:
     return set(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
 def known_revisions() -> set[str]:
     """Every revision this version has a migration for."""
-    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    return {script.revision for script in _scripts().walk_revisions()}
 
 
 def current_revisions(engine: Engine) -> set[str]:
@@ -65,8 +69,7 @@ def plan_upgrade(engine: Engine) -> UpgradePlan:
     """The migrations an upgrade would run; NewerDatabase when the database is at a revision
     this version does not know (a newer version migrated it: a downgrade, refused)."""
     current = current_revisions(engine)
-    script = ScriptDirectory.from_config(alembic_config())
-    unknown = sorted(revision for revision in current if not _known(script, revision))
+    unknown = sorted(current - known_revisions())
     if unknown:
         from toucan import __version__
 
@@ -78,17 +81,10 @@ def plan_upgrade(engine: Engine) -> UpgradePlan:
         )
     pending = [
         f"{step.revision}: {step.doc}"
-        for step in reversed(list(script.iterate_revisions("heads", tuple(current) or "base")))
+        for step in reversed(list(_scripts().iterate_revisions("heads", tuple(current) or "base")))
         if step.revision not in current
     ]
     return UpgradePlan(current, pending)
-
-
-def _known(script: ScriptDirectory, revision: str) -> bool:
-    try:
-        return script.get_revision(revision) is not None
-    except Exception:  # alembic raises its own ResolutionError / CommandError kinds here
-        return False
 
 
 @contextmanager
