@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,13 +19,27 @@ from toucan.settings import Settings
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    # WAL lets readers go on while one process writes; busy_timeout makes writers wait
-    # for each other instead of failing at once with "database is locked".
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # busy_timeout makes writers wait for each other instead of failing at once with
+    # "database is locked"; WAL lets readers go on while one process writes.
     cursor.execute("PRAGMA busy_timeout=15000")
+    _set_wal(cursor)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _set_wal(cursor: Any, attempts: int = 100) -> None:
+    """Switch to WAL. On a new database that other processes are creating at the same moment
+    (several services starting at once), SQLite can answer "database is locked" at once,
+    without waiting for the busy timeout: try again for a while."""
+    for attempt in range(attempts):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
 
 
 def make_engine(url: str) -> Engine:

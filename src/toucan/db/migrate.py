@@ -118,8 +118,8 @@ def _migration_lock(engine: Engine, lock_dir: Path) -> Iterator[Connection]:
 def upgrade(engine: Engine, lock_dir: Path) -> tuple[set[str], set[str]]:
     """Migrate to the latest revisions; returns (revisions before, revisions after). A database
     a newer version migrated is refused (NewerDatabase) before anything is written."""
-    plan_upgrade(engine)
     with _migration_lock(engine, lock_dir) as conn:
+        plan_upgrade(engine)
         before = set(MigrationContext.configure(conn).get_current_heads())
         config = alembic_config()
         config.attributes["connection"] = conn
