@@ -165,6 +165,17 @@ class ErrorCode(StrEnum):
         "The response is signed with another certificate than the configured one.",
     )
     MAPPING_FAILED = ("mapping_failed", 401, "The provider's attribute mapping (jq) failed or gave no username.")
+    # --- backups ----------------------------------------------------------------------
+    BACKUP_CORRUPTED = (
+        "backup_corrupted",
+        400,
+        "A backup file does not match its manifest (size, SHA-256) or cannot be read: nothing was restored.",
+    )
+    BACKUP_TOO_NEW = (
+        "backup_too_new",
+        409,
+        "The backup was made by a newer version (major version, schema or format): upgrade this stack first.",
+    )
     # --- the server ---------------------------------------------------------------------
     SERVICE_UNAVAILABLE = ("service_unavailable", 503, "A part the request needs is down (database, job system).")
     INTERNAL_ERROR = ("internal_error", 500, "A bug: the server's log has the details (never sent to the client).")

@@ -172,6 +172,11 @@ def _references(value: Any, path: Path = ()) -> Iterator[tuple[Path, str]]:
             yield from _references(item, (*path, index))
 
 
+def referenced_secrets(document: Any) -> set[str]:
+    """The names of every secret a document refers to."""
+    return {name for _, name in _references(document)}
+
+
 def _matches(pattern: str, path: Path) -> bool:
     parts = pattern.split(".")
     return len(parts) == len(path) and all(

@@ -38,10 +38,16 @@ def _name(pid: int) -> str:
     return f"{socket.gethostname()}-{pid}-{started}"
 
 
-def use_process_scratch(data_dir: Path) -> Path:
-    """Point this process's temporary files (and its children's) at its own scratch folder."""
+def process_folder(data_dir: Path) -> Path:
+    """This process's scratch folder (created): swept once the process is gone."""
     folder = scratch_root(data_dir) / _name(os.getpid())
     folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def use_process_scratch(data_dir: Path) -> Path:
+    """Point this process's temporary files (and its children's) at its own scratch folder."""
+    folder = process_folder(data_dir)
     tempfile.tempdir = str(folder)
     os.environ["TMPDIR"] = str(folder)
     return folder
