@@ -36,7 +36,7 @@ from toucan.apps.secrets import referenced_secrets
 from toucan.apps.small_apps import validate_app_id
 from toucan.backup import archive
 from toucan.backup.app_rows import COLUMNS, AppRows, parse, stored_secret_names
-from toucan.backup.progress import QUIET, Progress
+from toucan.backup.progress import QUIET, Advance, Progress
 from toucan.data.domains import check_domain_name, domain_store_for
 from toucan.db import migrate
 from toucan.db.domain_models import DomainTable, DomainVersion, StageHead
@@ -234,6 +234,26 @@ def _extract(storage: Path, rows: AppRows, staging: Path, progress: Progress) ->
     sha256 = {row["stored_as"]: row["sha256"] for row in rows.tables["data_source_files"]}
     names: dict[tuple[str, str], str] = {}
     advance = progress.task("Restoring the app's files", storage.stat().st_size)
+    try:
+        _extract_members(storage, wanted, sha256, staging, names, advance)
+    except archive.READ_ERRORS as exc:  # a member cut short: raised while reading it
+        raise archive.unreadable(archive.STORAGE_FILE, exc) from None
+    missing = sorted(f"{folder}/{name}" for folder in FOLDERS for name in wanted[folder] if (folder, name) not in names)
+    if missing:
+        raise archive.BackupCorrupted(
+            f"storage.tar.gz lacks files the rows name: {', '.join(missing[:5])}.", details={"missing": missing[:20]}
+        )
+    return names
+
+
+def _extract_members(
+    storage: Path,
+    wanted: dict[str, set[str]],
+    sha256: dict[str, str],
+    staging: Path,
+    names: dict[tuple[str, str], str],
+    advance: Advance,
+) -> None:
     with open(storage, "rb") as raw:
         reader = archive.ProgressReader(raw, advance)
         for folder, name, _size, stream in archive.storage_members_of(reader):
@@ -255,12 +275,6 @@ def _extract(storage: Path, rows: AppRows, staging: Path, progress: Progress) ->
                     details={"member": f"sources/{name}"},
                 )
             names[(folder, name)] = new_name
-    missing = sorted(f"{folder}/{name}" for folder in FOLDERS for name in wanted[folder] if (folder, name) not in names)
-    if missing:
-        raise archive.BackupCorrupted(
-            f"storage.tar.gz lacks files the rows name: {', '.join(missing[:5])}.", details={"missing": missing[:20]}
-        )
-    return names
 
 
 def _move_into_place(staging: Path, names: dict[tuple[str, str], str], data_dir: Path, target: str) -> list[Path]:

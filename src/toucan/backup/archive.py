@@ -307,8 +307,8 @@ def read_members(path: Path) -> dict[str, bytes]:
                 handle = tar.extractfile(member)
                 if handle is not None:
                     members[member.name] = handle.read()
-    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise BackupCorrupted(f"{path.name} cannot be read: {exc}.", details={"file": path.name}) from None
+    except READ_ERRORS as exc:
+        raise unreadable(path.name, exc) from None
     return members
 
 
@@ -328,5 +328,15 @@ def storage_members_of(handle: Any) -> Iterator[tuple[str, str, int, IO[bytes]]]
                 stream = tar.extractfile(member)
                 assert stream is not None
                 yield match.group(1), match.group(2), member.size, stream
-    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise BackupCorrupted(f"{STORAGE_FILE} cannot be read: {exc}.", details={"file": STORAGE_FILE}) from None
+    except READ_ERRORS as exc:
+        raise unreadable(STORAGE_FILE, exc) from None
+
+
+# What reading a damaged .tar.gz raises (while listing its members, or reading one).
+READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile)
+
+
+def unreadable(name: str, exc: BaseException) -> BackupCorrupted:
+    return BackupCorrupted(
+        f"{name} cannot be read: {exc}. The backup is damaged; nothing was restored.", details={"file": name}
+    )
