@@ -317,6 +317,60 @@ def test_a_builder_logs_in_uploads_preprocesses_releases_and_reads_the_story(
     assert page.console_errors == []
 
 
+def test_the_faqs_toolbox_commands_move_the_app_in_the_image(
+    stack: Stack, admin: dict[str, str], tmp_path: Path
+) -> None:
+    """`toucan_backup` then `toucan_restore`, run in the backend image as the FAQ runs them
+    (`-v …:/tmp`, the storage on /storage), restore the app built above under a new name."""
+    out = tmp_path / "backups"
+    out.mkdir()
+    uid = podman("run", "--rm", "--ulimit", "host", "--no-healthcheck", BACKEND_IMAGE, "id", "-u").stdout.strip()
+    os.chown(out, int(uid), int(uid))
+    database_url = podman(
+        "exec", stack.containers.name("backend1"), "printenv", "TOUCAN_DATABASE_URL", check=False
+    ).stdout.strip()
+    common = [
+        "run",
+        "--rm",
+        "--network=host",
+        "--ulimit",
+        "host",
+        "--no-healthcheck",
+        "-v",
+        f"{stack.storage}:/storage",
+    ]
+    env = ["-e", f"TOUCAN_DATABASE_URL={database_url}", "-e", f"BACKEND_URL_SPECIFIC={stack.api}"]
+    backup = podman(
+        *common, "-v", f"{out}:/tmp", *env, "-e", f"SMALL_APP_SPECIFIC={APP}", BACKEND_IMAGE, "toucan_backup",
+        check=False,
+    )  # fmt: skip
+    assert backup.returncode == 0, backup.stdout + backup.stderr
+    (folder,) = out.glob("on-premise_backup-*")
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "database.tar.gz",
+        "laputa_version",
+        "manifest.json",
+        "storage.tar.gz",
+    ]
+    restore = podman(
+        *common, "-v", f"{folder}:/tmp/{folder.name}", *env,
+        "-e", "BACKEND_USER_SPECIFIC=admin", "-e", f"BACKEND_PASSWORD_SPECIFIC={ADMIN_PASSWORD}",
+        "-e", f"SMALL_APPS_SPECIFIC={APP}", "-e", "SMALL_APPS_NEW_NAME_SPECIFIC=deployed-copy",
+        BACKEND_IMAGE, "toucan_restore", f"/tmp/{folder.name}", "/storage",
+        check=False,
+    )  # fmt: skip
+    assert restore.returncode == 0, restore.stdout + restore.stderr
+    assert "create the small app 'deployed-copy'" in restore.stdout
+
+    def rows(app: str) -> Any:
+        query = {"query": [{"name": "domain", "domain": "by_country"}]}
+        answer = httpx.post(f"{stack.api}/{app}/data?stage=production", json=query, headers=admin)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["data"]
+
+    assert rows("deployed-copy") == rows(APP) and len(rows(APP)) == 2
+
+
 def test_the_worker_container_makes_the_builder_code_sandbox(stack: Stack) -> None:
     doctor = stack.containers.exec("worker", "toucan-ctl", "doctor", "sandbox")
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr

@@ -249,8 +249,11 @@ def _cson_fixtures() -> list[tuple[str, Any]]:
 
 
 def test_what_dump_cson_writes_reads_back_the_same() -> None:
+    from tests.data.conformance import FIXTURES
+
     documents = _cson_fixtures()
-    assert len(documents) > 10
+    # The conformance fixtures (../shared/, when present) add hundreds of real pipelines.
+    assert len(documents) > 10 if FIXTURES.is_dir() else len(documents) == 4
     tricky = {
         "quotes": 'it\'s "quoted" \\ back',
         "lines": "one\ntwo\n  three",

@@ -25,40 +25,47 @@ class BackupResult:
 def backup_app(
     db: Database, data_dir: Path, app_id: str, output: Path, *, version: str, progress: Progress = QUIET
 ) -> BackupResult:
-    """Write the backup of `app_id` into a new folder of `output`. `version` is the backend's
-    (written to laputa_version). A failure leaves no folder behind."""
-    with db.readonly_session() as session:
-        rows = collect(session, app_id)
-        secret_names = stored_secret_names(session, app_id)
-    schema = sorted(migrate.current_revisions(db.engine))
-    for row in rows.tables["app_configs"]:
-        secret_names |= referenced_secrets(row["content"])
-    files = _storage_files(rows, data_dir, app_id)
+    """Write the backup of `app_id` into a new `on-premise_backup-XXXXXXXX` folder of `output`.
+    `version` is the backend's (written to laputa_version). A failure leaves no folder behind."""
     directory = archive.new_backup_dir(output)
     try:
-        manifest = archive.Manifest(
-            app=app_id,
-            name=rows.app["name"],
-            version=version,
-            schema=schema,
-            created_at=datetime.now(UTC).isoformat(),
-            secrets=sorted(secret_names),
-        )
-        (directory / archive.VERSION_FILE).write_text(version + "\n")
-        manifest.files[archive.VERSION_FILE] = archive.digest_of(directory / archive.VERSION_FILE)
-        manifest.files[archive.DATABASE_FILE] = _write_database(directory / archive.DATABASE_FILE, rows)
-        manifest.files[archive.STORAGE_FILE] = _write_storage(directory / archive.STORAGE_FILE, files, progress)
-        manifest.contents = {
-            "rows": {table: len(rows.tables[table]) for table in TABLES},
-            "domains": rows.domains(),
-            "source_files": sorted(row["filename"] for row in rows.tables["data_source_files"]),
-            "storage_bytes": sum(path.stat().st_size for _, path in files),
-        }
-        manifest.write(directory)
+        manifest = write_app_backup(db, data_dir, app_id, directory, version=version, progress=progress)
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
     return BackupResult(directory, manifest)
+
+
+def write_app_backup(
+    db: Database, data_dir: Path, app_id: str, directory: Path, *, version: str, progress: Progress = QUIET
+) -> archive.Manifest:
+    """Write the files of the backup of `app_id` into `directory` (which exists)."""
+    with db.readonly_session() as session:
+        rows = collect(session, app_id)
+        secret_names = stored_secret_names(session, app_id)
+    for row in rows.tables["app_configs"]:
+        secret_names |= referenced_secrets(row["content"])
+    files = _storage_files(rows, data_dir, app_id)
+    manifest = archive.Manifest(
+        app=app_id,
+        name=rows.app["name"],
+        version=version,
+        schema=sorted(migrate.current_revisions(db.engine)),
+        created_at=datetime.now(UTC).isoformat(),
+        secrets=sorted(secret_names),
+    )
+    (directory / archive.VERSION_FILE).write_text(version + "\n")
+    manifest.files[archive.VERSION_FILE] = archive.digest_of(directory / archive.VERSION_FILE)
+    manifest.files[archive.DATABASE_FILE] = _write_database(directory / archive.DATABASE_FILE, rows)
+    manifest.files[archive.STORAGE_FILE] = _write_storage(directory / archive.STORAGE_FILE, files, progress)
+    manifest.contents = {
+        "rows": {table: len(rows.tables[table]) for table in TABLES},
+        "domains": rows.domains(),
+        "source_files": sorted(row["filename"] for row in rows.tables["data_source_files"]),
+        "storage_bytes": sum(path.stat().st_size for _, path in files),
+    }
+    manifest.write(directory)
+    return manifest
 
 
 def _storage_files(rows: AppRows, data_dir: Path, app_id: str) -> list[tuple[str, Path]]:
@@ -79,14 +86,7 @@ def _storage_files(rows: AppRows, data_dir: Path, app_id: str) -> list[tuple[str
 
 
 def _write_database(path: Path, rows: AppRows) -> archive.FileDigest:
-    writer = archive.TarWriter(path)
-    try:
-        for table in TABLES:
-            writer.add_bytes(f"{table}.jsonl", rows.jsonl(table))
-    except BaseException:
-        writer.abort()
-        raise
-    return writer.close()
+    return archive.write_members(path, {f"{table}.jsonl": rows.jsonl(table) for table in TABLES})
 
 
 def _write_storage(path: Path, files: list[tuple[str, Path]], progress: Progress) -> archive.FileDigest:

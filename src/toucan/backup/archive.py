@@ -151,6 +151,18 @@ class TarWriter:
             self._file.close()
 
 
+def write_members(path: Path, members: dict[str, bytes]) -> FileDigest:
+    """A small `.tar.gz` of in-memory members (rows); its size and SHA-256."""
+    writer = TarWriter(path)
+    try:
+        for name, data in members.items():
+            writer.add_bytes(name, data)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()
+
+
 def digest_of(path: Path, advance: Advance = _ignore) -> FileDigest:
     digest = hashlib.sha256()
     size = 0
@@ -269,9 +281,11 @@ def check_compatible(manifest: Manifest, *, kind: str, version: str, known_revis
         )
 
 
-def verify(directory: Path, manifest: Manifest, advance: Advance = _ignore) -> None:
+def verify(
+    directory: Path, manifest: Manifest, advance: Advance = _ignore, names: tuple[str, ...] = CHECKED_FILES
+) -> None:
     """Check every file against the manifest (size, then SHA-256) before anything is read."""
-    for name in CHECKED_FILES:
+    for name in names:
         expected = manifest.files.get(name)
         path = directory / name
         if expected is None:

@@ -169,20 +169,35 @@ def backup(
         Path | None, typer.Option(help="The stack's storage folder (default: TOUCAN_DATA_DIR; /storage in the image).")
     ] = None,
     app: Annotated[str | None, typer.Option(help="The small app (default: SMALL_APP_SPECIFIC).")] = None,
+    instance: Annotated[
+        bool, typer.Option("--instance", help="Back up the whole instance: every app, the users, groups and settings.")
+    ] = False,
 ) -> None:
-    """Back up one small app of a stack: its rows and its files, with a manifest of checksums."""
+    """Back up one small app of a stack (or the whole instance): rows and files, with a
+    manifest of checksums."""
     from toucan.backup.app_export import backup_app
+    from toucan.backup.instance import backup_instance
 
     url = _required("BACKEND_URL_SPECIFIC")
-    app_id = app or _required("SMALL_APP_SPECIFIC")
+    app_id = None if instance else app or _required("SMALL_APP_SPECIFIC")
     settings = _settings(storage)
     version = _backend_version(url)
     try:
         db = _database(settings)
         with _progress() as progress:
-            result = backup_app(db, settings.data_dir, app_id, output, version=version, progress=progress)
+            if app_id is None:
+                result = backup_instance(db, settings.data_dir, output, version=version, progress=progress)
+            else:
+                result = backup_app(db, settings.data_dir, app_id, output, version=version, progress=progress)
     except ToucanError as exc:
         raise _stop(exc.message, 1) from None
+    if app_id is None:
+        contents = result.manifest.contents
+        out.print(f"Backed up the instance (version {version}) into {result.directory}")
+        apps = ", ".join(contents["apps"]) or "none"
+        out.print(f"  Apps: {apps}; users: {contents['users']}; groups: {contents['groups']}.")
+        out.print("  Not in the backup: passwords, app secrets and the instance settings' secrets.")
+        return
     contents = result.manifest.contents
     out.print(f"Backed up {app_id!r} (version {version}) into {result.directory}")
     out.print(f"  Domains: {json.dumps(contents['domains'])}")
@@ -214,17 +229,26 @@ def restore(
     wanted = os.environ.get("SMALL_APPS_SPECIFIC", "").strip() or None
     new_name = os.environ.get("SMALL_APPS_NEW_NAME_SPECIFIC", "").strip() or None
     settings = _settings(storage)
-    _check_admin(url, username, password)
+    role = _check_admin(url, username, password)
+    report: Any
     try:
         from toucan.backup.archive import Manifest
+        from toucan.backup.instance import KIND, restore_instance
 
         manifest = Manifest.read(directory)
-        if wanted is not None and wanted != manifest.app:
+        if manifest.kind == KIND and role != "SUPER_ADMIN":
+            raise _stop(
+                f"Restoring a whole instance creates users: BACKEND_USER_SPECIFIC ({username}) must be a super admin."
+            )
+        if wanted is not None and manifest.kind != KIND and wanted != manifest.app:
             raise _stop(f"SMALL_APPS_SPECIFIC is {wanted!r}, but this backup holds the small app {manifest.app!r}.")
         db = _database(settings)
         sweep(settings.data_dir, settings.job_time_limit)
         with _progress() as progress:
-            report = restore_app(settings, db, directory, new_id=new_name, dry_run=dry_run, progress=progress)
+            if manifest.kind == KIND:
+                report = restore_instance(settings, db, directory, dry_run=dry_run, progress=progress)
+            else:
+                report = restore_app(settings, db, directory, new_id=new_name, dry_run=dry_run, progress=progress)
     except ToucanError as exc:
         raise _stop(exc.message, 1) from None
     if as_json:
