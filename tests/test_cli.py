@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import os
 import subprocess
 from pathlib import Path
 
@@ -105,15 +106,17 @@ def test_frontend_params_writes_the_runtime_files(tmp_path: Path) -> None:
     assert '"OTHER": 1' in (tmp_path / "embed-params.json").read_text()
 
 
-@pytest.mark.parametrize("command", ["toucan_backup", "toucan_restore"])
-def test_backup_names_are_reserved_and_say_so(command: str) -> None:
+@pytest.mark.parametrize(("command", "args"), [("toucan_backup", []), ("toucan_restore", ["/tmp/on-premise_backup-x"])])
+def test_the_backup_tools_name_the_setting_they_miss(command: str, args: list[str]) -> None:
     import shutil
     import sys
 
     exe = shutil.which(command, path=str(Path(sys.executable).parent))
     assert exe, f"{command} console script missing"
-    result = subprocess.run([exe], capture_output=True, text=True, timeout=30, check=False)
-    assert result.returncode == 3 and "not implemented" in result.stderr
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_SPECIFIC")}
+    result = subprocess.run([exe, *args], capture_output=True, text=True, timeout=30, check=False, env=env)
+    assert result.returncode == 2, result.stderr
+    assert "BACKEND_URL_SPECIFIC is not set" in result.stderr
 
 
 def test_release_makes_staging_production(tmp_path: Path) -> None:
