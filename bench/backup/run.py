@@ -3,7 +3,7 @@
     .venv/bin/python bench/backup/run.py [--size-mb 1024] [--dir /tmp]
 
 Prints the time and peak resident memory of each tool and writes bench/results/backup-<date>.json
-(see bench/backup/scenario.py for what runs).
+(see bench/backup/backup_scenario.py for what runs).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import print_table, write_result
-from scenario import run
+from backup_scenario import run
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""A 1 GB small app backed up and restored by the tools (bench/backup/scenario.py): memory
+"""A 1 GB small app backed up and restored by the tools (bench/backup/backup_scenario.py): memory
 stays flat — each tool's peak resident memory under 200 MB — and every row is restored.
 The time is recorded by the bench (bench/README.md), never asserted here."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "bench" / "backup"))
-from scenario import run
+from backup_scenario import run
 
 GIB = 1024 * 1024 * 1024
 
