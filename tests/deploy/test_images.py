@@ -317,6 +317,19 @@ def test_a_builder_logs_in_uploads_preprocesses_releases_and_reads_the_story(
     assert page.console_errors == []
 
 
+def test_the_backend_image_has_its_own_ca_bundle(stack: Stack) -> None:
+    """SSL_CERT_FILE names the image's bundle, and it is there without any volume: HTTPS from
+    the backend (OIDC discovery, connectors, the backup tools) verifies certificates."""
+    check = (
+        "import os, ssl; path = os.environ['SSL_CERT_FILE']; "
+        "context = ssl.create_default_context(cafile=path); "
+        "print(path, os.path.getsize(path), len(context.get_ca_certs()))"
+    )
+    result = podman("run", "--rm", "--ulimit", "host", "--no-healthcheck", BACKEND_IMAGE, "python", "-c", check)
+    path, size, certificates = result.stdout.split()
+    assert path == "/etc/ssl/certs/ca-certificates.crt" and int(size) > 100_000 and int(certificates) > 100
+
+
 def test_the_faqs_toolbox_commands_move_the_app_in_the_image(
     stack: Stack, admin: dict[str, str], tmp_path: Path
 ) -> None:
