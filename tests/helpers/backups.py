@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from toucan.backup import archive
+from toucan.backup import archive, tarball
 
 SALES = "country,revenue\nFrance,10\nSpain,20\nFrance,5\n"
 SOURCE = b"country;revenue\nFrance;10\nSpain;20\n"
@@ -71,9 +71,8 @@ def state_of(client: TestClient, admin: dict[str, str], app: str) -> dict[str, A
 
 
 def members_of(folder: Path) -> dict[str, bytes]:
-    return {name: (folder / name).read_bytes() for name in (archive.VERSION_FILE, *archive.CHECKED_FILES)} | {
-        archive.MANIFEST_FILE: (folder / archive.MANIFEST_FILE).read_bytes()
-    }
+    """The backup's files in the download's order: laputa_version, manifest.json, database, storage."""
+    return {name: (folder / name).read_bytes() for name in tarball.MEMBERS}
 
 
 def tar_of(entries: list[tuple[str, bytes | tarfile.TarInfo]], mode: str = "w") -> bytes:

@@ -312,7 +312,7 @@ def read_members(path: Path) -> dict[str, bytes]:
     return members
 
 
-def storage_members_of(handle: Any) -> Iterator[tuple[str, str, int, IO[bytes]]]:
+def storage_members_of(handle: Any) -> Iterator[tuple[str, str, int, Any]]:
     """(folder, file name, size, stream) of each member of storage.tar.gz read from `handle`, in
     one streaming pass. Anything but a plain file under domains/ or sources/ is refused: a name
     never becomes a path outside the folder it is restored to."""
@@ -327,6 +327,23 @@ def storage_members_of(handle: Any) -> Iterator[tuple[str, str, int, IO[bytes]]]
                     )
                 stream = tar.extractfile(member)
                 assert stream is not None
-                yield match.group(1), match.group(2), member.size, stream
-    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+                yield match.group(1), match.group(2), member.size, _CheckedStream(stream)
+    except _READ_ERRORS as exc:
         raise BackupCorrupted(f"{STORAGE_FILE} cannot be read: {exc}.", details={"file": STORAGE_FILE}) from None
+
+
+_READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile)
+
+
+class _CheckedStream:
+    """A member's content, read by the caller: a truncated or corrupted archive found while
+    reading it is a BackupCorrupted too, not a bare tarfile error."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._stream.read(size)
+        except _READ_ERRORS as exc:
+            raise BackupCorrupted(f"{STORAGE_FILE} cannot be read: {exc}.", details={"file": STORAGE_FILE}) from None
