@@ -17,7 +17,7 @@ from tests.helpers import ROOT
 SRC = ROOT / "src"
 
 # Lowest first. A module may import its own floor and the floors below it.
-FLOORS = ["base", "db", "auth", "connectors", "apps", "data", "sandbox", "jobs", "etl", "api", "top"]
+FLOORS = ["base", "db", "auth", "connectors", "apps", "data", "sandbox", "jobs", "etl", "backup", "api", "top"]
 # Modules of the top package, by floor (the others are `base`: leaves such as errors, settings).
 TOP_PACKAGE = {
     "app": "top",
@@ -32,7 +32,7 @@ TOP_PACKAGE = {
     "health": "jobs",
 }
 # Packages whose floor is not their name.
-PACKAGES = {"migrations": "db", "backup": "top", "demo": "top", "doctor": "top"}
+PACKAGES = {"migrations": "db", "demo": "top", "doctor": "top"}
 
 
 def module_files() -> dict[str, Path]:

@@ -211,6 +211,83 @@ function sendChunk(id: string, upload: string, offset: number, chunk: Blob, onPr
   });
 }
 
+// --- backups (administrators) -----------------------------------------------------------
+
+export interface RestoreReport {
+  app: string;
+  source_app: string;
+  source_version: string;
+  name: string;
+  dry_run: boolean;
+  replaced: boolean;
+  replaced_before: { configs?: string[]; domains?: Record<string, string[]>; source_files?: string[] };
+  configs: string[];
+  domains: Record<string, string[]>;
+  source_files: string[];
+  storage_bytes: number;
+  privileges: string[];
+  privileges_skipped: string[];
+  secrets_to_recreate: string[];
+}
+
+export interface RestoreOptions {
+  newName?: string;
+  dryRun: boolean;
+}
+
+/** The query string of POST /restore. */
+export function restoreQuery({ newName, dryRun }: RestoreOptions): string {
+  const query = new URLSearchParams();
+  if (newName?.trim()) query.set("new_name", newName.trim());
+  if (dryRun) query.set("dry_run", "true");
+  const text = query.toString();
+  return text ? `?${text}` : "";
+}
+
+/** The file name a download's Content-Disposition gives, else `fallback`. */
+export function attachmentName(header: string | null, fallback: string): string {
+  const match = header?.match(/filename="?([^";]+)"?/i);
+  const name = match?.[1]?.trim();
+  // Only a plain name: the browser saves it in the downloads folder.
+  return name && !/[\\/]/.test(name) ? name : fallback;
+}
+
+/** POST /restore with the backup's .tar as the body; XHR because fetch reports no upload progress.
+ * A dry run answers the report (200), a restore its queued job (202). */
+function sendRestore(file: Blob, options: RestoreOptions, onProgress: (sent: number) => void) {
+  return new Promise<RestoreReport | Job>((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", apiBase() + "/restore" + restoreQuery(options));
+    const token = getToken();
+    if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+    xhr.setRequestHeader("Content-Type", "application/x-tar");
+    xhr.upload.onprogress = (event) => onProgress(event.loaded);
+    xhr.onload = () => {
+      const parsed = xhr.responseText ? safeJson(xhr.responseText) : null;
+      if (xhr.status >= 200 && xhr.status < 300) resolve(parsed as RestoreReport | Job);
+      else reject(errorFrom(xhr.status, parsed));
+    };
+    xhr.onerror = () => reject(new ApiError(0, "unreachable", "The connection broke while sending the backup."));
+    xhr.send(file);
+  });
+}
+
+/** GET /{app}/backup/{job}: the .tar, saved by the browser (it keeps a large one on disk, not in the page). */
+async function downloadBackup(id: string, jobId: string): Promise<{ blob: Blob; filename: string }> {
+  const headers: Record<string, string> = {};
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let response: Response;
+  try {
+    response = await fetch(`${apiBase()}${appPath(id)}/backup/${encodeURIComponent(jobId)}`, { headers });
+  } catch {
+    throw new ApiError(0, "unreachable", "The backend cannot be reached.");
+  }
+  if (!response.ok) throw errorFrom(response.status, safeJson(await response.text()));
+  const filename = attachmentName(response.headers.get("Content-Disposition"), `${id}-backup.tar`);
+  return { blob: await response.blob(), filename };
+}
+
 export const api = {
   version: () => request<{ version: string; api_version: string }>("GET", "/", undefined, false),
   providers: () => request<Provider[]>("GET", "/auth/providers", undefined, false),
@@ -262,6 +339,9 @@ export const api = {
   job: (jobId: string) => request<Job>("GET", `/jobs/${encodeURIComponent(jobId)}`),
   jobs: (id: string) => request<{ jobs: Job[] }>("GET", `${appPath(id)}/jobs`),
   metadata: (id: string, stage: Stage) => request<StageMetadata>("GET", `${appPath(id)}/metadata?stage=${stage}`),
+  backup: (id: string) => request<Job>("POST", `${appPath(id)}/backup`),
+  downloadBackup,
+  sendRestore,
   releaseStaging: (id: string) =>
     request<{ results: { release_data?: { version: string; domains: string[] } } }>(
       "POST",

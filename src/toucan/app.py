@@ -17,6 +17,7 @@ from starlette.routing import Mount, Route
 from toucan import __version__
 from toucan.api import (
     auth,
+    backups,
     configs,
     data,
     data_in,
@@ -52,12 +53,14 @@ log = logging.getLogger("toucan")
 
 
 def is_upload(method: str, path: str) -> bool:
-    """File uploads stream to disk under their own limit (TOUCAN_UPLOAD_MAX_BYTES)."""
+    """File uploads stream to disk under their own limits (TOUCAN_UPLOAD_MAX_BYTES; a backup's
+    .tar, the disk's free space)."""
     segments = path.rstrip("/").split("/")
     return (
         (method == "PUT" and len(segments) >= 3 and segments[-2] == "domain")
         or (method == "POST" and path.rstrip("/").endswith("/data/sources"))
         or (method == "PATCH" and len(segments) >= 3 and segments[-2] == "uploads")
+        or (method == "POST" and path.rstrip("/").endswith("/restore"))
     )
 
 
@@ -91,7 +94,19 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
     )
     install_error_handlers(api)
     api.include_router(data.query_router)  # first: the most frequent requests
-    for module in (root, auth, users, small_apps, configs, data, data_in, instance_settings, pipeline_steps, sso):
+    for module in (
+        root,
+        auth,
+        users,
+        small_apps,
+        configs,
+        data,
+        data_in,
+        backups,
+        instance_settings,
+        pipeline_steps,
+        sso,
+    ):
         api.include_router(module.router)
     if settings.metrics_enabled:
         api.include_router(metrics.router)

@@ -208,6 +208,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Hard time limit of one background job (preprocess, release), in seconds.",
     )
+    backup_retention_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="Backups made through the API (`POST /{app}/backup`) are kept in `<data dir>/backups/` for "
+        "this many hours after they are written, for their download; the worker's hourly garbage collection then "
+        "removes them. Inputs of restores still queued or running are kept until they end.",
+    )
     job_heartbeat_timeout: float = Field(
         default=30.0,
         gt=0,

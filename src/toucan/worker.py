@@ -28,9 +28,14 @@ log = logging.getLogger(__name__)
 
 def handlers() -> dict[str, Handler]:
     """What runs each kind of job (imported when a job runs: the worker starts without them)."""
+    from toucan.backup.jobs import run_backup_job, run_restore_job
     from toucan.etl.preprocess import run_preprocess_job
 
-    return {JobKind.PREPROCESS.value: run_preprocess_job}
+    return {
+        JobKind.PREPROCESS.value: run_preprocess_job,
+        JobKind.BACKUP.value: run_backup_job,
+        JobKind.RESTORE.value: run_restore_job,
+    }
 
 
 @cache
@@ -62,6 +67,7 @@ def create_worker_app(settings: Settings) -> Celery:
     def collect_garbage() -> int:
         from sqlalchemy import select
 
+        from toucan.backup.jobs import remove_expired
         from toucan.data.domains import domain_store_for
         from toucan.data.live import collect_live_garbage
         from toucan.db.models import SmallApp
@@ -70,7 +76,11 @@ def create_worker_app(settings: Settings) -> Celery:
         store = domain_store_for(settings, db)
         with db.readonly_session() as session:
             apps = list(session.scalars(select(SmallApp.id)))
-        return sum(store.collect_garbage(app_id) for app_id in apps) + collect_live_garbage(settings.data_dir)
+        return (
+            sum(store.collect_garbage(app_id) for app_id in apps)
+            + collect_live_garbage(settings.data_dir)
+            + remove_expired(settings, db)
+        )
 
     return app
 

@@ -207,6 +207,29 @@ class SecretNames(Answer):
     secrets: list[SecretInfo] = Field(description="Names and when they were set; never the values")
 
 
+class RestoreContents(Answer):
+    configs: list[str] = Field(default_factory=list, description="`stage kind` of each config")
+    domains: dict[str, list[str]] = Field(default_factory=dict, description="Domain names by stage")
+    source_files: list[str] = Field(default_factory=list)
+
+
+class RestoreReportAnswer(Answer):
+    app: str = Field(description="The small app restored (or that would be)")
+    source_app: str = Field(description="The small app the backup was made of")
+    source_version: str = Field(description="The version of the stack that made the backup")
+    name: str
+    dry_run: bool
+    replaced: bool = Field(description="An app of this id exists and is replaced")
+    replaced_before: RestoreContents | dict[str, Any] = Field(description="What the replaced app holds now")
+    configs: list[str]
+    domains: dict[str, list[str]]
+    source_files: list[str]
+    storage_bytes: int
+    privileges: list[str] = Field(description="`user NAME: privilege` or `group NAME: privilege` restored")
+    privileges_skipped: list[str] = Field(description="Privileges of users or groups this stack lacks: not restored")
+    secrets_to_recreate: list[str] = Field(description="Secrets the configs use and the app lacks here")
+
+
 # --- instance settings -----------------------------------------------------------------------
 
 

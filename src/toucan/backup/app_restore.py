@@ -142,7 +142,7 @@ def restore_app(
     progress: Progress = QUIET,
 ) -> RestoreReport:
     manifest, rows = read_backup(directory, progress)
-    target = _target_id(new_id or rows.app["id"])
+    target = target_id(new_id or rows.app["id"])
     report = _plan(db, manifest, rows, target, dry_run)
     if dry_run:
         return report
@@ -165,7 +165,8 @@ def restore_app(
     return report
 
 
-def _target_id(value: str) -> str:
+def target_id(value: str) -> str:
+    """`value` checked as the id of the restored app (400 saying why when it cannot be one)."""
     try:
         return validate_app_id(value)
     except ValueError as exc:

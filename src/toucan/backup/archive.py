@@ -326,7 +326,7 @@ def read_members(path: Path) -> dict[str, bytes]:
     return members
 
 
-def storage_members_of(handle: Any) -> Iterator[tuple[str, str, int, IO[bytes]]]:
+def storage_members_of(handle: Any) -> Iterator[tuple[str, str, int, Any]]:
     """(folder, file name, size, stream) of each member of storage.tar.gz read from `handle`, in
     one streaming pass. Anything but a plain file under domains/ or sources/ is refused: a name
     never becomes a path outside the folder it is restored to."""
@@ -341,7 +341,7 @@ def storage_members_of(handle: Any) -> Iterator[tuple[str, str, int, IO[bytes]]]
                     )
                 stream = tar.extractfile(member)
                 assert stream is not None
-                yield match.group(1), match.group(2), member.size, stream
+                yield match.group(1), match.group(2), member.size, _CheckedStream(stream)
     except READ_ERRORS as exc:
         raise unreadable(STORAGE_FILE, exc) from None
 
@@ -354,3 +354,17 @@ def unreadable(name: str, exc: BaseException) -> BackupCorrupted:
     return BackupCorrupted(
         f"{name} cannot be read: {exc}. The backup is damaged; nothing was restored.", details={"file": name}
     )
+
+
+class _CheckedStream:
+    """A member's content, read by the caller: a truncated or corrupted archive found while
+    reading it is a BackupCorrupted too, not a bare tarfile error."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._stream.read(size)
+        except READ_ERRORS as exc:
+            raise unreadable(STORAGE_FILE, exc) from None

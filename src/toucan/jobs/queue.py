@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from toucan.db.engine import Database
@@ -35,9 +36,25 @@ class JobQueue:
                 self._celery = make_celery(self.settings)
             return self._celery
 
-    def submit(self, kind: JobKind, *, app_id: str | None, stage: str | None, author: str | None) -> str:
-        """Create a queued job and send it to the workers; returns its id."""
+    def submit(
+        self,
+        kind: JobKind,
+        *,
+        app_id: str | None,
+        stage: str | None,
+        author: str | None,
+        prepare: Callable[[str], None] | None = None,
+    ) -> str:
+        """Create a queued job and send it to the workers; returns its id. `prepare(job_id)`
+        runs in between (e.g. puts the job's input where its handler finds it): when it
+        raises, the job is failed and never sent."""
         job_id = self.store.create(kind, app_id=app_id, stage=stage, author=author)
+        if prepare is not None:
+            try:
+                prepare(job_id)
+            except BaseException:
+                self.store.fail_unsent(job_id, "The job's input could not be prepared; the job was not queued.")
+                raise
         try:
             self.celery.send_task(RUN_JOB_TASK, args=[job_id])
         except Exception as exc:

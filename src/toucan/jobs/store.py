@@ -34,6 +34,8 @@ class JobState(StrEnum):
 class JobKind(StrEnum):
     PREPROCESS = "preprocess"
     RELEASE = "release"
+    BACKUP = "backup"
+    RESTORE = "restore"
 
 
 @dataclass(frozen=True)
