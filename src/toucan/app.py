@@ -23,6 +23,7 @@ from toucan.api import (
     instance_settings,
     metrics,
     pipeline_steps,
+    releases,
     root,
     small_apps,
     sso,
@@ -91,7 +92,19 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
     )
     install_error_handlers(api)
     api.include_router(data.query_router)  # first: the most frequent requests
-    for module in (root, auth, users, small_apps, configs, data, data_in, instance_settings, pipeline_steps, sso):
+    for module in (
+        root,
+        auth,
+        users,
+        small_apps,
+        configs,
+        data,
+        data_in,
+        releases,
+        instance_settings,
+        pipeline_steps,
+        sso,
+    ):
         api.include_router(module.router)
     if settings.metrics_enabled:
         api.include_router(metrics.router)
