@@ -124,6 +124,7 @@ def test_release_makes_staging_production(tmp_path: Path) -> None:
     from toucan.apps.configs import ConfigKind, Stage, read_config, write_config
     from toucan.apps.small_apps import AppCreate, create_app
     from toucan.data.domains import domain_store_for
+    from toucan.data.release import history as release_history
     from toucan.db.engine import Database
     from toucan.etl.ingest import UploadFormat, ingest_file
     from toucan.settings import Settings
@@ -151,6 +152,10 @@ def test_release_makes_staging_production(tmp_path: Path) -> None:
     assert "1 domains" in released.stdout
     with db.readonly_session() as session:
         assert read_config(session, "shop", Stage.PRODUCTION, ConfigKind.FRONT)["slides"] == [{"id": "s1"}]
+    # One release, design and data, in the app's history.
+    (recorded,) = release_history(db, "shop")
+    assert (recorded["created_by"], recorded["design"], recorded["data"]) == ("toucan-ctl", True, True)
+    assert f"release {recorded['id']}" in released.stdout
     assert set(domain_store_for(settings, db).snapshot("shop", Stage.PRODUCTION).domains) == {"sales"}
 
 

@@ -186,6 +186,58 @@ export interface StageMetadata {
   domains: DomainInfo[];
 }
 
+// --- releases: what releasing staging changes, the history, rollback --------------------------
+
+export interface StoryRef {
+  id: string;
+  title: string;
+  title_before?: string | null;
+}
+
+export interface DesignChanges {
+  changed: boolean;
+  stories: { added: StoryRef[]; removed: StoryRef[]; changed: StoryRef[]; reordered: boolean };
+  home_changed: boolean;
+  requesters_changed: boolean;
+  configs: { kind: string; changed: boolean }[];
+}
+
+export type DomainChangeKind = "added" | "removed" | "changed" | "unchanged";
+
+export interface DomainChange {
+  name: string;
+  change: DomainChangeKind;
+  rows_before: number | null;
+  rows_after: number | null;
+}
+
+export interface DataChanges {
+  changed: boolean;
+  version_before: string | null;
+  version_after: string | null;
+  domains: DomainChange[];
+}
+
+export interface ReleaseDiff {
+  design: DesignChanges;
+  data: DataChanges;
+  staging_has_data: boolean;
+}
+
+export interface ReleaseRecord {
+  id: number;
+  created_at: string;
+  created_by: string | null;
+  design: boolean;
+  data: boolean;
+  rollback_of: number | null;
+  config_versions: Record<string, number>;
+  domain_version: string | null;
+  changes: { design: DesignChanges; data: DataChanges };
+  can_roll_back: boolean;
+  rollback_refused: string | null;
+}
+
 const appPath = (id: string) => `/${encodeURIComponent(id)}`;
 const uploadPath = (id: string, upload: string) =>
   `${appPath(id)}/data/sources/uploads/${encodeURIComponent(upload)}`;
@@ -302,9 +354,6 @@ export const api = {
     request<FrontConfig>("GET", `/${encodeURIComponent(id)}/config?stage=${stage}`),
   putFrontConfig: (id: string, config: FrontConfig) =>
     request<FrontConfig>("PUT", `/${encodeURIComponent(id)}/config?stage=staging`, config),
-  releaseData: (id: string) => request<unknown>("POST", `/${encodeURIComponent(id)}/data/release`),
-  releaseDesign: (id: string) =>
-    request<unknown>("POST", `/${encodeURIComponent(id)}/config/operations`, { operations: ["release_design"] }),
   data: (id: string, stage: Stage, query: unknown, variables: Record<string, unknown>, limit?: number) =>
     request<DataResult>("POST", `/${encodeURIComponent(id)}/data?stage=${stage}`, { query, variables, limit }),
   instanceSettings: () => request<string>("GET", "/instance-settings?format=cson", undefined, true, true),
@@ -342,12 +391,15 @@ export const api = {
   backup: (id: string) => request<Job>("POST", `${appPath(id)}/backup`),
   downloadBackup,
   sendRestore,
-  releaseStaging: (id: string) =>
-    request<{ results: { release_data?: { version: string; domains: string[] } } }>(
-      "POST",
-      `${appPath(id)}/config/operations`,
-      { operations: ["release_design", "release_data"] },
-    ),
+  releaseDiff: (id: string) => request<ReleaseDiff>("GET", `${appPath(id)}/release/diff`),
+  /** Staging's design and/or data to production: one release, one history row. */
+  release: (id: string, parts: { design: boolean; data: boolean }) =>
+    request<{ results: Record<string, unknown> }>("POST", `${appPath(id)}/config/operations`, {
+      operations: [...(parts.design ? ["release_design"] : []), ...(parts.data ? ["release_data"] : [])],
+    }),
+  releases: (id: string) => request<{ releases: ReleaseRecord[]; kept: number }>("GET", `${appPath(id)}/releases`),
+  rollback: (id: string, release: number) =>
+    request<{ release: number; rollback_of: number }>("POST", `${appPath(id)}/releases/${release}/rollback`),
 };
 
 // --- front config ----------------------------------------------------------------------

@@ -8,6 +8,7 @@ export const router = createRouter({
     { path: "/", name: "store", component: () => import("./views/StoreView.vue") },
     { path: "/apps/:app", name: "app", component: () => import("./views/AppView.vue"), props: true },
     { path: "/apps/:app/data", name: "app-data", component: () => import("./views/DataView.vue"), props: true },
+    { path: "/apps/:app/releases", name: "app-releases", component: () => import("./views/ReleasesView.vue"), props: true },
     { path: "/apps/:app/stories/:story", name: "story", component: () => import("./views/AppView.vue"), props: true },
     { path: "/settings", name: "settings", component: () => import("./views/SettingsView.vue") },
     { path: "/:pathMatch(.*)*", redirect: "/" },

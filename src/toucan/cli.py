@@ -20,6 +20,8 @@ from toucan.settings import ReplacedSettingError, Settings
 app = typer.Typer(help="Toucan stack control.", no_args_is_help=True, add_completion=False)
 console = Console()
 err = Console(stderr=True)
+# Who a release made from a shell is recorded as, in the app's release history.
+CLI_AUTHOR = "toucan-ctl"
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -274,7 +276,7 @@ def release(
 
     from toucan.bootstrap import prepare
     from toucan.data.domains import domain_store_for
-    from toucan.data.release import release_data, release_design
+    from toucan.data.release import release as release_app
     from toucan.db.models import SmallApp
 
     settings = _settings()
@@ -283,16 +285,21 @@ def release(
         if session.scalar(select(SmallApp.id).where(SmallApp.id == app_id)) is None:
             err.print(f"[red]No small app {app_id!r}.[/]")
             raise typer.Exit(1)
+    if not (design or data):
+        err.print("[red]Nothing to release: --no-design and --no-data.[/]")
+        raise typer.Exit(2)
     try:
-        if design:
-            versions = release_design(db, app_id, author=None)
-            console.print(f"Design released: {', '.join(f'{k} v{v}' for k, v in versions.items())}.")
-        if data:
-            released = release_data(domain_store_for(settings, db), app_id)
-            console.print(f"Data released: {len(released['domains'])} domains, version {released['version']}.")
+        # Design and data in one transaction, recorded in the app's release history.
+        done = release_app(db, domain_store_for(settings, db), app_id, design=design, data=data, author=CLI_AUTHOR)
     except ToucanError as exc:
-        err.print(f"[red]{exc.message}[/]")
+        hint = " Nothing was released (--no-data releases the design alone)." if design and data else ""
+        err.print(f"[red]{exc.message}{hint}[/]")
         raise typer.Exit(1) from None
+    if done.design is not None:
+        console.print(f"Design released: {', '.join(f'{k} v{v}' for k, v in done.design.items())}.")
+    if done.data is not None:
+        console.print(f"Data released: {len(done.data['domains'])} domains, version {done.data['version']}.")
+    console.print(f"Recorded as release {done.release_id} in the app's release history.")
 
 
 @app.command("frontend-params")

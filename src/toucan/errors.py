@@ -117,6 +117,11 @@ class ErrorCode(StrEnum):
         400,
         "augment.py defines the legacy `augment(dfs)` and the app is not in `TOUCAN_OLD_AUGMENT_WHITELIST`.",
     )
+    RELEASE_NOT_KEPT = (
+        "release_not_kept",
+        409,
+        "A rollback to a release whose design or data is no longer kept (older than the last 10 releases).",
+    )
     # --- connectors ---------------------------------------------------------------------
     CONNECTOR_ERROR = ("connector_error", 502, "The data provider failed: unreachable, login refused, or an error.")
     CONNECTOR_TIMEOUT = ("connector_timeout", 504, "The data provider did not answer in time.")

@@ -176,6 +176,9 @@ def test_builder_uploads_configures_preprocesses_and_releases(stack: str, page: 
     page_shot(page, "data-preprocess-succeeded")
 
     page.click("[data-action=release-data]")
+    dialog = page.locator("[data-dialog=release]")
+    assert dialog.locator("[data-domain=by_country][data-change=added] td").last.inner_text() == "2"
+    dialog.locator("[data-action=confirm-release]").click()
     page.get_by_text("Released: production now serves 2 domains.").wait_for()
     page.click("a:has-text('Back to staging')")
     page.wait_for_url(f"{stack}/apps/{app}?stage=staging")

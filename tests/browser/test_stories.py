@@ -103,9 +103,11 @@ def test_builder_edits_a_chart_and_releases_it(stack: str, page: Any) -> None:
     page.click("button:has-text('Preview')")
     page.wait_for_selector(".editor .table")
     shot(page, "builder-editor")
-    page.click("[data-action=release]")
+    page.click("[data-action=release]")  # saves, then the release dialog shows what changes
     page.wait_for_selector(".chart[data-chart-type=bar]")
-    page.click("[data-action=release-all]")  # design and data: both stages now match
+    dialog = page.locator("[data-dialog=release]")
+    dialog.locator("[data-story-change=changed][data-story=category-share]").wait_for()
+    dialog.locator("[data-action=confirm-release]").click()  # design and data: both stages now match
     page.get_by_text("Released").wait_for()
     page.click(".stage-switch button:has-text('Production')")
     page.wait_for_selector(READY)

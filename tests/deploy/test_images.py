@@ -295,6 +295,7 @@ def test_a_builder_logs_in_uploads_preprocesses_releases_and_reads_the_story(
 
     # Release: production serves the data, then the design (the story).
     page.click("[data-action=release-data]")
+    page.locator("[data-dialog=release] [data-action=confirm-release]").click()  # after the diff
     page.get_by_text("Released: production now serves 3 domains.").wait_for()
     released = httpx.post(f"{api}/{APP}/config/operations", json={"operations": ["release_design"]}, headers=admin)
     assert released.status_code == 200, released.text

@@ -127,10 +127,87 @@ class DataReleased(Answer):
     stage: str
     version: str | None = None
     domains: list[str]
+    release: int | None = Field(default=None, description="The release history row it wrote")
 
 
 class OperationsAnswer(Answer):
     results: dict[str, Any] = Field(description="Each operation's result, by operation name")
+
+
+# --- releases ---------------------------------------------------------------------------------
+
+
+class StoryRef(Answer):
+    id: str
+    title: str
+    title_before: str | None = Field(default=None, description="The old title, when it changed")
+
+
+class StoryChanges(Answer):
+    added: list[StoryRef]
+    removed: list[StoryRef]
+    changed: list[StoryRef]
+    reordered: bool = Field(description="Stories kept on both sides are in another order")
+
+
+class ConfigChange(Answer):
+    kind: str = Field(description="front, etl or augment")
+    changed: bool
+
+
+class DesignChanges(Answer):
+    changed: bool = Field(description="Any config document differs")
+    stories: StoryChanges
+    home_changed: bool
+    requesters_changed: bool
+    configs: list[ConfigChange]
+
+
+class DomainChange(Answer):
+    name: str
+    change: str = Field(description="added, removed, changed (other rows) or unchanged")
+    rows_before: int | None = None
+    rows_after: int | None = None
+
+
+class DataChanges(Answer):
+    changed: bool
+    version_before: str | None = None
+    version_after: str | None = None
+    domains: list[DomainChange]
+
+
+class ReleaseDiff(Answer):
+    design: DesignChanges = Field(description="Production's design compared with staging's")
+    data: DataChanges = Field(description="Production's domains compared with staging's")
+    staging_has_data: bool = Field(description="Staging has domains: its data can be released")
+
+
+class ReleaseAnswer(Answer):
+    id: int
+    created_at: str
+    created_by: str | None = None
+    design: bool = Field(description="The release moved staging's design")
+    data: bool = Field(description="The release moved staging's data")
+    rollback_of: int | None = Field(default=None, description="A rollback: the release it brought back")
+    config_versions: dict[str, int] = Field(description="Production's config versions after it, by kind")
+    domain_version: str | None = Field(default=None, description="Production's domain version after it")
+    changes: dict[str, Any] = Field(description="What it changed in production: `design` and `data`, as the diff")
+    can_roll_back: bool
+    rollback_refused: str | None = Field(default=None, description="Why production cannot go back to it")
+
+
+class ReleaseList(Answer):
+    releases: list[ReleaseAnswer] = Field(description="Newest first")
+    kept: int = Field(description="How many of the newest releases production can be rolled back to")
+
+
+class RolledBack(Answer):
+    release: int = Field(description="The new release that records the rollback")
+    rollback_of: int
+    config_versions: dict[str, int]
+    version: str | None = Field(default=None, description="Production's domain version now")
+    domains: list[str]
 
 
 class SourceFile(Answer):

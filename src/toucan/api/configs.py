@@ -160,11 +160,28 @@ def run_operations(
     app: str, body: OperationsBody, ctx: ContextDep, identity: ContributorDep, jobs: JobsDep
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    for op in body.operations:
-        if op is Operation.RELEASE_DESIGN:
-            results[op.value] = release.release_design(ctx.db, app, author=identity.username)
-        elif op is Operation.PREPROCESS_DATA_SOURCES:
-            results[op.value] = submit_preprocess(jobs, app, Stage.STAGING, identity.username)
-        elif op is Operation.RELEASE_DATA:
-            results[op.value] = release.release_data(ctx.data.store, app)
+    ops = body.operations
+    index = 0
+    while index < len(ops):
+        if ops[index] is Operation.PREPROCESS_DATA_SOURCES:
+            results[ops[index].value] = submit_preprocess(jobs, app, Stage.STAGING, identity.username)
+            index += 1
+            continue
+        # release_design next to release_data is one release: one transaction, one history row.
+        together = {ops[index]}
+        if index + 1 < len(ops) and ops[index + 1] not in together | {Operation.PREPROCESS_DATA_SOURCES}:
+            together.add(ops[index + 1])
+        index += len(together)
+        done = release.release(
+            ctx.db,
+            ctx.data.store,
+            app,
+            design=Operation.RELEASE_DESIGN in together,
+            data=Operation.RELEASE_DATA in together,
+            author=identity.username,
+        )
+        if done.design is not None:
+            results[Operation.RELEASE_DESIGN.value] = done.design
+        if done.data is not None:
+            results[Operation.RELEASE_DATA.value] = done.data
     return {"results": results}

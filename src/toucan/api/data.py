@@ -181,4 +181,4 @@ async def upload(
     "/{app}/data/release", response_model=DataReleased, summary="Make staging's domains production's (no data copied)"
 )
 def release(app: str, ctx: ContextDep, identity: ContributorDep) -> dict[str, Any]:
-    return {"stage": "production", **release_data(ctx.data.store, app)}
+    return {"stage": "production", **release_data(ctx.db, ctx.data.store, app, author=identity.username)}

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 from toucan.db.domain_models import DomainTable, DomainVersion, StageHead
 from toucan.db.engine import Database
+from toucan.db.release_models import Release
 from toucan.errors import Conflict, ErrorCode, NotFound, ValidationError
 from toucan.settings import Settings
 
@@ -103,15 +104,28 @@ class DomainStore:
         with self.db.session() as session:
             return self._snapshot(session, app_id, stage)
 
+    def snapshot_in(self, session: Session, app_id: str, stage: Stage) -> Snapshot:
+        """`snapshot` inside the caller's transaction."""
+        return self._snapshot(session, app_id, stage)
+
     def _snapshot(self, session: Session, app_id: str, stage: Stage) -> Snapshot:
         head = session.get(StageHead, (app_id, stage.value))
-        if head is None:
+        return self.version_snapshot(session, app_id, stage, head.version_id if head else None)
+
+    def version_snapshot(self, session: Session, app_id: str, stage: Stage, version_id: str | None) -> Snapshot:
+        """The domains of one version (none for `None`), as `stage` would see them."""
+        if version_id is None:
             return Snapshot(app_id, stage, None, {})
         tables = session.scalars(
-            select(DomainTable).where(DomainTable.version_id == head.version_id).order_by(DomainTable.domain)
+            select(DomainTable).where(DomainTable.version_id == version_id).order_by(DomainTable.domain)
         )
         domains = {t.domain: DomainInfo(t.domain, self.path(app_id, t.file), t.rows, list(t.columns)) for t in tables}
-        return Snapshot(app_id, stage, head.version_id, domains)
+        return Snapshot(app_id, stage, version_id, domains)
+
+    def version_exists(self, session: Session, app_id: str, version_id: str) -> bool:
+        """Whether the version is still stored (not garbage-collected)."""
+        version = session.get(DomainVersion, version_id)
+        return version is not None and version.app_id == app_id
 
     # --- writing -------------------------------------------------------------------------
 
@@ -199,21 +213,35 @@ class DomainStore:
     def release(self, app_id: str) -> Snapshot:
         """Point production at staging's version: no data is copied."""
         with self.db.session() as session:
-            staging = session.get(StageHead, (app_id, Stage.STAGING.value))
-            if staging is None:
-                raise ValidationError("Staging has no data to release yet.", details={"app": app_id})
-            production = session.get(StageHead, (app_id, Stage.PRODUCTION.value))
-            self._move_head(
-                session,
-                app_id,
-                Stage.PRODUCTION,
-                production.version_id if production else None,
-                staging.version_id,
-            )
-            session.flush()
-            snapshot = self._snapshot(session, app_id, Stage.PRODUCTION)
+            snapshot = self.release_in(session, app_id)
         self.collect_garbage(app_id)
         return snapshot
+
+    def release_in(self, session: Session, app_id: str) -> Snapshot:
+        """`release` inside the caller's transaction (the caller collects garbage after it)."""
+        staging = session.get(StageHead, (app_id, Stage.STAGING.value))
+        if staging is None:
+            raise ValidationError("Staging has no data to release yet.", details={"app": app_id})
+        self.point_in(session, app_id, Stage.PRODUCTION, staging.version_id)
+        return self._snapshot(session, app_id, Stage.PRODUCTION)
+
+    def point_in(self, session: Session, app_id: str, stage: Stage, version_id: str | None) -> None:
+        """Point the stage's head at a version (at none: the stage has no data), inside the
+        caller's transaction; a 409 when another writer moved it meanwhile."""
+        head = session.get(StageHead, (app_id, stage.value))
+        current = head.version_id if head else None
+        if version_id is None:
+            if head is not None:
+                session.delete(head)
+                session.flush()
+                self._supersede(session, current)
+            return
+        if not self._move_head(session, app_id, stage, current, version_id):
+            raise Conflict(
+                f"The {stage.value} data of {app_id!r} changed meanwhile; try again.",
+                details={"app": app_id, "stage": stage.value},
+            )
+        session.flush()
 
     def _move_head(self, session: Session, app_id: str, stage: Stage, expected: str | None, new: str) -> bool:
         now = datetime.now(UTC)
@@ -235,26 +263,41 @@ class DomainStore:
                 return False
         session.execute(update(DomainVersion).where(DomainVersion.id == new).values(superseded_at=None))
         if expected is not None and expected != new:
-            still_used = session.scalar(select(StageHead.app_id).where(StageHead.version_id == expected).limit(1))
-            if still_used is None:
-                session.execute(update(DomainVersion).where(DomainVersion.id == expected).values(superseded_at=now))
+            self._supersede(session, expected, now)
         return True
+
+    def _supersede(self, session: Session, version_id: str | None, now: datetime | None = None) -> None:
+        """Start the grace period of a version no head points at any more."""
+        if version_id is None:
+            return
+        still_used = session.scalar(select(StageHead.app_id).where(StageHead.version_id == version_id).limit(1))
+        if still_used is None:
+            session.execute(
+                update(DomainVersion)
+                .where(DomainVersion.id == version_id)
+                .values(superseded_at=now or datetime.now(UTC))
+            )
 
     # --- garbage collection --------------------------------------------------------------
 
     def collect_garbage(self, app_id: str) -> int:
         """Delete versions superseded longer ago than the grace period, then unlisted files.
 
-        Returns the number of files removed. Files younger than the grace period are kept:
-        they may belong to a load that has not committed yet.
+        A version a kept release names stays: production can be rolled back to it (see
+        toucan.data.release). Returns the number of files removed. Files younger than the
+        grace period are kept: they may belong to a load that has not committed yet.
         """
         cutoff = datetime.now(UTC) - self.grace
         with self.db.session() as session:
+            kept_by_releases = select(Release.domain_version).where(
+                Release.app_id == app_id, Release.kept.is_(True), Release.domain_version.is_not(None)
+            )
             session.execute(
                 delete(DomainVersion).where(
                     DomainVersion.app_id == app_id,
                     DomainVersion.superseded_at.is_not(None),
                     DomainVersion.superseded_at < cutoff,
+                    DomainVersion.id.not_in(kept_by_releases),
                 )
             )
             listed = set(
