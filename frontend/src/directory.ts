@@ -26,12 +26,13 @@ export const useDirectory = defineStore("directory", {
         this.error = (e as Error).message;
         return false;
       }
-      this.notice = notice;
       try {
         await this.load();
       } catch (e) {
         this.error = (e as Error).message;
       }
+      // Said once the lists show the change, so what is on screen agrees with the message.
+      this.notice = notice;
       return true;
     },
     clearMessages() {
