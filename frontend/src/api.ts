@@ -124,7 +124,12 @@ export interface UserRecord {
   privileges: Record<string, string[]>;
   disabled: boolean;
   expirationDate: string | null;
+  attributes: Record<string, unknown>;
+  provider?: string | null;
 }
+
+/** What a create or update sends: any field of a user, and a new password. */
+export type UserInput = Partial<Omit<UserRecord, "provider">> & { password?: string };
 
 export interface GroupRecord {
   name: string;
@@ -350,6 +355,9 @@ export const api = {
   apps: () => request<SmallApp[]>("GET", "/small-apps"),
   createApp: (name: string) => request<SmallApp>("POST", "/small-apps", { name }),
   app: (id: string) => request<SmallApp>("GET", `/small-apps/${encodeURIComponent(id)}`),
+  updateApp: (id: string, patch: { name?: string; description?: string }) =>
+    request<SmallApp>("PATCH", `/small-apps/${encodeURIComponent(id)}`, patch),
+  deleteApp: (id: string) => request<null>("DELETE", `/small-apps/${encodeURIComponent(id)}`),
   frontConfig: (id: string, stage: Stage) =>
     request<FrontConfig>("GET", `/${encodeURIComponent(id)}/config?stage=${stage}`),
   putFrontConfig: (id: string, config: FrontConfig) =>
@@ -360,14 +368,14 @@ export const api = {
   putInstanceSettings: (cson: string) =>
     request<unknown>("PUT", "/instance-settings?format=cson", cson, true, true),
   users: () => request<UserRecord[]>("GET", "/users"),
-  createUser: (user: Partial<UserRecord> & { username: string; password?: string }) =>
-    request<UserRecord>("POST", "/users", user),
-  updateUser: (username: string, patch: Partial<UserRecord> & { password?: string }) =>
+  createUser: (user: UserInput & { username: string }) => request<UserRecord>("POST", "/users", user),
+  updateUser: (username: string, patch: UserInput) =>
     request<UserRecord>("PATCH", `/users/${encodeURIComponent(username)}`, patch),
   deleteUser: (username: string) => request<null>("DELETE", `/users/${encodeURIComponent(username)}`),
   groups: () => request<GroupRecord[]>("GET", "/groups"),
-  createGroup: (name: string, privileges: Record<string, string[]>) =>
-    request<GroupRecord>("POST", "/groups", { name, privileges }),
+  createGroup: (group: Partial<GroupRecord> & { name: string }) => request<GroupRecord>("POST", "/groups", group),
+  updateGroup: (name: string, patch: Partial<GroupRecord>) =>
+    request<GroupRecord>("PATCH", `/groups/${encodeURIComponent(name)}`, patch),
   deleteGroup: (name: string) => request<null>("DELETE", `/groups/${encodeURIComponent(name)}`),
   preview: (id: string, query: unknown, variables: Record<string, unknown>) =>
     request<DataResult>("POST", `/${encodeURIComponent(id)}/query/preview`, { query, variables }),

@@ -10,7 +10,20 @@ export const router = createRouter({
     { path: "/apps/:app/data", name: "app-data", component: () => import("./views/DataView.vue"), props: true },
     { path: "/apps/:app/releases", name: "app-releases", component: () => import("./views/ReleasesView.vue"), props: true },
     { path: "/apps/:app/stories/:story", name: "story", component: () => import("./views/AppView.vue"), props: true },
-    { path: "/settings", name: "settings", component: () => import("./views/SettingsView.vue") },
+    {
+      // Every admin screen is a child of AdminView, which shows a 403 page instead to non-admins.
+      path: "/settings",
+      component: () => import("./views/admin/AdminView.vue"),
+      children: [
+        { path: "", name: "settings", redirect: { name: "admin-users" } },
+        { path: "users", name: "admin-users", component: () => import("./views/admin/UsersView.vue") },
+        { path: "groups", name: "admin-groups", component: () => import("./views/admin/GroupsView.vue") },
+        { path: "privileges", name: "admin-privileges", component: () => import("./views/admin/PrivilegesView.vue") },
+        { path: "apps", name: "admin-apps", component: () => import("./views/admin/AppsView.vue") },
+        { path: "instance", name: "admin-instance", component: () => import("./views/admin/InstanceView.vue") },
+        { path: ":rest(.*)*", redirect: { name: "admin-users" } },
+      ],
+    },
     { path: "/:pathMatch(.*)*", redirect: "/" },
   ],
 });

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.helpers.api import PASSWORD, assert_error, login
+from tests.helpers.api import PASSWORD, SUPER_ADMIN_PASSWORD, assert_error, login
 
 
 def _app(client: TestClient, headers: dict[str, str], app_id: str = "sales") -> None:
@@ -145,3 +145,66 @@ def test_me_for_admins_lists_every_app(client: TestClient, admin_headers: dict[s
     _app(client, admin_headers, "sales")
     me = client.get("/me", headers=admin_headers).json()
     assert me["privileges"] == {"sales": ["view", "validate", "contribute"]}
+
+
+def test_an_admin_sets_a_groups_members_by_name(
+    client: TestClient, make_user: Any, admin_headers: dict[str, str]
+) -> None:
+    _app(client, admin_headers, "sales")
+    make_user("ann")
+    bob = make_user("bob")
+    created = client.post(
+        "/groups",
+        json={"name": "north", "privileges": {"sales": ["view"]}, "members": ["ann", "ann"]},
+        headers=admin_headers,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["members"] == ["ann"]
+    patched = client.patch("/groups/north", json={"members": ["bob", "ann"]}, headers=admin_headers)
+    assert patched.json()["members"] == ["ann", "bob"]
+    assert client.get("/me", headers=bob).json()["privileges"] == {"sales": ["view"]}
+    # Renaming or changing privileges alone keeps the members.
+    client.patch("/groups/north", json={"privileges": {}}, headers=admin_headers).raise_for_status()
+    assert client.get("/groups/north", headers=admin_headers).json()["members"] == ["ann", "bob"]
+    assert client.patch("/groups/north", json={"members": ["bob"]}, headers=admin_headers).json()["members"] == ["bob"]
+    assert client.get("/users/ann", headers=admin_headers).json()["groups"] == []
+
+
+def test_group_members_are_checked_and_super_admins_are_out_of_an_admins_reach(
+    client: TestClient, make_user: Any, admin_headers: dict[str, str]
+) -> None:
+    _app(client, admin_headers, "sales")
+    admin = make_user("alice", role="ADMIN")
+    viewer = make_user("vera", privileges={"sales": ["view"]})
+    builder = make_user("ben", privileges={"sales": ["contribute"]})
+    client.post("/groups", json={"name": "team"}, headers=admin_headers).raise_for_status()
+    for headers in (viewer, builder):
+        assert_error(client.patch("/groups/team", json={"members": ["vera"]}, headers=headers), 403, "forbidden")
+        assert_error(client.post("/groups", json={"name": "mine", "members": ["vera"]}, headers=headers), 403)
+    error = assert_error(client.patch("/groups/team", json={"members": ["ghost"]}, headers=admin), 404, "not_found")
+    assert error["details"] == {"field": "members", "username": "ghost"}
+    assert_error(client.patch("/groups/team", json={"members": "vera"}, headers=admin), 400)
+    assert_error(client.patch("/groups/team", json={"members": [1]}, headers=admin), 400)
+    # An admin may neither add a super admin to a group nor take one out.
+    assert_error(client.patch("/groups/team", json={"members": ["admin"]}, headers=admin), 403, "forbidden")
+    assert_error(client.post("/groups", json={"name": "x", "members": ["admin"]}, headers=admin), 403)
+    assert client.get("/groups", headers=admin_headers).json()[0]["members"] == []
+    client.patch("/groups/team", json={"members": ["admin", "vera"]}, headers=admin_headers).raise_for_status()
+    assert_error(client.patch("/groups/team", json={"members": ["vera"]}, headers=admin), 403, "forbidden")
+    # ...but may change the others while leaving the super admin where they are.
+    kept = client.patch("/groups/team", json={"members": ["admin"]}, headers=admin)
+    assert kept.status_code == 200 and kept.json()["members"] == ["admin"]
+    assert [g["name"] for g in client.get("/groups", headers=admin_headers).json()] == ["team"]
+
+
+def test_an_admin_resets_a_password_but_never_a_super_admins(
+    client: TestClient, make_user: Any, admin_headers: dict[str, str]
+) -> None:
+    admin = make_user("alice", role="ADMIN")
+    make_user("carl")
+    assert client.patch("/users/carl", json={"password": "a-new-password-9"}, headers=admin).status_code == 200
+    assert login(client, "carl", "a-new-password-9")
+    assert_error(client.patch("/users/carl", json={"password": "short"}, headers=admin), 400)
+    assert_error(client.patch("/users/admin", json={"password": "a-new-password-9"}, headers=admin), 403)
+    assert_error(client.patch("/users/carl", json={"password": "a-new-password-9"}, headers=make_user("v")), 403)
+    assert login(client, "admin", SUPER_ADMIN_PASSWORD)

@@ -76,6 +76,9 @@ def test_the_usual_round_raises_no_violation_and_logs_nothing(
     page.get_by_role("heading", name="Data sources").wait_for()
     page.goto(stack + "/settings")
     page.wait_for_selector("[data-user=demo-viewer]")
+    page.goto(stack + "/settings/privileges?user=demo-viewer")
+    page.wait_for_selector("[data-table=privileges] [data-app]")
+    page.goto(stack + "/settings/instance")
     page.wait_for_function("() => document.querySelector('textarea[name=instance-settings]')?.value.length > 0")
     shot(page, "csp-settings")
 

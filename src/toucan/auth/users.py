@@ -50,6 +50,7 @@ class GroupCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=255)
     privileges: Privileges = Field(default_factory=dict)
+    members: list[str] = Field(default_factory=list, max_length=10_000)
 
     @field_validator("name")
     @classmethod
@@ -64,6 +65,7 @@ class GroupUpdate(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=255)
     privileges: Privileges | None = None
+    members: list[str] | None = Field(default=None, max_length=10_000)
 
 
 # --- serialisation -------------------------------------------------------------------
@@ -156,6 +158,20 @@ def _set_grants(
     for app_id, wanted in privileges.items():
         for privilege in dict.fromkeys(wanted):
             session.add(Privilege(user_id=user_id, group_id=group_id, app_id=app_id, privilege=privilege.value))
+
+
+def _set_members(session: Session, actor: Identity | None, group: Group, usernames: list[str]) -> None:
+    """Make `usernames` the group's members; adding or removing an account needs the right to manage it."""
+    wanted = dict.fromkeys(usernames)
+    users = list(session.scalars(select(User).where(User.username.in_(wanted)))) if wanted else []
+    found = {u.username for u in users}
+    for username in wanted:
+        if username not in found:
+            raise NotFound(f"User {username!r} does not exist.", details={"field": "members", "username": username})
+    current = set(group.users)
+    for user in current.symmetric_difference(users):
+        _check_may_manage(actor, Role(user.role))
+    group.users = sorted(users, key=lambda u: u.username)
 
 
 def _super_admin_count(session: Session) -> int:
@@ -271,6 +287,8 @@ def create_group(session: Session, actor: Identity | None, data: GroupCreate) ->
     session.add(group)
     session.flush()
     _set_grants(session, data.privileges, group_id=group.id)
+    _set_members(session, actor, group, data.members)
+    session.flush()
     return group
 
 
@@ -283,6 +301,8 @@ def update_group(session: Session, actor: Identity | None, name: str, data: Grou
         group.name = data.name
     if data.privileges is not None:
         _set_grants(session, data.privileges, group_id=group.id)
+    if data.members is not None:
+        _set_members(session, actor, group, data.members)
     session.flush()
     return group
 
