@@ -305,7 +305,8 @@ def test_restore_overwrites_an_app_of_the_same_name_without_a_restart(
         DEMO_APP, lambda conn, path: conn.execute(f"COPY (SELECT 1 AS x) TO '{path}' (FORMAT parquet)")
     )
     store.commit(DEMO_APP, Stage.STAGING, {"leftover": staged}, replace_all=False, author="test")
-    store.release(DEMO_APP)
+    released = b.post(f"/{DEMO_APP}/config/operations", json={"operations": ["release_design", "release_data"]})
+    assert released.status_code == 200, released.text
     assert len(b.rows(DEMO_APP, "sales")) == 300  # served (and cached) before the restore
     old_files = {p.name for p in (b.settings.data_dir / "sources" / DEMO_APP).iterdir()}
 
@@ -326,6 +327,16 @@ def test_restore_overwrites_an_app_of_the_same_name_without_a_restart(
     # The old uploaded file is gone from the storage; no file lingers that no row names.
     remaining = {p.name for p in (b.settings.data_dir / "sources" / DEMO_APP).iterdir()}
     assert not remaining & old_files and len(remaining) == 1
+
+    # The restore is a release of the app's history: rolling back to the one before it brings
+    # the replaced production back (its design and data), on the same running backend.
+    history = b.get(f"/{DEMO_APP}/releases").json()["releases"]
+    assert "Recorded as release" in done.stdout and f"release {history[0]['id']}" in done.stdout
+    assert history[0]["created_by"] == "admin"
+    rolled = b.post(f"/{DEMO_APP}/releases/{history[1]['id']}/rollback")
+    assert rolled.status_code == 200, rolled.text
+    assert len(b.rows(DEMO_APP, "sales")) == 300
+    assert "leftover" in json.dumps(b.get(f"/{DEMO_APP}/metadata?stage=production").json())
 
 
 def _corrupt_copy(backup: Path, tmp_path: Path, name: str) -> Path:

@@ -32,12 +32,15 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from toucan import __version__
+from toucan.apps.configs import Stage
 from toucan.apps.secrets import referenced_secrets
 from toucan.apps.small_apps import validate_app_id
 from toucan.backup import archive
 from toucan.backup.app_rows import COLUMNS, AppRows, parse, stored_secret_names
 from toucan.backup.progress import QUIET, Advance, Progress
-from toucan.data.domains import check_domain_name, domain_store_for
+from toucan.data.domains import DomainStore, check_domain_name, domain_store_for
+from toucan.data.release import record_in
+from toucan.data.release_diff import stage_state
 from toucan.db import migrate
 from toucan.db.domain_models import DomainTable, DomainVersion, StageHead
 from toucan.db.engine import Database
@@ -69,6 +72,9 @@ class RestoreReport:
     # Secrets the restored configs use and this stack's app lacks: to create again.
     secrets_to_recreate: list[str] = field(default_factory=list)
     replaced_before: dict[str, Any] = field(default_factory=dict)
+    # The app's release history records the restore: rolling back to the release before it
+    # brings the replaced content back (while it is among the kept releases).
+    release: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -86,6 +92,7 @@ class RestoreReport:
             "privileges": self.privileges,
             "privileges_skipped": self.privileges_skipped,
             "secrets_to_recreate": self.secrets_to_recreate,
+            "release": self.release,
         }
 
     def lines(self) -> list[str]:
@@ -108,6 +115,9 @@ class RestoreReport:
         if self.privileges_skipped:
             skipped = ", ".join(self.privileges_skipped)
             out.append(f"  Privileges not restored (no such user or group on this stack): {skipped}.")
+        if self.release is not None:
+            undo = " Roll back to the release before it (the app's Releases page) to undo it." if self.replaced else ""
+            out.append(f"  Recorded as release {self.release} of the app's history.{undo}")
         if self.secrets_to_recreate:
             out.append(
                 "  Secrets are never in a backup. Create these again on this stack (the app's jobs that use them "
@@ -140,6 +150,7 @@ def restore_app(
     new_id: str | None = None,
     dry_run: bool = False,
     progress: Progress = QUIET,
+    author: str | None = None,
 ) -> RestoreReport:
     manifest, rows = read_backup(directory, progress)
     target = target_id(new_id or rows.app["id"])
@@ -152,7 +163,8 @@ def restore_app(
     try:
         names = _extract(directory / archive.STORAGE_FILE, rows, staging, progress)
         moved = _move_into_place(staging, names, data_dir, target)
-        old_sources = _replace_rows(db, rows, target, names, report)
+        store = domain_store_for(settings, db)
+        old_sources = _replace_rows(db, store, rows, target, names, report, author or "toucan_restore")
     except BaseException:
         for path in moved:
             path.unlink(missing_ok=True)
@@ -161,7 +173,7 @@ def restore_app(
         shutil.rmtree(staging, ignore_errors=True)
     for stored in old_sources:
         (data_dir / "sources" / target / stored).unlink(missing_ok=True)
-    domain_store_for(settings, db).collect_garbage(target)
+    store.collect_garbage(target)
     return report
 
 
@@ -298,7 +310,13 @@ def _move_into_place(staging: Path, names: dict[tuple[str, str], str], data_dir:
 
 
 def _replace_rows(
-    db: Database, rows: AppRows, target: str, names: dict[tuple[str, str], str], report: RestoreReport
+    db: Database,
+    store: DomainStore,
+    rows: AppRows,
+    target: str,
+    names: dict[tuple[str, str], str],
+    report: RestoreReport,
+    author: str,
 ) -> list[str]:
     """One transaction: the app's rows become the backup's. Returns the app's former uploaded
     files (to remove once committed)."""
@@ -308,6 +326,7 @@ def _replace_rows(
     try:
         with db.session() as session:
             existing = session.get(SmallApp, target, with_for_update=True)
+            before = stage_state(session, store, target, Stage.PRODUCTION)
             old_sources = list(session.scalars(select(DataSourceFile.stored_as).where(DataSourceFile.app_id == target)))
             old_config_versions = dict(
                 session.execute(
@@ -390,6 +409,8 @@ def _replace_rows(
                         user_id=user_id, group_id=group_id, app_id=target, privilege=row["privilege"]
                     )
                 )
+            session.flush()
+            report.release = record_in(session, store, target, before, author=author)
     except (IntegrityError, StatementError) as exc:
         raise archive.BackupCorrupted(
             f"The backup's rows could not be written: {type(exc.orig or exc).__name__}: {str(exc.orig or exc)[:300]}. "

@@ -248,7 +248,9 @@ def restore(
             if manifest.kind == KIND:
                 report = restore_instance(settings, db, directory, dry_run=dry_run, progress=progress)
             else:
-                report = restore_app(settings, db, directory, new_id=new_name, dry_run=dry_run, progress=progress)
+                report = restore_app(
+                    settings, db, directory, new_id=new_name, dry_run=dry_run, progress=progress, author=username
+                )
     except ToucanError as exc:
         raise _stop(exc.message, 1) from None
     if as_json:

@@ -225,7 +225,12 @@ def run_restore_job(ctx: JobContext) -> None:
             )
         request = json.loads((folder / REQUEST_FILE).read_text())
         report = restore_app(
-            ctx.settings, ctx.db, directory, new_id=request.get("new_name"), progress=JobProgress(ctx, 2)
+            ctx.settings,
+            ctx.db,
+            directory,
+            new_id=request.get("new_name"),
+            progress=JobProgress(ctx, 2),
+            author=ctx.author,
         )
         for line in report.lines():
             ctx.log(line.strip(), "warning" if line.lstrip().startswith(("Secrets", "Privileges not")) else "info")

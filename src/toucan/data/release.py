@@ -123,6 +123,12 @@ def history(db: Database, app_id: str, *, limit: int = 50) -> list[dict[str, Any
 # --- the history rows ---------------------------------------------------------------------
 
 
+def record_in(session: Session, store: DomainStore, app_id: str, before: StageState, *, author: str | None) -> int:
+    """Record, in the caller's transaction, a change of production's design and data made
+    elsewhere (a restore from a backup), so that it can be rolled back too; the release's id."""
+    return _record(session, store, app_id, before, author=author, design=True, data=True).id
+
+
 def _record(
     session: Session,
     store: DomainStore,
