@@ -305,6 +305,20 @@ class RestoreReportAnswer(Answer):
     privileges: list[str] = Field(description="`user NAME: privilege` or `group NAME: privilege` restored")
     privileges_skipped: list[str] = Field(description="Privileges of users or groups this stack lacks: not restored")
     secrets_to_recreate: list[str] = Field(description="Secrets the configs use and the app lacks here")
+    release: int | None = Field(
+        default=None, description="The release of the app's history that records the restore (none in a dry run)"
+    )
+
+
+class InstanceRestoreReportAnswer(Answer):
+    dry_run: bool
+    source_version: str = Field(description="The version of the stack that made the backup")
+    users_created: list[str]
+    users_kept: list[str] = Field(description="Users that exist here already: kept as they are")
+    users_without_password: list[str] = Field(description="Local users created without a password: set one")
+    groups_created: list[str]
+    settings: str = Field(description="Whether the instance settings were restored, or why not")
+    apps: list[RestoreReportAnswer]
 
 
 # --- instance settings -----------------------------------------------------------------------

@@ -3,6 +3,7 @@ from one (a dry run answers at once, a restore is a job). The work is in toucan.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import anyio.from_thread
@@ -11,14 +12,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.requests import ClientDisconnect
 
-from toucan.api.answers import BINARY, JobAnswer, RestoreReportAnswer, raw
+from toucan.api.answers import BINARY, InstanceRestoreReportAnswer, JobAnswer, RestoreReportAnswer, raw
 from toucan.api.data_in import JobsDep
-from toucan.api.deps import AdminDep, ContextDep, require_app
+from toucan.api.deps import AdminDep, ContextDep, SuperAdminDep, require_app
 from toucan.auth.roles import AppPrivilege
 from toucan.backup import jobs as backup_jobs
 from toucan.backup import tarball
 from toucan.backup.app_restore import target_id
-from toucan.errors import NotFound, ValidationError
+from toucan.errors import NotFound, PermissionDenied, ValidationError
 from toucan.jobs.store import JobKind
 
 router = APIRouter(tags=["backups"])
@@ -50,7 +51,36 @@ def download(app: str, job_id: str, ctx: ContextDep, admin: AdminDep, jobs: Jobs
     if view.app_id != app:
         raise NotFound(f"No backup job {job_id!r} of {app!r}.", details={"job": job_id, "app": app})
     directory = backup_jobs.finished_backup(ctx.settings, view)
-    filename = f"{app}_{directory.name}.tar"
+    return _tar_answer(directory, f"{app}_{directory.name}.tar")
+
+
+@router.post(
+    "/backup",
+    response_model=JobAnswer,
+    status_code=202,
+    summary="Queue a backup of the whole instance: every app, users, groups, settings (super admins)",
+)
+def backup_instance(ctx: ContextDep, admin: SuperAdminDep, jobs: JobsDep) -> dict[str, Any]:
+    job_id = jobs.submit(JobKind.BACKUP, app_id=None, stage=None, author=admin.username)
+    return jobs.store.get(job_id).as_json(with_log=False)
+
+
+@router.get(
+    "/backup/{job_id}",
+    summary="Download a finished backup of the whole instance: one .tar (super admins)",
+    response_class=StreamingResponse,
+    responses=raw("The backup folder as an uncompressed .tar (`tar xf` gives it back)", content={TAR: BINARY}),
+)
+def download_instance(job_id: str, ctx: ContextDep, admin: SuperAdminDep, jobs: JobsDep) -> StreamingResponse:
+    backup_jobs.job_folder(ctx.settings.data_dir, job_id)  # 404 for what cannot be a job id
+    view = jobs.store.get(job_id)
+    if view.app_id is not None:
+        raise NotFound(f"No backup job {job_id!r} of the whole instance.", details={"job": job_id})
+    directory = backup_jobs.finished_backup(ctx.settings, view)
+    return _tar_answer(directory, f"instance_{directory.name}.tar")
+
+
+def _tar_answer(directory: Path, filename: str) -> StreamingResponse:
     return StreamingResponse(
         tarball.tar_stream(directory),
         media_type=TAR,
@@ -98,8 +128,9 @@ class _RequestBody:
 
 @router.post(
     "/restore",
-    response_model=RestoreReportAnswer,
-    summary="Restore a small app from a backup's .tar (administrators): dry run → the report, else a job (202)",
+    response_model=RestoreReportAnswer | InstanceRestoreReportAnswer,
+    summary="Restore a small app (administrators) or a whole instance (super admins) from a backup's .tar: "
+    "dry run → the report, else a job (202)",
     responses={202: {"model": JobAnswer, "description": "The restore job, queued; its log carries the report"}},
     openapi_extra={"requestBody": {"required": True, "content": {TAR: {"schema": BINARY}}}},
 )
@@ -128,6 +159,14 @@ async def restore(
     except ClientDisconnect:
         raise ValidationError("The upload stopped before the whole backup arrived.") from None
     try:
+        if backup_jobs.is_instance(received):
+            if not admin.is_super_admin:
+                raise PermissionDenied("Restoring a whole instance creates users: only super admins do it.")
+            if new_name is not None:
+                raise ValidationError(
+                    "new_name renames one small app: a whole instance's backup restores every app under its name.",
+                    details={"field": "new_name"},
+                )
         if dry_run:
             report = await run_in_threadpool(backup_jobs.preview_restore, ctx.settings, ctx.db, received, new_name)
             return report.to_json()

@@ -38,6 +38,8 @@ RESERVED_IDS = frozenset(
         "settings",
         "api",
         "static",
+        "backup",
+        "restore",
     }
 )
 

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import select
 
 from toucan import __version__
+from toucan.apps.small_apps import validate_app_id
 from toucan.auth import instance_settings
 from toucan.auth.roles import Role
 from toucan.backup import archive
@@ -163,17 +164,37 @@ class InstanceRestoreReport:
         return out
 
 
-def restore_instance(
-    settings: Settings, db: Database, directory: Path, *, dry_run: bool = False, progress: Progress = QUIET
-) -> InstanceRestoreReport:
+def read_instance(
+    directory: Path, progress: Progress = QUIET
+) -> tuple[archive.Manifest, dict[str, list[dict[str, Any]]], list[str]]:
+    """The manifest, rows and apps of an instance backup, every file of every app checked
+    first; raises before anything is written."""
     manifest = archive.Manifest.read(directory)
     archive.check_compatible(manifest, kind=KIND, version=__version__, known_revisions=migrate.known_revisions())
     archive.verify(directory, manifest, names=INSTANCE_FILES)
     members = archive.read_members(directory / archive.DATABASE_FILE)
     rows = {name: _read_jsonl(members, name) for name in ("users", "groups", "user_groups", "instance_settings")}
     apps = [str(app) for app in manifest.contents.get("apps") or []]
+    for app_id in apps:  # names of folders: nothing but app ids
+        try:
+            validate_app_id(app_id)
+        except ValueError:
+            raise archive.BackupCorrupted(f"The manifest lists {app_id[:60]!r}, which is not an app id.") from None
     for app_id in apps:  # every app checked before anything is written
         read_backup(directory / APPS / app_id, progress)
+    return manifest, rows, apps
+
+
+def restore_instance(
+    settings: Settings,
+    db: Database,
+    directory: Path,
+    *,
+    dry_run: bool = False,
+    progress: Progress = QUIET,
+    author: str | None = None,
+) -> InstanceRestoreReport:
+    manifest, rows, apps = read_instance(directory, progress)
     report = InstanceRestoreReport(dry_run=dry_run, source_version=manifest.version)
     with db.session() as session:
         _restore_people(session, rows, report)
@@ -181,7 +202,9 @@ def restore_instance(
         if dry_run:
             session.rollback()
     for app_id in apps:
-        report.apps.append(restore_app(settings, db, directory / APPS / app_id, dry_run=dry_run, progress=progress))
+        report.apps.append(
+            restore_app(settings, db, directory / APPS / app_id, dry_run=dry_run, progress=progress, author=author)
+        )
     return report
 
 

@@ -29,6 +29,9 @@ from toucan.backup import app_restore, archive, tarball
 from toucan.backup.app_export import backup_app
 from toucan.backup.app_restore import RestoreReport, read_backup, restore_app
 from toucan.backup.app_rows import AppRows
+from toucan.backup.instance import APPS as INSTANCE_APPS
+from toucan.backup.instance import KIND as INSTANCE_KIND
+from toucan.backup.instance import InstanceRestoreReport, backup_instance, read_instance, restore_instance
 from toucan.backup.progress import Advance
 from toucan.db.engine import Database
 from toucan.db.etl_models import Job
@@ -98,10 +101,19 @@ class JobProgress:
 
 
 def run_backup_job(ctx: JobContext) -> None:
-    """The handler of `backup` jobs: the app's backup into the job's folder, for download."""
-    if ctx.app_id is None:
-        raise JobFailed("A backup job names no small app.")
+    """The handler of `backup` jobs: the app's backup (the whole instance's for a job of no
+    app) into the job's folder, for download."""
     folder = job_folder(ctx.settings.data_dir, ctx.job_id)
+    if ctx.app_id is None:
+        whole = backup_instance(
+            ctx.db, ctx.settings.data_dir, folder, version=__version__, progress=JobProgress(ctx, 1)
+        )
+        ctx.log(
+            f"Backed up the instance (version {__version__}) into {whole.directory.name}: apps "
+            f"{', '.join(whole.manifest.contents['apps']) or 'none'}, {whole.manifest.contents['users']} users, "
+            f"{whole.manifest.contents['groups']} groups. Passwords and secrets are never in a backup."
+        )
+        return
     result = backup_app(
         ctx.db, ctx.settings.data_dir, ctx.app_id, folder, version=__version__, progress=JobProgress(ctx, 1)
     )
@@ -154,8 +166,14 @@ def receive(settings: Settings, stream: tarball.Readable) -> Path:
     landing.mkdir()
     try:
         directory = tarball.unpack(stream, landing)
-        _, rows = read_backup(directory)
-        check_storage(directory, rows)
+        if archive.Manifest.read(directory).kind == INSTANCE_KIND:
+            _, _, apps = read_instance(directory)
+            for app_id in apps:
+                _, rows = read_backup(directory / INSTANCE_APPS / app_id)
+                check_storage(directory / INSTANCE_APPS / app_id, rows)
+        else:
+            _, rows = read_backup(directory)
+            check_storage(directory, rows)
     except BaseException:
         shutil.rmtree(landing, ignore_errors=True)
         raise
@@ -192,8 +210,17 @@ def discard(received: Path) -> None:
     shutil.rmtree(received.parent, ignore_errors=True)
 
 
-def preview_restore(settings: Settings, db: Database, received: Path, new_name: str | None) -> RestoreReport:
+def is_instance(received: Path) -> bool:
+    """Whether a received backup is a whole instance's (checked by `receive`)."""
+    return archive.Manifest.read(received).kind == INSTANCE_KIND
+
+
+def preview_restore(
+    settings: Settings, db: Database, received: Path, new_name: str | None
+) -> RestoreReport | InstanceRestoreReport:
     """What restoring a received backup would do (nothing is written)."""
+    if is_instance(received):
+        return restore_instance(settings, db, received, dry_run=True)
     return restore_app(settings, db, received, new_id=new_name, dry_run=True)
 
 
@@ -224,14 +251,18 @@ def run_restore_job(ctx: JobContext) -> None:
                 "send it again."
             )
         request = json.loads((folder / REQUEST_FILE).read_text())
-        report = restore_app(
-            ctx.settings,
-            ctx.db,
-            directory,
-            new_id=request.get("new_name"),
-            progress=JobProgress(ctx, 2),
-            author=ctx.author,
-        )
+        report: RestoreReport | InstanceRestoreReport
+        if is_instance(directory):
+            report = restore_instance(ctx.settings, ctx.db, directory, progress=JobProgress(ctx, 2), author=ctx.author)
+        else:
+            report = restore_app(
+                ctx.settings,
+                ctx.db,
+                directory,
+                new_id=request.get("new_name"),
+                progress=JobProgress(ctx, 2),
+                author=ctx.author,
+            )
         for line in report.lines():
             ctx.log(line.strip(), "warning" if line.lstrip().startswith(("Secrets", "Privileges not")) else "info")
     finally:

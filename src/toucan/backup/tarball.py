@@ -10,6 +10,7 @@ another folder or another file — before a byte of it is written.
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import shutil
 import tarfile
@@ -23,6 +24,10 @@ from toucan.backup import archive
 from toucan.errors import PayloadTooLarge
 
 MEMBERS = (archive.VERSION_FILE, archive.MANIFEST_FILE, archive.DATABASE_FILE, archive.STORAGE_FILE)
+# A whole instance's backup holds one small-app backup per app in apps/<app>/.
+APPS = "apps"
+INSTANCE = "instance"
+APP = re.compile(r"^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?$")
 FOLDER = re.compile(rf"^{re.escape(archive.PREFIX)}[A-Za-z0-9]{{1,32}}$")
 BLOCK = tarfile.BLOCKSIZE
 # What the disk keeps free for the rest of the stack while a backup arrives.
@@ -52,12 +57,24 @@ def _entries(directory: Path) -> list[_Entry]:
         # PAX: a member above 8 GiB gets the extended header it needs; others stay plain ustar.
         return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
 
-    entries = [_Entry(header(directory.name + "/", 0, directory.stat().st_mtime, True), None, 0)]
-    for name in MEMBERS:
-        path = directory / name
-        stat = path.stat()
-        entries.append(_Entry(header(f"{directory.name}/{name}", stat.st_size, stat.st_mtime), path, stat.st_size))
+    entries: list[_Entry] = []
+
+    def add_folder(folder: Path, name: str) -> None:
+        entries.append(_Entry(header(name + "/", 0, folder.stat().st_mtime, True), None, 0))
+        # A backup's files in their usual order, then apps/ (an instance's).
+        for path in sorted(folder.iterdir(), key=lambda p: (p.is_dir(), _order(p.name), p.name)):
+            if path.is_dir():
+                add_folder(path, f"{name}/{path.name}")
+            else:
+                stat = path.stat()
+                entries.append(_Entry(header(f"{name}/{path.name}", stat.st_size, stat.st_mtime), path, stat.st_size))
+
+    add_folder(directory, directory.name)
     return entries
+
+
+def _order(name: str) -> int:
+    return MEMBERS.index(name) if name in MEMBERS else len(MEMBERS)
 
 
 def _padding(size: int, unit: int = BLOCK) -> int:
@@ -103,7 +120,9 @@ def _refused(message: str, member: str) -> archive.BackupCorrupted:
 
 
 def _member_path(member: tarfile.TarInfo) -> tuple[str, str | None]:
-    """(folder, file name or None for the folder itself) of an acceptable member; raises otherwise."""
+    """(folder, path inside it or None for the folder itself) of an acceptable member; raises
+    otherwise. Inside the folder: a backup's files, and for a whole instance `apps/<app>/`
+    folders holding an app's files."""
     name = member.name
     shown = repr(name[:200])
     if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
@@ -117,15 +136,20 @@ def _member_path(member: tarfile.TarInfo) -> tuple[str, str | None]:
         raise _refused(f"The upload holds {shown}, a link.", name)
     if not FOLDER.match(parts[0]):
         raise _refused(f"The upload holds {shown}, outside an on-premise_backup-XXXXXXXX folder.", name)
-    if len(parts) == 1:
+    inside = parts[1:]
+    is_folder = not inside or inside == [APPS] or (len(inside) == 2 and inside[0] == APPS and APP.match(inside[1]))
+    is_file = (len(inside) == 1 and inside[0] in MEMBERS) or (
+        len(inside) == 3 and inside[0] == APPS and APP.match(inside[1]) and inside[2] in MEMBERS
+    )
+    if is_folder:
         if not member.isdir():
             raise _refused(f"The upload holds {shown}, which is not a folder.", name)
-        return parts[0], None
-    if len(parts) != 2 or parts[1] not in MEMBERS:
+        return parts[0], "/".join(inside) or None
+    if not is_file:
         raise _refused(f"The upload holds {shown}, a file a backup never holds.", name)
     if not member.isreg():
         raise _refused(f"The upload holds {shown}, which is not a plain file.", name)
-    return parts[0], parts[1]
+    return parts[0], "/".join(inside)
 
 
 def unpack(stream: Readable, destination: Path) -> Path:
@@ -146,6 +170,9 @@ def unpack(stream: Readable, destination: Path) -> Path:
                     (destination / folder).mkdir(parents=True)
                 if file is None:
                     continue
+                if member.isdir():
+                    (destination / folder / file).mkdir(parents=True, exist_ok=True)
+                    continue
                 if file in seen:
                     raise _refused(f"The upload holds {file} twice.", member.name)
                 seen.add(file)
@@ -158,6 +185,7 @@ def unpack(stream: Readable, destination: Path) -> Path:
                     )
                 source = tar.extractfile(member)
                 assert source is not None  # a regular file
+                (destination / folder / file).parent.mkdir(parents=True, exist_ok=True)
                 with open(destination / folder / file, "xb") as out:
                     shutil.copyfileobj(source, out, archive.CHUNK)
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError) as exc:
@@ -167,7 +195,7 @@ def unpack(stream: Readable, destination: Path) -> Path:
         ) from None
     if folder is None:
         raise archive.BackupCorrupted("The upload is an empty .tar: send the .tar the backup's download gave.")
-    missing = [name for name in MEMBERS if name not in seen]
+    missing = _missing(destination / folder, seen)
     if missing:
         raise archive.BackupCorrupted(
             f"The upload lacks {', '.join(missing)}: it is not a whole backup. Send the .tar the backup's "
@@ -175,3 +203,35 @@ def unpack(stream: Readable, destination: Path) -> Path:
             details={"missing": missing},
         )
     return destination / folder
+
+
+def _missing(directory: Path, seen: set[str]) -> list[str]:
+    """The files a whole backup of its kind has and the upload lacks (an instance backup: its
+    own files, and every file of each app its manifest lists — and no other app)."""
+    top = [name for name in MEMBERS if name != archive.STORAGE_FILE]
+    if archive.MANIFEST_FILE not in seen:
+        return [archive.MANIFEST_FILE]
+    manifest = _manifest(directory)
+    kind = manifest.get("kind")
+    apps = {path.split("/")[1] for path in seen if path.startswith(APPS + "/")}
+    if kind != INSTANCE:
+        if apps:
+            raise _refused("The upload holds apps/ folders, which only a whole instance's backup has.", APPS)
+        return [name for name in MEMBERS if name not in seen]
+    if archive.STORAGE_FILE in seen:
+        raise _refused(f"The upload holds {archive.STORAGE_FILE} beside a whole instance's apps.", archive.STORAGE_FILE)
+    contents = manifest.get("contents")
+    listed = (contents.get("apps") if isinstance(contents, dict) else None) or []
+    if not isinstance(listed, list) or apps - {str(app) for app in listed}:
+        raise _refused("The upload holds an app its manifest does not list.", APPS)
+    wanted = top + [f"{APPS}/{app}/{name}" for app in listed for name in MEMBERS]
+    return [name for name in wanted if name not in seen]
+
+
+def _manifest(directory: Path) -> dict[str, Any]:
+    """The manifest as JSON, for its kind and apps only (read_backup checks it whole later)."""
+    try:
+        raw = json.loads((directory / archive.MANIFEST_FILE).read_text())
+    except (ValueError, UnicodeDecodeError):
+        raise _refused(f"{archive.MANIFEST_FILE} is not JSON.", archive.MANIFEST_FILE) from None
+    return raw if isinstance(raw, dict) else {}
