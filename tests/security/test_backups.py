@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import shutil
 import tarfile
 import uuid
 from pathlib import Path
@@ -45,6 +46,13 @@ def shop(client: TestClient, admin_headers: dict[str, str], settings: Settings, 
 
 def post_restore(client: TestClient, headers: dict[str, str], body: bytes, **query: str) -> Any:
     return client.post("/restore", params=query, content=body, headers={**headers, **TAR})
+
+
+@pytest.fixture(autouse=True)
+def no_backups_yet(settings: Settings) -> None:
+    """Backups other tests left in the session's data dir (kept for their retention) are not
+    this test's leftovers."""
+    shutil.rmtree(backups_root(settings.data_dir), ignore_errors=True)
 
 
 def leftovers(settings: Settings) -> list[Path]:

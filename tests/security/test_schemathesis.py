@@ -41,6 +41,8 @@ RAW_BODIES: dict[str, dict[str, Any]] = {
     "PUT /instance-settings": {"application/json": {"schema": {"type": "object"}}},
     "PUT /{app}/config/augment": {"text/plain": {"schema": {"type": "string"}}},
     "PUT /{app}/domain/{domain}": {"text/plain": {"schema": {"type": "string"}}},
+    # The backup's .tar: generated as raw bytes (schemathesis has no serializer for x-tar).
+    "POST /restore": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
     "POST /{app}/data/sources": {
         "multipart/form-data": {
             "schema": {
