@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi import Path as FastApiPath
 
 from toucan.api.answers import ReleaseDiff, ReleaseList, RolledBack
 from toucan.api.deps import ContextDep, ContributorDep
@@ -39,7 +40,13 @@ def releases(
     response_model=RolledBack,
     summary="Make production's design and data those of a past release again (contributors)",
 )
-def rollback(app: str, release_id: int, ctx: ContextDep, identity: ContributorDep) -> dict[str, Any]:
+def rollback(
+    app: str,
+    ctx: ContextDep,
+    identity: ContributorDep,
+    # The id column is a 32-bit integer: a larger id names no release (and PostgreSQL refuses it).
+    release_id: int = FastApiPath(ge=1, le=2**31 - 1, description="A release of the app's history"),
+) -> dict[str, Any]:
     done = release.rollback(ctx.db, ctx.data.store, app, release_id, author=identity.username)
     assert done.design is not None and done.data is not None
     return {
