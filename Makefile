@@ -65,7 +65,7 @@ test-sqlite: install frontend bubblewrap
 	$(BIN)/pytest -q
 
 test-postgres: install frontend bubblewrap
-	TOUCAN_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "not browser and not deploy"
+	TOUCAN_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -m "not browser and not deploy and not own_stacks"
 
 test-frontend:
 	@if [ -f frontend/package.json ]; then \

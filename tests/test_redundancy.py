@@ -15,7 +15,7 @@ from tests.helpers import ROOT
 sys.path.insert(0, str(ROOT / "bench" / "redundancy"))
 from scenario import replica_kill, running_stack, worker_kill
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.own_stacks]
 
 
 def test_a_replica_and_the_worker_killed_lose_nothing_but_what_was_in_flight(tmp_path: Path) -> None:

@@ -7,12 +7,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "bench" / "backup"))
 from backup_scenario import run
 
 GIB = 1024 * 1024 * 1024
+
+# Two SQLite stacks of its own, whatever the suite's database: run once (the SQLite pass).
+pytestmark = pytest.mark.own_stacks
 
 
 def test_a_gigabyte_app_goes_through_backup_and_restore_in_flat_memory(tmp_path: Path) -> None:

@@ -40,7 +40,8 @@ from toucan.errors import ValidationError
 from toucan.etl.sources import SourceFiles
 from toucan.settings import Settings
 
-pytestmark = pytest.mark.postgres
+# SQLite → PostgreSQL whatever the suite's database: run once (the SQLite pass).
+pytestmark = [pytest.mark.postgres, pytest.mark.own_stacks]
 
 BIN = Path(sys.executable).parent
 ADMIN_PASSWORD = "restore-admin-pw-1"
