@@ -241,8 +241,15 @@ def _plan(db: Database, manifest: archive.Manifest, rows: AppRows, target: str, 
     return report
 
 
-def _extract(storage: Path, rows: AppRows, staging: Path, progress: Progress) -> dict[tuple[str, str], str]:
-    """Write each file the rows name into `staging/<folder>/<new name>`; (folder, old name) → new name."""
+def check_storage(storage: Path, rows: AppRows) -> None:
+    """Read storage.tar.gz through as a restore does, writing nothing: every member readable,
+    every file the rows name present, each uploaded file matching its SHA-256."""
+    _extract(storage, rows, None, QUIET)
+
+
+def _extract(storage: Path, rows: AppRows, staging: Path | None, progress: Progress) -> dict[tuple[str, str], str]:
+    """Write each file the rows name into `staging/<folder>/<new name>` (with no staging folder,
+    only read and check them); (folder, old name) → new name."""
     wanted = {folder: rows.files(folder) for folder in FOLDERS}
     sha256 = {row["stored_as"]: row["sha256"] for row in rows.tables["data_source_files"]}
     names: dict[tuple[str, str], str] = {}
@@ -263,7 +270,7 @@ def _extract_members(
     storage: Path,
     wanted: dict[str, set[str]],
     sha256: dict[str, str],
-    staging: Path,
+    staging: Path | None,
     names: dict[tuple[str, str], str],
     advance: Advance,
 ) -> None:
@@ -273,15 +280,19 @@ def _extract_members(
             if name not in wanted[folder] or (folder, name) in names:
                 continue
             new_name = f"{uuid.uuid4().hex}{Path(name).suffix.lower()[:16]}"
-            target = staging / folder / new_name
-            target.parent.mkdir(parents=True, exist_ok=True)
             digest = hashlib.sha256()
-            with open(target, "wb") as out:
+            if staging is None:
                 while chunk := stream.read(archive.CHUNK):
                     digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+            else:
+                target = staging / folder / new_name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with open(target, "wb") as out:
+                    while chunk := stream.read(archive.CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+                    out.flush()
+                    os.fsync(out.fileno())
             if folder == "sources" and digest.hexdigest() != sha256[name]:
                 raise archive.BackupCorrupted(
                     f"The uploaded file {name} in storage.tar.gz does not match its SHA-256.",

@@ -36,6 +36,7 @@ from toucan.auth.roles import Role
 from toucan.backup import archive
 from toucan.backup.app_export import BackupResult, write_app_backup
 from toucan.backup.app_restore import RestoreReport, read_backup, restore_app
+from toucan.backup.app_rows import AppRows
 from toucan.backup.progress import QUIET, Progress
 from toucan.db import migrate
 from toucan.db.engine import Database
@@ -166,9 +167,9 @@ class InstanceRestoreReport:
 
 def read_instance(
     directory: Path, progress: Progress = QUIET
-) -> tuple[archive.Manifest, dict[str, list[dict[str, Any]]], list[str]]:
-    """The manifest, rows and apps of an instance backup, every file of every app checked
-    first; raises before anything is written."""
+) -> tuple[archive.Manifest, dict[str, list[dict[str, Any]]], dict[str, AppRows]]:
+    """The manifest, rows and each app's rows of an instance backup, every file of every app
+    checked first; raises before anything is written."""
     manifest = archive.Manifest.read(directory)
     archive.check_compatible(manifest, kind=KIND, version=__version__, known_revisions=migrate.known_revisions())
     archive.verify(directory, manifest, names=INSTANCE_FILES)
@@ -180,9 +181,8 @@ def read_instance(
             validate_app_id(app_id)
         except ValueError:
             raise archive.BackupCorrupted(f"The manifest lists {app_id[:60]!r}, which is not an app id.") from None
-    for app_id in apps:  # every app checked before anything is written
-        read_backup(directory / APPS / app_id, progress)
-    return manifest, rows, apps
+    # Every app checked before anything is written.
+    return manifest, rows, {app_id: read_backup(directory / APPS / app_id, progress)[1] for app_id in apps}
 
 
 def restore_instance(

@@ -14,7 +14,6 @@ under `backups/` only once it is checked and its job exists.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
@@ -28,7 +27,6 @@ from toucan import __version__
 from toucan.backup import app_restore, archive, tarball
 from toucan.backup.app_export import backup_app
 from toucan.backup.app_restore import RestoreReport, read_backup, restore_app
-from toucan.backup.app_rows import AppRows
 from toucan.backup.instance import APPS as INSTANCE_APPS
 from toucan.backup.instance import KIND as INSTANCE_KIND
 from toucan.backup.instance import InstanceRestoreReport, backup_instance, read_instance, restore_instance
@@ -168,41 +166,15 @@ def receive(settings: Settings, stream: tarball.Readable) -> Path:
         directory = tarball.unpack(stream, landing)
         if archive.Manifest.read(directory).kind == INSTANCE_KIND:
             _, _, apps = read_instance(directory)
-            for app_id in apps:
-                _, rows = read_backup(directory / INSTANCE_APPS / app_id)
-                check_storage(directory / INSTANCE_APPS / app_id, rows)
+            for app_id, rows in apps.items():
+                app_restore.check_storage(directory / INSTANCE_APPS / app_id / archive.STORAGE_FILE, rows)
         else:
             _, rows = read_backup(directory)
-            check_storage(directory, rows)
+            app_restore.check_storage(directory / archive.STORAGE_FILE, rows)
     except BaseException:
         shutil.rmtree(landing, ignore_errors=True)
         raise
     return directory
-
-
-def check_storage(directory: Path, rows: AppRows) -> None:
-    """Read storage.tar.gz through as a restore would, writing nothing: every member readable,
-    every file the rows name present, each uploaded file matching its SHA-256 — so a dry run
-    that passes means the restore's files will too."""
-    wanted = {folder: rows.files(folder) for folder in app_restore.FOLDERS}
-    sha256 = {row["stored_as"]: row["sha256"] for row in rows.tables["data_source_files"]}
-    seen: set[tuple[str, str]] = set()
-    with open(directory / archive.STORAGE_FILE, "rb") as raw:
-        for folder, name, _size, stream in archive.storage_members_of(raw):
-            digest = hashlib.sha256()
-            while chunk := stream.read(archive.CHUNK):
-                digest.update(chunk)
-            if folder == "sources" and name in sha256 and digest.hexdigest() != sha256[name]:
-                raise archive.BackupCorrupted(
-                    f"The uploaded file {name} in storage.tar.gz does not match its SHA-256.",
-                    details={"member": f"sources/{name}"},
-                )
-            seen.add((folder, name))
-    missing = sorted(f"{f}/{n}" for f in app_restore.FOLDERS for n in wanted[f] if (f, n) not in seen)
-    if missing:
-        raise archive.BackupCorrupted(
-            f"storage.tar.gz lacks files the rows name: {', '.join(missing[:5])}.", details={"missing": missing[:20]}
-        )
 
 
 def discard(received: Path) -> None:
