@@ -14,12 +14,13 @@ from starlette.requests import ClientDisconnect
 
 from toucan.api.answers import BINARY, InstanceRestoreReportAnswer, JobAnswer, RestoreReportAnswer, raw
 from toucan.api.data_in import JobsDep
-from toucan.api.deps import AdminDep, ContextDep, SuperAdminDep, require_app
+from toucan.api.deps import AdminDep, Context, ContextDep, SuperAdminDep, require_app
 from toucan.auth.roles import AppPrivilege
 from toucan.backup import jobs as backup_jobs
 from toucan.backup import tarball
 from toucan.backup.app_restore import target_id
 from toucan.errors import NotFound, PermissionDenied, ValidationError
+from toucan.jobs.queue import JobQueue
 from toucan.jobs.store import JobKind
 
 router = APIRouter(tags=["backups"])
@@ -46,11 +47,7 @@ def backup(app: str, ctx: ContextDep, admin: AdminDep, jobs: JobsDep) -> dict[st
     responses=raw("The backup folder as an uncompressed .tar (`tar xf` gives it back)", content={TAR: BINARY}),
 )
 def download(app: str, job_id: str, ctx: ContextDep, admin: AdminDep, jobs: JobsDep) -> StreamingResponse:
-    backup_jobs.job_folder(ctx.settings.data_dir, job_id)  # 404 for what cannot be a job id
-    view = jobs.store.get(job_id)
-    if view.app_id != app:
-        raise NotFound(f"No backup job {job_id!r} of {app!r}.", details={"job": job_id, "app": app})
-    directory = backup_jobs.finished_backup(ctx.settings, view)
+    directory = _finished(ctx, jobs, job_id, app)
     return _tar_answer(directory, f"{app}_{directory.name}.tar")
 
 
@@ -72,12 +69,19 @@ def backup_instance(ctx: ContextDep, admin: SuperAdminDep, jobs: JobsDep) -> dic
     responses=raw("The backup folder as an uncompressed .tar (`tar xf` gives it back)", content={TAR: BINARY}),
 )
 def download_instance(job_id: str, ctx: ContextDep, admin: SuperAdminDep, jobs: JobsDep) -> StreamingResponse:
+    directory = _finished(ctx, jobs, job_id, None)
+    return _tar_answer(directory, f"instance_{directory.name}.tar")
+
+
+def _finished(ctx: Context, jobs: JobQueue, job_id: str, app: str | None) -> Path:
+    """The folder of a finished backup job of `app` (None: of the whole instance); 404 otherwise."""
     backup_jobs.job_folder(ctx.settings.data_dir, job_id)  # 404 for what cannot be a job id
     view = jobs.store.get(job_id)
-    if view.app_id is not None:
-        raise NotFound(f"No backup job {job_id!r} of the whole instance.", details={"job": job_id})
-    directory = backup_jobs.finished_backup(ctx.settings, view)
-    return _tar_answer(directory, f"instance_{directory.name}.tar")
+    if view.app_id != app:
+        if app is None:
+            raise NotFound(f"No backup job {job_id!r} of the whole instance.", details={"job": job_id})
+        raise NotFound(f"No backup job {job_id!r} of {app!r}.", details={"job": job_id, "app": app})
+    return backup_jobs.finished_backup(ctx.settings, view)
 
 
 def _tar_answer(directory: Path, filename: str) -> StreamingResponse:
