@@ -150,6 +150,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Most rows one data request returns; more are cut and flagged `truncated`.",
     )
+    export_max_rows: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Most rows a chart's CSV or Excel download holds (an Excel sheet holds 1,048,575 at most); "
+        "the answer's `X-Toucan-Truncated: true` header says when rows were left out.",
+    )
     query_workers: int = Field(
         default=4,
         ge=1,

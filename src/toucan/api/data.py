@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from starlette.background import BackgroundTask
 from starlette.responses import FileResponse
@@ -18,6 +18,7 @@ from toucan.apps.configs import Stage
 from toucan.auth.roles import AppPrivilege
 from toucan.data.domains import check_domain_name
 from toucan.data.release import release_data
+from toucan.data.request_export import ExportFormat, export_request
 from toucan.data.service import (
     PREVIEW_ROWS,
     DataRequest,
@@ -69,6 +70,43 @@ async def preview(
         app, stage, identity, body, privilege=AppPrivilege.CONTRIBUTE, default_limit=PREVIEW_ROWS
     )
     return Response(payload, media_type=JSON)
+
+
+@router.post(
+    "/{app}/data/export",
+    summary="A data request's whole answer as a CSV or Excel file (the caller's row filters applied)",
+    response_class=FileResponse,
+    responses=raw(
+        "Every row of the answer (up to TOUCAN_EXPORT_MAX_ROWS) as a file",
+        content={"text/csv": TEXT, ExportFormat.XLSX.media_type: BINARY},
+    ),
+)
+async def export(
+    app: str,
+    body: DataRequest,
+    ctx: ContextDep,
+    identity: IdentityDep,
+    stage: Stage = Stage.PRODUCTION,
+    format: ExportFormat = ExportFormat.CSV,
+    filename: Annotated[str, Query(max_length=100, pattern=r"^[^/\\\x00-\x1f\"]*$")] = "data",
+) -> FileResponse:
+    exported = await export_request(
+        ctx.data,
+        app,
+        stage,
+        identity,
+        body,
+        format,
+        privilege=stage_read_privilege(stage),
+        max_rows=ctx.settings.export_max_rows,
+    )
+    return FileResponse(
+        exported.path,
+        media_type=format.media_type,
+        filename=f"{filename.strip() or 'data'}.{format.value}",
+        headers={"X-Toucan-Rows": str(exported.rows), "X-Toucan-Truncated": str(exported.truncated).lower()},
+        background=BackgroundTask(exported.path.unlink, missing_ok=True),
+    )
 
 
 @router.get("/{app}/metadata", response_model=Metadata, summary="Domains of a stage: rows, columns and types")
