@@ -289,7 +289,7 @@ def test_url_sources_pass_the_ssrf_guard_only_for_allowed_hosts(
     server = ThreadingHTTPServer(("127.0.0.1", 0), Files)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/cities.csv"
+        url = f"http://reader:pw-in-url@127.0.0.1:{server.server_address[1]}/cities.csv?token=query-token-42"
         put_etl(client, admin_headers, {"DATA_SOURCES": [{"domain": "cities", "url": url}]})
         with running_worker(settings):
             refused = wait_for_job(client, admin_headers, preprocess(client, admin_headers))
@@ -297,6 +297,10 @@ def test_url_sources_pass_the_ssrf_guard_only_for_allowed_hosts(
         with running_worker(settings, TOUCAN_CONNECTORS_ALLOWED_HOSTS="127.0.0.1"):
             allowed = wait_for_job(client, admin_headers, preprocess(client, admin_headers))
         assert allowed["state"] == "succeeded", allowed
+        # The log names the file it downloads, never the URL's credentials or query string.
+        log = str(allowed["log"])
+        assert f"127.0.0.1:{server.server_address[1]}/cities.csv" in log, log
+        assert "query-token-42" not in log and "pw-in-url" not in log, log
         assert rows(client, admin_headers, "cities") == [{"city": "Lyon", "n": 1}, {"city": "Nice", "n": 2}]
     finally:
         server.shutdown()

@@ -147,9 +147,10 @@ class Preprocess:
             elif source.name:  # a DATA_PROVIDERS entry: its connector reads `url`, `query`…
                 staged = self._from_connector(app_id, where, source, etl)
             elif source.url:
-                from toucan.connectors.network import fetch_url
+                from toucan.connectors.network import display_url, fetch_url
 
-                self.ctx.log(f"{where}: downloading {source.url}")
+                # Without its query string or credentials: a token in the URL stays out of the log.
+                self.ctx.log(f"{where}: downloading {display_url(source.url)}")
                 target = work / f"url-{index}{Path(source.url.split('?')[0]).suffix[:16]}"
                 target.write_bytes(fetch_url(source.url, self.settings).content)
                 name = Path(source.url.split("?")[0]).name or "download"
