@@ -9,6 +9,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from toucan.errors import ErrorCode
+
 # Operators edit these at run time (FAQ): browsers must always re-read them.
 RUNTIME_CONFIG_FILES = frozenset({"scripts/tc-params.js", "embed-params.json", "tucana-version.txt", "index.html"})
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -43,10 +45,12 @@ def frontend_app(directory: Path | None) -> StaticFiles | None:
 
 
 def no_frontend_response() -> Response:
+    # The API's error shape, so a client reading `error.message` reads this one too.
+    message = (
+        "The frontend is not built. Run `make run` (it builds frontend/dist), "
+        "or point TOUCAN_FRONTEND_DIR at a built frontend. The API is at /_api/."
+    )
     return JSONResponse(
-        {
-            "message": "The frontend is not built. Run `make run` (it builds frontend/dist), "
-            "or point TOUCAN_FRONTEND_DIR at a built frontend. The API is at /_api/.",
-        },
-        status_code=404,
+        {"error": {"code": ErrorCode.NOT_FOUND.value, "message": message, "details": None}},
+        status_code=ErrorCode.NOT_FOUND.status,
     )

@@ -51,7 +51,9 @@ def test_without_a_built_frontend_the_root_says_how_to_build_it(
     app = create_embedded_app(settings.model_copy(update={"frontend_dir": tmp_path / "none"}), db)
     with TestClient(app) as c:
         response = c.get("/")
-        assert response.status_code == 404 and "make run" in response.json()["message"]
+        assert response.status_code == 404
+        error = response.json()["error"]  # the API's error shape
+        assert error["code"] == "not_found" and "make run" in error["message"]
         assert c.get("/_api/health").json() == {"status": "ok"}
 
 
