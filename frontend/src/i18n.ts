@@ -1,5 +1,5 @@
 // English and French strings; the language follows the browser unless chosen.
-import { ref } from "vue";
+import { ref, watch } from "vue";
 
 type Dict = Record<string, string>;
 
@@ -31,6 +31,14 @@ const en: Dict = {
   "chart.empty": "No data for this selection.",
   "chart.error": "This chart could not load: {m}",
   "nav.logout": "Sign out",
+  "nav.menu": "Menu",
+  "nav.skip": "Skip to content",
+  "nav.language": "Language",
+  "title.login": "Sign in",
+  "title.store": "Apps",
+  "title.settings": "Settings",
+  "title.data": "Data",
+  "title.releases": "Releases",
   "nav.store": "Apps",
   "nav.settings": "Settings",
   "settings.users": "Users",
@@ -320,6 +328,14 @@ const fr: Dict = {
   "chart.empty": "Aucune donnée pour cette sélection.",
   "chart.error": "Ce graphique n'a pas pu se charger : {m}",
   "nav.logout": "Se déconnecter",
+  "nav.menu": "Menu",
+  "nav.skip": "Aller au contenu",
+  "nav.language": "Langue",
+  "title.login": "Connexion",
+  "title.store": "Applications",
+  "title.settings": "Paramètres",
+  "title.data": "Données",
+  "title.releases": "Publications",
   "nav.store": "Applications",
   "nav.settings": "Paramètres",
   "settings.users": "Utilisateurs",
@@ -582,9 +598,45 @@ const fr: Dict = {
 };
 
 export const dictionaries: Record<string, Dict> = { en, fr };
+export const LOCALES = Object.keys(dictionaries);
+const STORED_LOCALE = "toucan.locale";
+
+/**
+ * The language to start in: the one chosen before (kept in local storage), else the
+ * browser's when we have it, else English.
+ */
+export function initialLocale(stored: string | null, browser: string | undefined): string {
+  if (stored && LOCALES.includes(stored)) return stored;
+  const language = browser?.toLowerCase().split("-")[0];
+  return language && LOCALES.includes(language) ? language : "en";
+}
+
+function storedLocale(): string | null {
+  try {
+    return typeof localStorage !== "undefined" ? localStorage.getItem(STORED_LOCALE) : null;
+  } catch {
+    return null; // storage disabled: the browser's language
+  }
+}
+
 export const locale = ref<string>(
-  typeof navigator !== "undefined" && navigator.language?.toLowerCase().startsWith("fr") ? "fr" : "en",
+  initialLocale(storedLocale(), typeof navigator !== "undefined" ? navigator.language : undefined),
 );
+
+// A choice survives a reload, and the page's `lang` follows it (screen readers, hyphenation).
+watch(
+  locale,
+  (value) => {
+    try {
+      localStorage.setItem(STORED_LOCALE, value);
+    } catch {
+      // storage disabled: the choice lasts until the reload
+    }
+    if (typeof document !== "undefined") document.documentElement.lang = value;
+  },
+  { flush: "sync" },
+);
+if (typeof document !== "undefined") document.documentElement.lang = locale.value;
 
 export function t(key: string, params: Record<string, string | number> = {}): string {
   const text = dictionaries[locale.value]?.[key] ?? en[key] ?? key;

@@ -1,14 +1,24 @@
 import { createRouter, createWebHistory } from "vue-router";
 import { useSession } from "./session";
+import { t } from "./i18n";
+import { setPageTitle } from "./pageTitle";
+
+declare module "vue-router" {
+  interface RouteMeta {
+    /** i18n keys of the page's title, most specific first; pages that show a named thing
+     * (an app, a story) set theirs with setPageTitle once they know it. */
+    title?: string[];
+  }
+}
 
 export const router = createRouter({
   history: createWebHistory(),
   routes: [
-    { path: "/login", name: "login", component: () => import("./views/LoginView.vue") },
-    { path: "/", name: "store", component: () => import("./views/StoreView.vue") },
+    { path: "/login", name: "login", component: () => import("./views/LoginView.vue"), meta: { title: ["title.login"] } },
+    { path: "/", name: "store", component: () => import("./views/StoreView.vue"), meta: { title: ["title.store"] } },
     { path: "/apps/:app", name: "app", component: () => import("./views/AppView.vue"), props: true },
-    { path: "/apps/:app/data", name: "app-data", component: () => import("./views/DataView.vue"), props: true },
-    { path: "/apps/:app/releases", name: "app-releases", component: () => import("./views/ReleasesView.vue"), props: true },
+    { path: "/apps/:app/data", name: "app-data", component: () => import("./views/DataView.vue"), props: true, meta: { title: ["title.data"] } },
+    { path: "/apps/:app/releases", name: "app-releases", component: () => import("./views/ReleasesView.vue"), props: true, meta: { title: ["title.releases"] } },
     { path: "/apps/:app/stories/:story", name: "story", component: () => import("./views/AppView.vue"), props: true },
     {
       // Every admin screen is a child of AdminView, which shows a 403 page instead to non-admins.
@@ -16,11 +26,11 @@ export const router = createRouter({
       component: () => import("./views/admin/AdminView.vue"),
       children: [
         { path: "", name: "settings", redirect: { name: "admin-users" } },
-        { path: "users", name: "admin-users", component: () => import("./views/admin/UsersView.vue") },
-        { path: "groups", name: "admin-groups", component: () => import("./views/admin/GroupsView.vue") },
-        { path: "privileges", name: "admin-privileges", component: () => import("./views/admin/PrivilegesView.vue") },
-        { path: "apps", name: "admin-apps", component: () => import("./views/admin/AppsView.vue") },
-        { path: "instance", name: "admin-instance", component: () => import("./views/admin/InstanceView.vue") },
+        { path: "users", name: "admin-users", component: () => import("./views/admin/UsersView.vue"), meta: { title: ["settings.users", "title.settings"] } },
+        { path: "groups", name: "admin-groups", component: () => import("./views/admin/GroupsView.vue"), meta: { title: ["settings.groups", "title.settings"] } },
+        { path: "privileges", name: "admin-privileges", component: () => import("./views/admin/PrivilegesView.vue"), meta: { title: ["admin.privileges", "title.settings"] } },
+        { path: "apps", name: "admin-apps", component: () => import("./views/admin/AppsView.vue"), meta: { title: ["admin.apps", "title.settings"] } },
+        { path: "instance", name: "admin-instance", component: () => import("./views/admin/InstanceView.vue"), meta: { title: ["admin.instance", "title.settings"] } },
         { path: ":rest(.*)*", redirect: { name: "admin-users" } },
       ],
     },
@@ -34,3 +44,11 @@ router.beforeEach(async (to) => {
   if (!session.me && !(await session.restore())) return { name: "login", query: { next: to.fullPath } };
   return true;
 });
+
+/** The title of a route with a static one (see RouteMeta.title); others start blank. */
+export function applyRouteTitle(): void {
+  const route = router.currentRoute.value;
+  setPageTitle(...(route.meta.title ?? []).map((key) => t(key)));
+}
+
+router.afterEach(() => applyRouteTitle());
