@@ -274,6 +274,8 @@ export interface RestoreReport {
   app: string;
   source_app: string;
   source_version: string;
+  /** A dry run's: restore this checked backup without sending it again. */
+  upload?: string | null;
   name: string;
   dry_run: boolean;
   replaced: boolean;
@@ -290,11 +292,15 @@ export interface RestoreReport {
 export interface RestoreOptions {
   newName?: string;
   dryRun: boolean;
+  /** A dry run's `upload`: restores the backup it checked, which is not sent again. */
+  upload?: string;
 }
 
 /** The query string of POST /restore. */
-export function restoreQuery({ newName, dryRun }: RestoreOptions): string {
+export function restoreQuery({ newName, dryRun, upload }: RestoreOptions): string {
   const query = new URLSearchParams();
+  // A checked backup restores under the name it was checked with.
+  if (upload) return `?${new URLSearchParams({ upload })}`;
   if (newName?.trim()) query.set("new_name", newName.trim());
   if (dryRun) query.set("dry_run", "true");
   const text = query.toString();
@@ -309,15 +315,15 @@ export function attachmentName(header: string | null, fallback: string): string 
   return name && !/[\\/]/.test(name) ? name : fallback;
 }
 
-/** POST /restore with the backup's .tar as the body; XHR because fetch reports no upload progress.
- * A dry run answers the report (200), a restore its queued job (202). */
-function sendRestore(file: Blob, options: RestoreOptions, onProgress: (sent: number) => void) {
+/** POST /restore with the backup's .tar as the body (none with `upload`); XHR because fetch
+ * reports no upload progress. A dry run answers the report (200), a restore its queued job (202). */
+function sendRestore(file: Blob | null, options: RestoreOptions, onProgress: (sent: number) => void) {
   return new Promise<RestoreReport | Job>((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", apiBase() + "/restore" + restoreQuery(options));
     const token = getToken();
     if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
-    xhr.setRequestHeader("Content-Type", "application/x-tar");
+    if (file) xhr.setRequestHeader("Content-Type", "application/x-tar");
     xhr.upload.onprogress = (event) => onProgress(event.loaded);
     xhr.onload = () => {
       const parsed = xhr.responseText ? safeJson(xhr.responseText) : null;

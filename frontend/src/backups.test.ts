@@ -60,6 +60,8 @@ describe("restore answers and backup jobs", () => {
   it("builds the restore query", () => {
     expect(restoreQuery({ dryRun: true })).toBe("?dry_run=true");
     expect(restoreQuery({ newName: " sales copy ", dryRun: false })).toBe("?new_name=sales+copy");
+    // A checked backup is restored by its id, under the name it was checked with.
+    expect(restoreQuery({ newName: "other", dryRun: false, upload: "0f2e-id" })).toBe("?upload=0f2e-id");
     expect(restoreQuery({ newName: "", dryRun: false })).toBe("");
   });
 

@@ -126,7 +126,10 @@ def test_an_admin_backs_up_downloads_and_restores_under_a_new_name(
     shot(page, "backup-preview-desktop")
     panel_shot(page, panel, "backup-panel-preview-desktop")
 
-    panel.locator("[data-action=confirm-restore]").click()
+    with page.expect_request(lambda r: "/restore?" in r.url and r.method == "POST") as sent:
+        panel.locator("[data-action=confirm-restore]").click()
+    # The confirmation restores the backup its preview checked: the file is not sent again.
+    assert "upload=" in sent.value.url and not sent.value.post_data_buffer, sent.value.url
     job = panel.locator("[data-restore-job][data-state=succeeded]")
     job.wait_for(timeout=60_000)
     report = job.locator(".job-log").inner_text()

@@ -243,3 +243,64 @@ def test_a_backup_edited_to_promote_users_or_reach_another_app_changes_neither(
     assert roles["eve"] == "ADMIN" and list(roles.values()).count("SUPER_ADMIN") == 1
     assert client.get("/users/eve", headers=admin_headers).json()["privileges"] == {"copy": ["contribute"]}
     assert state_of(client, admin_headers, "other") == before
+
+
+def test_a_checked_backup_is_restored_once_by_its_checker_without_sending_it_again(
+    client: TestClient,
+    admin_headers: dict[str, str],
+    settings: Settings,
+    shop: Path,
+    make_user: Any,
+    base_settings: Settings,
+) -> None:
+    from tests.helpers.workers import running_worker
+
+    tar = backup_tar(shop)
+    checked = post_restore(client, admin_headers, tar, new_name="shop-copy", dry_run="true")
+    assert checked.status_code == 200, checked.text
+    upload = checked.json()["upload"]
+    assert checked.json()["app"] == "shop-copy"
+    assert state_of(client, admin_headers, "shop-copy") == {"exists": False}  # a dry run restores nothing
+
+    # Another administrator, a builder or a viewer cannot restore it; nor can a made-up id.
+    other_admin = make_user("ada", role="ADMIN")
+    builder = make_user("bea", privileges={"shop": ["contribute"]})
+    assert_error(post_restore(client, other_admin, b"", upload=upload), 404)
+    assert_error(post_restore(client, builder, b"", upload=upload), 403)
+    assert_error(post_restore(client, admin_headers, b"", upload=str(uuid.uuid4())), 404)
+    assert_error(post_restore(client, admin_headers, b"", upload="../../etc"), 404)
+    # It restores under the name it was checked with, with no body and no second dry run.
+    assert_error(post_restore(client, admin_headers, b"", upload=upload, new_name="elsewhere"), 400)
+    assert_error(post_restore(client, admin_headers, tar, upload=upload), 400)
+    assert_error(post_restore(client, admin_headers, b"", upload=upload, dry_run="true"), 400)
+
+    with running_worker(base_settings):
+        queued = post_restore(client, admin_headers, b"", upload=upload)
+        assert queued.status_code == 202, queued.text
+        job = wait_for_job(client, admin_headers, queued.json()["id"])
+    assert job["state"] == "succeeded", job
+    assert state_of(client, admin_headers, "shop-copy")["exists"] is True
+    # Taken once: the same id again is not found, and nothing of it is left on disk.
+    assert_error(post_restore(client, admin_headers, b"", upload=upload), 404)
+    assert leftovers(settings) == []
+
+
+def test_an_admin_cannot_restore_a_whole_instance_through_a_checked_upload(
+    client: TestClient, admin_headers: dict[str, str], settings: Settings, db: Database, make_user: Any, tmp_path: Path
+) -> None:
+    """The super admin checks an instance backup; an admin who learns its id cannot restore it
+    (ids are per owner), and the id stays the super admin's."""
+    from toucan.backup.instance import backup_instance
+
+    make_app(client, admin_headers, "shop")
+    folder = backup_instance(db, settings.data_dir, tmp_path / "made", version=__version__).directory
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        tar.add(folder, arcname=folder.name)
+    admin = make_user("ada", role="ADMIN")
+    assert_error(post_restore(client, admin, out.getvalue(), dry_run="true"), 403)
+    checked = post_restore(client, admin_headers, out.getvalue(), dry_run="true")
+    assert checked.status_code == 200, checked.text
+    upload = checked.json()["upload"]
+    assert_error(post_restore(client, admin, b"", upload=upload), 404)
+    assert (backups_root(settings.data_dir) / upload).is_dir()  # still the super admin's to restore

@@ -296,6 +296,9 @@ class RestoreReportAnswer(Answer):
     source_version: str = Field(description="The version of the stack that made the backup")
     name: str
     dry_run: bool
+    upload: str | None = Field(
+        default=None, description="A dry run's: restores this checked backup with POST /restore?upload=<id>, no body"
+    )
     replaced: bool = Field(description="An app of this id exists and is replaced")
     replaced_before: RestoreContents | dict[str, Any] = Field(description="What the replaced app holds now")
     configs: list[str]
@@ -312,6 +315,9 @@ class RestoreReportAnswer(Answer):
 
 class InstanceRestoreReportAnswer(Answer):
     dry_run: bool
+    upload: str | None = Field(
+        default=None, description="A dry run's: restores this checked backup with POST /restore?upload=<id>, no body"
+    )
     source_version: str = Field(description="The version of the stack that made the backup")
     users_created: list[str]
     users_kept: list[str] = Field(description="Users that exist here already: kept as they are")

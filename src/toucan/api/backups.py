@@ -146,8 +146,19 @@ async def restore(
     new_name: str | None = Query(
         default=None, max_length=200, description="Restore as this small app id instead of the backup's"
     ),
-    dry_run: bool = Query(default=False, description="Check the backup and answer what a restore would do"),
+    dry_run: bool = Query(
+        default=False,
+        description="Check the backup and answer what a restore would do, with the `upload` id that restores it "
+        "without sending it again",
+    ),
+    upload: str | None = Query(
+        default=None,
+        max_length=60,
+        description="Restore the backup a dry run of yours checked (its answer's `upload`), with no body",
+    ),
 ) -> Any:
+    if upload is not None:
+        return await _restore_checked(request, ctx, admin, jobs, upload, new_name, dry_run)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type.startswith(("multipart/", "application/json", "application/x-www-form-urlencoded")):
         raise ValidationError(
@@ -173,12 +184,51 @@ async def restore(
                 )
         if dry_run:
             report = await run_in_threadpool(backup_jobs.preview_restore, ctx.settings, ctx.db, received, new_name)
-            return report.to_json()
-        prepare = backup_jobs.stage_restore(ctx.settings, received, new_name)
-        job_id = await run_in_threadpool(
-            jobs.submit, JobKind.RESTORE, app_id=None, stage=None, author=admin.username, prepare=prepare
+            kept = await run_in_threadpool(backup_jobs.keep_checked, ctx.settings, received, admin.username, new_name)
+            return {**report.to_json(), "upload": kept}
+        return await _queue_restore(ctx, admin, jobs, received, new_name)
+    finally:
+        backup_jobs.discard(received)
+
+
+async def _queue_restore(
+    ctx: ContextDep, admin: AdminDep, jobs: JobsDep, received: Path, new_name: str | None
+) -> JSONResponse:
+    prepare = backup_jobs.stage_restore(ctx.settings, received, new_name)
+    job_id = await run_in_threadpool(
+        jobs.submit, JobKind.RESTORE, app_id=None, stage=None, author=admin.username, prepare=prepare
+    )
+    view = await run_in_threadpool(jobs.store.get, job_id)
+    return JSONResponse(view.as_json(with_log=False), status_code=202)
+
+
+async def _restore_checked(
+    request: Request,
+    ctx: ContextDep,
+    admin: AdminDep,
+    jobs: JobsDep,
+    upload: str,
+    new_name: str | None,
+    dry_run: bool,
+) -> JSONResponse:
+    """Restore a backup the caller's dry run checked and kept: the file is not sent twice."""
+    if dry_run:
+        raise ValidationError("upload restores a checked backup: it takes no dry_run.", details={"field": "dry_run"})
+    if new_name is not None:
+        raise ValidationError(
+            "A checked backup restores under the name its dry run was checked with: check it again to rename it.",
+            details={"field": "new_name"},
         )
-        view = await run_in_threadpool(jobs.store.get, job_id)
-        return JSONResponse(view.as_json(with_log=False), status_code=202)
+    async for chunk in request.stream():
+        if chunk:
+            raise ValidationError(
+                "With upload, send no body: the backup is the one checked.", details={"field": "body"}
+            )
+    received, checked_name = await run_in_threadpool(backup_jobs.take_checked, ctx.settings, upload, admin.username)
+    try:
+        # Its checks were made when it arrived; who may restore it is checked again now.
+        if backup_jobs.is_instance(received) and not admin.is_super_admin:
+            raise PermissionDenied("Restoring a whole instance creates users: only super admins do it.")
+        return await _queue_restore(ctx, admin, jobs, received, checked_name)
     finally:
         backup_jobs.discard(received)

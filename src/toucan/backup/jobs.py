@@ -42,6 +42,8 @@ from toucan.settings import Settings
 
 FOLDER = "backups"
 REQUEST_FILE = "request.json"
+# Beside a backup checked by a dry run and kept for the restore that follows it.
+UPLOAD_FILE = "checked-upload.json"
 
 
 def backups_root(data_dir: Path) -> Path:
@@ -209,6 +211,48 @@ def stage_restore(settings: Settings, received: Path, new_name: str | None) -> C
         discard(received)
 
     return prepare
+
+
+def keep_checked(settings: Settings, received: Path, owner: str, new_name: str | None) -> str:
+    """Keep a backup a dry run checked, for `owner` to restore without sending it again;
+    returns its id. It goes with the other folders of `backups/` after
+    TOUCAN_BACKUP_RETENTION_HOURS."""
+    upload_id = str(uuid.uuid4())
+    folder = job_folder(settings.data_dir, upload_id)
+    folder.mkdir(parents=True)
+    (folder / UPLOAD_FILE).write_text(json.dumps({"owner": owner, "new_name": new_name}))
+    # The scratch space is on the data dir: a rename, whatever the backup's size.
+    received.rename(folder / received.name)
+    discard(received)
+    return upload_id
+
+
+def take_checked(settings: Settings, upload_id: str, owner: str) -> tuple[Path, str | None]:
+    """The backup `owner` had checked as `upload_id`, and the name it was checked under. Taken
+    once: a second restore of it, another admin's id or an expired one is not found."""
+    missing = NotFound(
+        "No checked backup has this id: it was restored already, expired (TOUCAN_BACKUP_RETENTION_HOURS) or is "
+        "another administrator's. Send the backup again.",
+        details={"upload": upload_id[:60]},
+    )
+    try:
+        folder = job_folder(settings.data_dir, upload_id)
+        meta = json.loads((folder / UPLOAD_FILE).read_text())
+    except (NotFound, OSError, ValueError):
+        raise missing from None
+    if meta.get("owner") != owner:
+        raise missing
+    # Claimed by a rename: of two restores sent at once, one finds it.
+    claimed = folder.with_name(f"{folder.name}.taken-{uuid.uuid4().hex}")
+    try:
+        folder.rename(claimed)
+    except OSError:
+        raise missing from None
+    directory = backup_in(claimed)
+    if directory is None:
+        shutil.rmtree(claimed, ignore_errors=True)
+        raise missing
+    return directory, meta.get("new_name")
 
 
 def run_restore_job(ctx: JobContext) -> None:
