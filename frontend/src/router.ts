@@ -20,6 +20,7 @@ export const router = createRouter({
         { path: "groups", name: "admin-groups", component: () => import("./views/admin/GroupsView.vue") },
         { path: "privileges", name: "admin-privileges", component: () => import("./views/admin/PrivilegesView.vue") },
         { path: "apps", name: "admin-apps", component: () => import("./views/admin/AppsView.vue") },
+        { path: "permissions", name: "admin-permissions", component: () => import("./views/admin/PermissionsView.vue") },
         { path: "instance", name: "admin-instance", component: () => import("./views/admin/InstanceView.vue") },
         { path: ":rest(.*)*", redirect: { name: "admin-users" } },
       ],
