@@ -159,6 +159,75 @@ def test_release_makes_staging_production(tmp_path: Path) -> None:
     assert set(domain_store_for(settings, db).snapshot("shop", Stage.PRODUCTION).domains) == {"sales"}
 
 
+def test_rollback_puts_production_back_to_a_past_release(tmp_path: Path) -> None:
+    """`toucan-ctl rollback APP [--release ID]`: the API's rollback from a shell; without
+    --release, production goes back to the release before the latest."""
+    from toucan.apps.configs import ConfigKind, Stage, read_config, write_config
+    from toucan.apps.small_apps import AppCreate, create_app
+    from toucan.data.domains import domain_store_for
+    from toucan.data.release import history as release_history
+    from toucan.data.release import release as release_app
+    from toucan.db.engine import Database
+    from toucan.etl.ingest import UploadFormat, ingest_file
+    from toucan.settings import Settings
+
+    env = clean_env(TOUCAN_DATA_DIR=str(tmp_path), TOUCAN_SUPER_ADMIN_PASSWORD="admin-password")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*TOUCAN_CTL, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+
+    assert run("migrate").returncode == 0
+    settings = Settings(data_dir=tmp_path)
+    db = Database.from_settings(settings)
+    store = domain_store_for(settings, db)
+    with db.session() as session:
+        create_app(session, None, AppCreate(id="shop", name="Shop"))
+
+    def stage(title: str, rows: str) -> int:
+        with db.session() as session:
+            write_config(session, "shop", Stage.STAGING, ConfigKind.FRONT, {"slides": [{"id": title}]}, author=None)
+        csv = tmp_path / "sales.csv"
+        csv.write_text(rows)
+        staged = ingest_file(store, "shop", "sales", csv, UploadFormat.CSV)
+        store.commit("shop", Stage.STAGING, {"sales": staged}, replace_all=False, author=None)
+        return release_app(db, store, "shop", design=True, data=True, author="builder").release_id
+
+    def production() -> tuple[str, int]:
+        with db.readonly_session() as session:
+            slide = read_config(session, "shop", Stage.PRODUCTION, ConfigKind.FRONT)["slides"][0]["id"]
+        rows = store.snapshot("shop", Stage.PRODUCTION).domains["sales"].rows
+        return slide, rows
+
+    none_yet = run("rollback", "shop")
+    assert none_yet.returncode == 1 and "no release" in none_yet.stderr
+    first = stage("first", "a\n1\n")
+    only_one = run("rollback", "shop")
+    assert only_one.returncode == 1 and "one release" in only_one.stderr
+    second = stage("second", "a\n1\n2\n3\n")
+    assert production() == ("second", 3)
+
+    # No --release: back to the release before the latest.
+    back = run("rollback", "shop")
+    assert back.returncode == 0, back.stderr
+    assert production() == ("first", 1)
+    newest = release_history(db, "shop")[0]
+    assert (newest["rollback_of"], newest["created_by"]) == (first, "toucan-ctl")
+    assert f"release {newest['id']}" in back.stdout and f"rolled back to release {first}" in back.stdout
+
+    # --release ID: forward again to the second release.
+    again = run("rollback", "shop", "--release", str(second))
+    assert again.returncode == 0, again.stderr
+    assert production() == ("second", 3)
+    assert release_history(db, "shop")[0]["rollback_of"] == second
+
+    # Wrong app, a release of no app, an id beyond the id column: clear errors, nothing changed.
+    assert "nope" in run("rollback", "nope").stderr
+    unknown = run("rollback", "shop", "--release", "999")
+    assert unknown.returncode == 1 and "Release 999" in unknown.stderr and "Nothing was changed" in unknown.stderr
+    assert run("rollback", "shop", "--release", str(2**40)).returncode == 2
+    assert production() == ("second", 3) and len(release_history(db, "shop")) == 4
+
+
 def test_connectors_check_tests_each_provider_of_an_app(tmp_path: Path) -> None:
     """`toucan-ctl connectors --check APP`: every DATA_PROVIDERS entry checked step by step from
     a shell, as the data page's "Test connection" does; exit 1 when one fails, secrets never

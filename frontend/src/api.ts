@@ -1,4 +1,5 @@
 // The one typed client of the backend API. Base URL from window.TC_PARAMS (scripts/tc-params.js).
+import type { PermissionRule } from "./adminPermissions";
 
 export interface ApiErrorBody {
   code: string;
@@ -414,7 +415,54 @@ export const api = {
   releases: (id: string) => request<{ releases: ReleaseRecord[]; kept: number }>("GET", `${appPath(id)}/releases`),
   rollback: (id: string, release: number) =>
     request<{ release: number; rollback_of: number }>("POST", `${appPath(id)}/releases/${release}/rollback`),
+  // Identity providers (super admins): the settings as JSON, a provider tested, an IdP's description read.
+  instanceSettingsJson: () => request<Record<string, unknown>>("GET", "/instance-settings?format=json"),
+  putInstanceSettingsJson: (document: Record<string, unknown>) =>
+    request<{ version: number; warnings: string[] }>("PUT", "/instance-settings?format=json", document),
+  testProvider: (provider: Record<string, unknown>, metadataUrl?: string) =>
+    request<ProviderCheck>("POST", "/instance-settings/providers/test", {
+      provider,
+      ...(metadataUrl ? { metadata_url: metadataUrl } : {}),
+    }),
+  discoverProvider: (type: "OIDC" | "SAML2", url: string) =>
+    request<{ type: string; document: Record<string, unknown> }>("POST", "/instance-settings/providers/discover", { type, url }),
+  // Data permissions (admins): the staging rules with the domains they can name, saved, previewed as a user.
+  permissions: (id: string) => request<PermissionRules>("GET", `${appPath(id)}/permissions?stage=staging`),
+  putPermissions: (id: string, rules: PermissionRule[]) =>
+    request<PermissionRules>("PUT", `${appPath(id)}/permissions`, { rules }),
+  previewPermissions: (id: string, body: { username: string; domain: string; rules: PermissionRule[]; limit?: number }) =>
+    request<PermissionPreview>("POST", `${appPath(id)}/permissions/preview?stage=staging`, body),
 };
+
+// --- identity providers and data permissions ------------------------------------------------
+
+export interface ProviderCheck {
+  provider: string;
+  type: string;
+  ok: boolean;
+  steps: { name: string; ok: boolean | null; detail: string }[];
+}
+
+export interface PermissionRules {
+  stage: Stage;
+  rules: PermissionRule[];
+  domains: DomainInfo[];
+  version?: number | null;
+}
+
+export interface PermissionPreview {
+  domain: string;
+  data: Record<string, unknown>[];
+  columns: Column[];
+  user: { username: string; role: string; groups: string[]; attributes: Record<string, unknown>; disabled: boolean };
+  admin: boolean;
+  can_view: boolean;
+  applied_rules: number[];
+  see_all: boolean;
+  conditions: Record<string, unknown>[];
+  rows_total: number;
+  rows_visible: number;
+}
 
 // --- front config ----------------------------------------------------------------------
 

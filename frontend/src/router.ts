@@ -30,6 +30,7 @@ export const router = createRouter({
         { path: "groups", name: "admin-groups", component: () => import("./views/admin/GroupsView.vue"), meta: { title: ["settings.groups", "title.settings"] } },
         { path: "privileges", name: "admin-privileges", component: () => import("./views/admin/PrivilegesView.vue"), meta: { title: ["admin.privileges", "title.settings"] } },
         { path: "apps", name: "admin-apps", component: () => import("./views/admin/AppsView.vue"), meta: { title: ["admin.apps", "title.settings"] } },
+        { path: "permissions", name: "admin-permissions", component: () => import("./views/admin/PermissionsView.vue"), meta: { title: ["perm.title", "title.settings"] } },
         { path: "instance", name: "admin-instance", component: () => import("./views/admin/InstanceView.vue"), meta: { title: ["admin.instance", "title.settings"] } },
         { path: ":rest(.*)*", redirect: { name: "admin-users" } },
       ],

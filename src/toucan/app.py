@@ -23,6 +23,7 @@ from toucan.api import (
     data_in,
     instance_settings,
     metrics,
+    permissions,
     pipeline_steps,
     releases,
     root,
@@ -107,6 +108,7 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
         releases,
         instance_settings,
         pipeline_steps,
+        permissions,
         sso,
     ):
         api.include_router(module.router)

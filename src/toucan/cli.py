@@ -302,6 +302,58 @@ def release(
     console.print(f"Recorded as release {done.release_id} in the app's release history.")
 
 
+@app.command()
+def rollback(
+    app_id: Annotated[str, typer.Argument(metavar="APP", help="The small app's id.")],
+    release_id: Annotated[
+        int | None,
+        typer.Option(
+            "--release",
+            metavar="ID",
+            min=1,
+            max=2**31 - 1,  # the id column is 32-bit: a larger id names no release
+            help="The release to go back to (its id in the app's history); default: the one before the latest.",
+        ),
+    ] = None,
+) -> None:
+    """Roll production back to a past release: its design and data again (as the release history's
+    Roll back button does), recorded as a new release."""
+    from sqlalchemy import select
+
+    from toucan.bootstrap import prepare
+    from toucan.data.domains import domain_store_for
+    from toucan.data.release import history as release_history
+    from toucan.data.release import rollback as rollback_app
+    from toucan.db.models import SmallApp
+
+    settings = _settings()
+    db, _ = prepare(settings)
+    with db.readonly_session() as session:
+        if session.scalar(select(SmallApp.id).where(SmallApp.id == app_id)) is None:
+            err.print(f"[red]No small app {escape(repr(app_id))}.[/]")
+            raise typer.Exit(1)
+    if release_id is None:
+        # The newest release is production as it is now: going back means the one before it.
+        past = release_history(db, app_id, limit=2)
+        if len(past) < 2:
+            err.print(
+                f"[red]{escape(app_id)} has {'one release' if past else 'no release'}: there is no earlier "
+                "release to roll back to.[/]"
+            )
+            raise typer.Exit(1)
+        release_id = past[1]["id"]
+    try:
+        done = rollback_app(db, domain_store_for(settings, db), app_id, release_id, author=CLI_AUTHOR)
+    except ToucanError as exc:
+        err.print(f"[red]{escape(exc.message)} Nothing was changed.[/]", soft_wrap=True)
+        raise typer.Exit(1) from None
+    assert done.design is not None and done.data is not None
+    console.print(f"Production of [bold]{escape(app_id)}[/] rolled back to release {release_id}.")
+    console.print(f"Design: {', '.join(f'{k} v{v}' for k, v in done.design.items())}.")
+    console.print(f"Data: {len(done.data['domains'])} domains, version {done.data['version']}.")
+    console.print(f"Recorded as release {done.release_id} in the app's release history.")
+
+
 @app.command("frontend-params")
 def frontend_params(
     api_baseroute: Annotated[

@@ -244,7 +244,9 @@ SCREENS = {
     "groups": "[data-table=groups]",
     "privileges?user=demo-builder": "[data-table=privileges] [data-app]",
     "apps": f"[data-app={DEMO_APP}]",
-    "instance": "textarea[name=instance-settings]",
+    "permissions": "[data-testid=permission-preview]",
+    "instance": "[data-provider=local]",
+    "instance?view=cson": "textarea[name=instance-settings]",
 }
 
 
@@ -255,10 +257,10 @@ def test_each_admin_screen_fits_its_screen(stack: str, page: Any, phone: Any, de
     for path, ready in SCREENS.items():
         page.goto(f"{stack}/settings/{path}")
         page.wait_for_selector(ready)
-        if path == "instance":
+        if path == "instance?view=cson":
             page.wait_for_function("() => document.querySelector('textarea[name=instance-settings]').value.length > 0")
         no_horizontal_overflow(page)
-        shot(page, f"admin-{path.split('?')[0]}-{device}")
+        shot(page, f"admin-{path.replace('?view=', '-').split('?')[0]}-{device}")
     page.goto(f"{stack}/settings/users")
     page.locator("[data-user=demo-viewer] [data-action=edit]").click()
     page.locator("[data-form=user]").wait_for()
