@@ -189,3 +189,10 @@ def test_canonical_answers_400_naming_the_step_and_field(client: TestClient, adm
     assert body["details"]["step"] == 1 and body["details"]["field"] == "limit"
     assert assert_error(client.post("/pipeline-steps/canonical", json={"pipeline": []}, headers=admin_headers), 400)
     assert_error(client.post("/pipeline-steps/canonical", json={"pipeline": pipeline}), 401)
+
+
+def test_the_frontend_form_tests_read_the_current_catalog() -> None:
+    """frontend/src/pipeline.test.ts checks the forms of every step of this copy."""
+    from toucan.data.pipeline.reference import CATALOG_PATH, catalog_text
+
+    assert CATALOG_PATH.read_text() == catalog_text(), "run `make docs`"
