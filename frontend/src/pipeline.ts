@@ -115,6 +115,11 @@ export function formFields(schema: Schema, defs: Record<string, Schema> = defsOf
   return out;
 }
 
+/** A description for a form: the reference's `code` marks and line breaks left out. */
+export function plain(text: string): string {
+  return text.replace(/`/g, "").replace(/\s+/g, " ").trim();
+}
+
 function labelOf(key: string, prop: Schema): string {
   const title = typeof prop.title === "string" ? prop.title : key.replace(/_/g, " ");
   return title.charAt(0).toUpperCase() + title.slice(1).toLowerCase();
@@ -124,7 +129,7 @@ export function fieldSpec(key: string, prop: Schema, defs: Record<string, Schema
   const spec: FieldSpec = {
     key,
     label: labelOf(key, prop),
-    description: typeof prop.description === "string" ? prop.description.replace(/\s+/g, " ") : "",
+    description: typeof prop.description === "string" ? plain(prop.description) : "",
     required,
     kind: "json",
   };
