@@ -301,6 +301,9 @@ def test_data_page_at_tablet_width_in_french(stack: str, browser: Any, tmp_path:
             "ventes.csv envoyé : 3 lignes."
         ).wait_for()
         assert page.get_by_role("progressbar", name="Envoi de ventes.csv").get_attribute("aria-valuenow") == "100"
+        # The ETL config in forms, its JSON one tab away.
+        assert page.get_by_role("button", name="+ Ajouter une source").is_visible()
+        page.get_by_role("tab", name="Avancé (JSON)").click()
         assert page.get_by_role("textbox", name="etl_config (JSON)").is_visible()
         assert page.get_by_role("button", name="Lancer le prétraitement").is_visible()
         # Everything fits: no horizontal scrolling at tablet width.
