@@ -55,20 +55,18 @@ def timed(client: httpx.Client, token: str, steps: list[dict[str, Any]]) -> floa
     return elapsed * 1000
 
 
-def measure(rows: int, runs: int, cache_mb: int | None) -> dict[str, list[float]]:
-    with tempfile.TemporaryDirectory() as data_dir:
-        extra = {} if cache_mb is None else {"TOUCAN_CACHE_MAX_MB": str(cache_mb)}
-        env = clean_env(TOUCAN_DATA_DIR=data_dir, TOUCAN_SUPER_ADMIN_PASSWORD="bench-password-1", **extra)
-        subprocess.run([*TOUCAN_CTL, "demo", "--rows", str(rows)], env=env, check=True, capture_output=True)
-        with running_server(env) as (base, _proc), httpx.Client(base_url=base, timeout=60) as client:
-            login = {"username": "admin", "password": "bench-password-1"}
-            token = client.post("/_api/login", json=login).json()["token"]
-            timed(client, token, PIPELINE)  # DuckDB and the domain's file opened once
-            out: dict[str, list[float]] = {step["name"]: [] for step in PIPELINE[1:]}
-            for _ in range(runs):
-                for i, step in enumerate(PIPELINE[1:], start=2):  # the steps take turns
-                    out[step["name"]].append(timed(client, token, PIPELINE[:i]))
-            return out
+def measure(data_dir: str, runs: int, cache_mb: int | None) -> dict[str, list[float]]:
+    extra = {} if cache_mb is None else {"TOUCAN_CACHE_MAX_MB": str(cache_mb)}
+    env = clean_env(TOUCAN_DATA_DIR=data_dir, TOUCAN_SUPER_ADMIN_PASSWORD="bench-password-1", **extra)
+    with running_server(env) as (base, _proc), httpx.Client(base_url=base, timeout=60) as client:
+        login = {"username": "admin", "password": "bench-password-1"}
+        token = client.post("/_api/login", json=login).json()["token"]
+        timed(client, token, PIPELINE)  # DuckDB and the domain's file opened once
+        out: dict[str, list[float]] = {step["name"]: [] for step in PIPELINE[1:]}
+        for _ in range(runs):
+            for i, step in enumerate(PIPELINE[1:], start=2):  # the steps take turns
+                out[step["name"]].append(timed(client, token, PIPELINE[:i]))
+        return out
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -81,7 +79,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
-    results = {"uncached": measure(args.rows, args.runs, 0), "cached": measure(args.rows, args.runs, None)}
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as data_dir:
+        env = clean_env(TOUCAN_DATA_DIR=data_dir, TOUCAN_SUPER_ADMIN_PASSWORD="bench-password-1")
+        subprocess.run([*TOUCAN_CTL, "demo", "--rows", str(args.rows)], env=env, check=True, capture_output=True)
+        results = {"uncached": measure(data_dir, args.runs, 0), "cached": measure(data_dir, args.runs, None)}
     table = []
     for step in [s["name"] for s in PIPELINE[1:]]:
         row: dict[str, Any] = {"preview after": step}
