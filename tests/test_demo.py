@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from tests.helpers.workers import wait_for_job
 from toucan.data.service import DataService
 from toucan.db.engine import Database
 from toucan.demo.sales import sales_rows
@@ -69,3 +70,37 @@ def test_the_demo_has_a_story_of_four_charts_on_the_sales_domain() -> None:
     for chart in dashboard["charts"]:
         assert chart["title"] and chart["query"][0] == {"name": "domain", "domain": "sales"}
         assert chart["width"] in {"quarter", "third", "half", "two-thirds", "three-quarters", "full"}
+
+
+def test_a_fresh_demo_seed_preprocesses(
+    client: TestClient, db: Database, admin_headers: dict[str, str], worker: Any
+) -> None:
+    """The demo's ETL config reads files it uploaded itself: its preprocess succeeds at once, and
+    builds its PIPELINE entry's domain too."""
+    data: DataService = client.app.state.ctx.data  # type: ignore[attr-defined]
+    seed_demo(db, data.store.root.parent, rows=300)
+    files = client.get(f"/{DEMO_APP}/data/sources", headers=admin_headers).json()["sources"]
+    assert [f["filename"] for f in files] == ["sales.parquet"]
+    queued = client.post(f"/{DEMO_APP}/data/preprocess?stage=staging", headers=admin_headers)
+    assert queued.status_code == 202, queued.text
+    job = wait_for_job(client, admin_headers, queued.json()["id"])
+    assert job["state"] == "succeeded", job
+    domains = client.get(f"/{DEMO_APP}/metadata?stage=staging", headers=admin_headers).json()["domains"]
+    assert {d["name"]: d["rows"] for d in domains}["sales"] == 300
+    assert "sales_by_country" in {d["name"] for d in domains}
+    # Seeding again (the file is there already) still works.
+    seed_demo(db, data.store.root.parent, rows=300)
+
+
+def test_a_missing_file_is_named_in_ui_words(client: TestClient, admin_headers: dict[str, str], worker: Any) -> None:
+    assert (
+        client.post("/small-apps", json={"id": "no-file", "name": "No file"}, headers=admin_headers).status_code == 201
+    )
+    etl = {"DATA_SOURCES": [{"domain": "sales", "file": "sales.csv"}]}
+    assert client.put("/no-file/config/etl", json=etl, headers=admin_headers).status_code == 200
+    job = wait_for_job(
+        client, admin_headers, client.post("/no-file/data/preprocess", headers=admin_headers).json()["id"]
+    )
+    assert job["state"] == "failed"
+    assert "'sales.csv' was not uploaded" in job["error"] and "Data sources" in job["error"]
+    assert "POST" not in job["error"] and "/no-file/" not in job["error"]

@@ -1,5 +1,6 @@
 // The one typed client of the backend API. Base URL from window.TC_PARAMS (scripts/tc-params.js).
 import type { PermissionRule } from "./adminPermissions";
+import type { StepCatalog } from "./pipeline";
 
 export interface ApiErrorBody {
   code: string;
@@ -386,6 +387,10 @@ export const api = {
   deleteGroup: (name: string) => request<null>("DELETE", `/groups/${encodeURIComponent(name)}`),
   preview: (id: string, query: unknown, variables: Record<string, unknown>) =>
     request<DataResult>("POST", `/${encodeURIComponent(id)}/query/preview`, { query, variables }),
+  /** The pipeline builder: the step language (a JSON Schema per step) and previews on a stage. */
+  pipelineSteps: () => request<StepCatalog>("GET", "/pipeline-steps"),
+  previewOn: (id: string, stage: Stage, query: unknown, variables: Record<string, unknown>) =>
+    request<DataResult>("POST", `/${encodeURIComponent(id)}/query/preview?stage=${stage}`, { query, variables }),
   sources: (id: string) => request<{ sources: SourceFile[] }>("GET", `${appPath(id)}/data/sources`),
   deleteSource: (id: string, filename: string) =>
     request<null>("DELETE", `${appPath(id)}/data/sources/${encodeURIComponent(filename)}`),

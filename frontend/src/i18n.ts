@@ -1,5 +1,6 @@
 // English and French strings; the language follows the browser unless chosen.
 import { ref, watch } from "vue";
+import { pipelineEn, pipelineFr } from "./pipelineI18n";
 
 type Dict = Record<string, string>;
 
@@ -471,6 +472,7 @@ const en: Dict = {
   "rel.confirmRollback": "Production's stories and data become those of release #{id} again; viewers see them at once. Staging does not change.",
   "rel.rollbackConfirm": "Roll back",
   "rel.rolledBack": "Production is back to release #{id}.",
+  ...pipelineEn,
 };
 
 const fr: Dict = {
@@ -941,6 +943,7 @@ const fr: Dict = {
   "rel.confirmRollback": "Les histoires et les données de la production redeviennent celles de la publication n° {id} ; les lecteurs les voient aussitôt. Le brouillon ne change pas.",
   "rel.rollbackConfirm": "Revenir",
   "rel.rolledBack": "La production est revenue à la publication n° {id}.",
+  ...pipelineFr,
 };
 
 export const dictionaries: Record<string, Dict> = { en, fr };

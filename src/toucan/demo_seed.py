@@ -23,8 +23,40 @@ from toucan.data.domains import DomainStore, sql_string
 from toucan.db.engine import Database
 from toucan.db.models import SmallApp, User
 from toucan.errors import Conflict
+from toucan.etl.sources import SourceFiles
+from toucan.settings import Settings
 
 DEMO_APP = "demo-sales"
+DEMO_FILE = "sales.parquet"
+
+
+def demo_etl_config() -> dict[str, Any]:
+    """The demo's ETL config: the uploaded sales file, and a PIPELINE entry building a domain
+    from it (edited in the data page's pipeline builder)."""
+    return {
+        "DATA_SOURCES": [{"domain": "sales", "type": "parquet", "file": DEMO_FILE}],
+        "PIPELINE": [
+            {
+                "input_domains": ["sales"],
+                "output_domain": "sales_by_country",
+                "pipeline": [
+                    {"name": "domain", "domain": "sales"},
+                    {
+                        "name": "aggregate",
+                        "on": ["country", "year"],
+                        "aggregations": [
+                            {
+                                "columns": ["revenue", "units"],
+                                "agg_function": "sum",
+                                "new_columns": ["revenue", "units"],
+                            }
+                        ],
+                    },
+                    {"name": "sort", "columns": [{"column": "country"}, {"column": "year"}]},
+                ],
+            }
+        ],
+    }
 
 
 @dataclass(frozen=True)
@@ -69,7 +101,7 @@ def seed_demo(db: Database, data_dir: Path, *, rows: int = 5000, users_password:
             DEMO_APP,
             Stage.STAGING,
             ConfigKind.ETL,
-            {"DATA_SOURCES": [{"domain": "sales", "type": "parquet", "file": "sales.parquet"}]},
+            demo_etl_config(),
             author="demo",
         )
         configs.release_design(session, DEMO_APP, author="demo")
@@ -81,6 +113,10 @@ def seed_demo(db: Database, data_dir: Path, *, rows: int = 5000, users_password:
         conn.execute(f"COPY demo_rows TO {sql_string(str(path))} (FORMAT parquet)")
 
     staged = store.stage_file(DEMO_APP, write)
+    # The ETL config's file, uploaded as a builder would: preprocess succeeds on a fresh seed.
+    files = SourceFiles(db, data_dir, Settings.model_fields["upload_max_bytes"].default)
+    with open(store.path(DEMO_APP, staged.file), "rb") as parquet:
+        files.save(DEMO_APP, DEMO_FILE, parquet, author="demo")
     store.commit(DEMO_APP, Stage.STAGING, {"sales": staged}, replace_all=True, author="demo")
     store.release(DEMO_APP)
 

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from tests.data.conformance import FIXTURE_VARIABLES, FIXTURES, NOT_SQL, cases
 from tests.helpers.api import assert_error
 from toucan.data.pipeline.registry import REGISTRY, parse_pipeline
+from toucan.errors import NotSupported, ValidationError
 from toucan.templating import render
 
 jsonschema_rs = pytest.importorskip("jsonschema_rs")  # installed with the test tools (schemathesis)
@@ -90,3 +91,111 @@ def test_the_schema_refuses_what_the_models_refuse(client: TestClient, admin_hea
     assert validators["filter"].is_valid(
         {"name": "filter", "condition": {"and": [{"column": "a", "operator": "in", "value": [1]}]}}
     )
+
+
+# --- the form description of every step, and the canonical form -----------------------------
+
+
+def test_every_step_the_compiler_knows_has_a_form_description(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    """No step type without a form: each registry entry is in the catalog with a schema whose
+    every field (canonical spelling) has a type the studio's forms draw (a JSON Schema type,
+    an enum, a $ref to a part or a union of those)."""
+    body = _catalog(client, admin_headers)
+    by_name = {step["name"]: step for step in body["steps"]}
+    assert set(by_name) == set(REGISTRY)
+    for name, kind in REGISTRY.items():
+        schema = by_name[name]["schema"]
+        fields = [k for k, v in schema["properties"].items() if k != "name" and "x-spelling-of" not in v]
+        # The form's fields are the model's fields, by their canonical spelling.
+        assert sorted(fields) == sorted(
+            spellings[0] for f, spellings in kind.model.field_spellings().items() if f != "name"
+        )
+        for field in fields:
+            prop = schema["properties"][field]
+            typed = any(key in prop for key in ("type", "enum", "const", "$ref", "anyOf", "oneOf"))
+            # Untyped: any JSON value (fillna's `value`), which the form asks as a value.
+            assert typed or set(prop) <= {"title", "description", "default"}, (name, field, prop)
+        assert by_name[name]["title"] and by_name[name]["family"]
+
+
+def test_canonical_writes_one_spelling_and_keeps_the_meaning(client: TestClient, make_user: Any) -> None:
+    headers = make_user("reader")  # any logged-in user
+    pipeline = [
+        {"name": "domain", "domain": "sales"},
+        {"name": "top", "rankOn": "revenue", "limit": 3},
+        {
+            "name": "aggregate",
+            "on": ["c"],
+            "aggregations": [{"aggfunction": "sum", "columns": ["r"], "newcolumns": ["t"]}],
+        },
+        {"name": "rename", "oldname": "t", "newname": "total"},
+        {
+            "name": "join",
+            "rightPipeline": [{"name": "domain", "domain": "b"}, {"name": "formula", "newColumn": "x", "formula": "1"}],
+            "on": [["c", "c"]],
+        },
+    ]
+    response = client.post("/pipeline-steps/canonical", json={"pipeline": pipeline}, headers=headers)
+    assert response.status_code == 200, response.text
+    out = response.json()["pipeline"]
+    assert out == [
+        {"name": "domain", "domain": "sales"},
+        {"name": "top", "rank_on": "revenue", "limit": 3},
+        {
+            "name": "aggregate",
+            "on": ["c"],
+            "aggregations": [{"columns": ["r"], "agg_function": "sum", "new_columns": ["t"]}],
+        },
+        {"name": "rename", "to_rename": [["t", "total"]]},
+        {
+            "name": "join",
+            "right_pipeline": [
+                {"name": "domain", "domain": "b"},
+                {"name": "formula", "formula": "1", "new_column": "x"},
+            ],
+            "on": [["c", "c"]],
+        },
+    ]
+    again = client.post("/pipeline-steps/canonical", json={"pipeline": out}, headers=headers)
+    assert again.json()["pipeline"] == out  # idempotent
+    assert parse_pipeline(out) == parse_pipeline(pipeline)
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason="conformance fixtures not found")
+def test_canonical_form_of_every_conformance_pipeline_parses_to_the_same_steps() -> None:
+    from toucan.data.pipeline.registry import canonical
+
+    checked = 0
+    for case in cases():
+        if case.step in NOT_SQL:
+            continue
+        pipeline = json.loads(json.dumps(render(case.data["step"]["pipeline"], FIXTURE_VARIABLES), default=str))
+        if not pipeline or pipeline[0].get("name") != "domain":  # the fixtures' steps read their input
+            pipeline = [{"name": "domain", "domain": "input"}, *pipeline]
+        try:
+            before = parse_pipeline(pipeline)
+        except (ValidationError, NotSupported):
+            continue  # a fixture of a refused pipeline
+        out = canonical(pipeline)
+        assert parse_pipeline(out) == before, case.id
+        assert canonical(out) == out, case.id
+        checked += 1
+    assert checked > 250
+
+
+def test_canonical_answers_400_naming_the_step_and_field(client: TestClient, admin_headers: dict[str, str]) -> None:
+    pipeline = [{"name": "domain", "domain": "sales"}, {"name": "top", "rankOn": "revenue", "limit": "many"}]
+    response = client.post("/pipeline-steps/canonical", json={"pipeline": pipeline}, headers=admin_headers)
+    body = assert_error(response, 400)
+    assert body["details"]["step"] == 1 and body["details"]["field"] == "limit"
+    assert assert_error(client.post("/pipeline-steps/canonical", json={"pipeline": []}, headers=admin_headers), 400)
+    assert_error(client.post("/pipeline-steps/canonical", json={"pipeline": pipeline}), 401)
+
+
+def test_the_frontend_form_tests_read_the_current_catalog() -> None:
+    """frontend/src/pipeline.test.ts checks the forms of every step of this copy."""
+    from toucan.data.pipeline.reference import CATALOG_PATH, catalog_text
+
+    assert CATALOG_PATH.read_text() == catalog_text(), "run `make docs`"

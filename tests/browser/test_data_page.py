@@ -134,7 +134,9 @@ def test_builder_uploads_configures_preprocesses_and_releases(stack: str, page: 
     assert page.locator("[data-source='broken.csv']").count() == 0
     page_shot(page, "data-uploads")
 
-    # The ETL config: the server's errors say where, then a good one is saved.
+    # The ETL config: the server's errors say where, then a good one is saved (the JSON is
+    # the Advanced tab beside the forms).
+    page.click("[data-etl-tab=json]")
     etl = page.locator("textarea[name=etl-config]")
     etl.fill('{"DATA_SOURCES": [\n  {"domain": "sales", "file": "sales.csv"},\n]}')
     page.click("[data-action=save-etl]")
@@ -202,6 +204,7 @@ def test_a_failed_preprocess_shows_its_error_and_traceback(stack: str, page: Any
     page.set_input_files("input[name=source-file]", str(sales))
     page.locator("[data-upload='sales.csv'][data-state=done]").wait_for()
     checked = {"DATA_SOURCES": [{**ETL["DATA_SOURCES"][0], "validation": [{"type": "columns", "expected": ["cost"]}]}]}
+    page.click("[data-etl-tab=json]")
     page.fill("textarea[name=etl-config]", json.dumps(checked))
     page.click("[data-action=save-etl]")
     page.get_by_text("Saved to staging.").wait_for()
@@ -298,6 +301,9 @@ def test_data_page_at_tablet_width_in_french(stack: str, browser: Any, tmp_path:
             "ventes.csv envoyé : 3 lignes."
         ).wait_for()
         assert page.get_by_role("progressbar", name="Envoi de ventes.csv").get_attribute("aria-valuenow") == "100"
+        # The ETL config in forms, its JSON one tab away.
+        assert page.get_by_role("button", name="+ Ajouter une source").is_visible()
+        page.get_by_role("tab", name="Avancé (JSON)").click()
         assert page.get_by_role("textbox", name="etl_config (JSON)").is_visible()
         assert page.get_by_role("button", name="Lancer le prétraitement").is_visible()
         # Everything fits: no horizontal scrolling at tablet width.

@@ -376,6 +376,10 @@ class PipelineStepsAnswer(Answer):
     steps: list[StepInfo]
 
 
+class CanonicalPipeline(Answer):
+    pipeline: list[dict[str, Any]] = Field(description="The steps, each in its canonical spelling")
+
+
 class OidcRegistration(Answer):
     redirect_uris: list[str]
     client_id: str

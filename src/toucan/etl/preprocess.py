@@ -134,7 +134,7 @@ class Preprocess:
                 if path is None:
                     raise JobFailed(
                         f"{where}: the file {source.file!r} was not uploaded. "
-                        f"Upload it with POST /{app_id}/data/sources."
+                        "Upload it under Data sources on the app's data page, then run preprocess again."
                     )
                 self.ctx.log(f"{where}: reading {source.file}")
                 name = source.file

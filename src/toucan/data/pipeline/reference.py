@@ -4,6 +4,8 @@ JSON Schema served by `GET /pipeline-steps`.
     python -m toucan.data.pipeline.reference           # rewrites docs/pipelines.md's table
     python -m toucan.data.pipeline.reference --check   # exits 1 when the docs differ
 
+Both also keep frontend/src/pipelineCatalog.test.json (the catalog the studio's form tests read).
+
 The JSON Schema of a step accepts every spelling of its fields: the canonical one (snake_case)
 is a property as pydantic describes it; each other spelling is a property too, marked
 `"x-spelling-of": "<canonical>"` (forms show the canonical ones), and a step gives at most one
@@ -41,6 +43,7 @@ from toucan.data.pipeline.steps.columns import IfThenElse
 from toucan.data.pipeline.steps.rows import SortColumn
 
 DOC_PATH = Path(__file__).resolve().parents[4] / "docs" / "pipelines.md"
+CATALOG_PATH = Path(__file__).resolve().parents[4] / "frontend" / "src" / "pipelineCatalog.test.json"
 START, END = "<!-- steps:start -->", "<!-- steps:end -->"
 
 
@@ -272,16 +275,26 @@ def updated(text: str) -> str:
     return head + render() + tail
 
 
+def catalog_text() -> str:
+    """The catalog as the frontend's form tests read it."""
+    return json.dumps(catalog(), indent=1, ensure_ascii=False) + "\n"
+
+
 def main() -> None:
     current = DOC_PATH.read_text()
     wanted = updated(current)
+    current_catalog = CATALOG_PATH.read_text() if CATALOG_PATH.exists() else ""
     if "--check" in sys.argv:
         if current != wanted:
             sys.stderr.write("docs/pipelines.md's step reference is stale: run `make docs`.\n")
             raise SystemExit(1)
+        if current_catalog != catalog_text():
+            sys.stderr.write(f"{CATALOG_PATH} is stale: run `make docs`.\n")
+            raise SystemExit(1)
         return
     DOC_PATH.write_text(wanted)
-    print(f"wrote {DOC_PATH}")
+    CATALOG_PATH.write_text(catalog_text())
+    print(f"wrote {DOC_PATH} and {CATALOG_PATH}")
 
 
 if __name__ == "__main__":

@@ -158,3 +158,29 @@ def parse_step(step: Any, at: int | tuple[int, ...]) -> Step:
 
 def _path_text(path: tuple[int, ...]) -> str:
     return ".".join(str(i) for i in path)
+
+
+def canonical(pipeline: Any, max_depth: int = MAX_NESTING) -> list[dict[str, Any]] | str:
+    """A pipeline (JSON, in either weaverbird spelling) written in the one canonical form:
+    each step as its model dumps it (snake_case fields, legacy forms rewritten, nested
+    pipelines too), keeping only the fields it gives. A 400 naming the step when it is not valid."""
+    check_nesting(pipeline, max_depth)
+    return _dumped(parse_pipeline(pipeline))
+
+
+def _dumped(steps: list[Step] | str) -> list[dict[str, Any]] | str:
+    if isinstance(steps, str):
+        return steps
+    out = []
+    for step in steps:
+        dumped: dict[str, Any] = step.model_dump(by_alias=True, exclude_unset=True, mode="json")
+        dumped["name"] = step.name
+        # Nested pipelines (join, append) hold step models once parsed: dumped the same way.
+        right = getattr(step, "right_pipeline", None)
+        if isinstance(right, list):
+            dumped["right_pipeline"] = _dumped(right)
+        pipelines = getattr(step, "pipelines", None)
+        if isinstance(pipelines, list):
+            dumped["pipelines"] = [_dumped(p) for p in pipelines]
+        out.append({"name": step.name, **{k: v for k, v in dumped.items() if k != "name"}})
+    return out
