@@ -69,9 +69,7 @@ def test_a_stale_version_is_a_409_naming_what_changed_by_whom_and_when(
     stored = client.get("/shop/config?stage=staging", headers=alice)
     assert stored.headers["X-Config-Version"] == "2" and stored.json()["slides"][0]["title"] == "Welcome"
     # ?version= is checked the same way.
-    assert_error(
-        client.put("/shop/config?stage=staging&version=1", json=mine, headers=alice), 409, "config_conflict"
-    )
+    assert_error(client.put("/shop/config?stage=staging&version=1", json=mine, headers=alice), 409, "config_conflict")
     # Overwrite: without a version the PUT keeps working as before (API compatibility).
     over = _put(client, alice, mine)
     assert over.status_code == 200 and over.headers["X-Config-Version"] == "3"
@@ -125,19 +123,22 @@ def test_a_release_is_refused_when_staging_moved_since_its_diff(
     # Someone saves staging between the diff and the confirm.
     assert _put(client, admin_headers, _front(("a", "One"), ("b", "Two"))).status_code == 200
     body = {"operations": ["release_design", "release_data"], "staging_versions": versions}
-    error = assert_error(client.post("/shop/config/operations", json=body, headers=admin_headers), 409, "config_conflict")
+    refused = client.post("/shop/config/operations", json=body, headers=admin_headers)
+    error = assert_error(refused, 409, "config_conflict")
     assert error["details"]["changed"] == ["front config"]
     assert client.get("/shop/releases", headers=admin_headers).json()["releases"] == []
     # New data meanwhile refuses a data release, not a design one computed on the new configs.
     fresh = client.get("/shop/release/diff", headers=admin_headers).json()["staging_versions"]
     client.put("/shop/domain/sales?stage=staging", content="x\n1\n2\n", headers={**admin_headers, **CSV})
     data = {"operations": ["release_data"], "staging_versions": fresh}
-    error = assert_error(client.post("/shop/config/operations", json=data, headers=admin_headers), 409, "config_conflict")
+    refused = client.post("/shop/config/operations", json=data, headers=admin_headers)
+    error = assert_error(refused, 409, "config_conflict")
     assert error["details"]["changed"] == ["data"]
     design = {"operations": ["release_design"], "staging_versions": fresh}
     assert client.post("/shop/config/operations", json=design, headers=admin_headers).status_code == 200
     # Without staging_versions, releasing works as before.
-    assert client.post("/shop/config/operations", json={"operations": ["release_data"]}, headers=admin_headers).status_code == 200
+    plain = {"operations": ["release_data"]}
+    assert client.post("/shop/config/operations", json=plain, headers=admin_headers).status_code == 200
     assert len(client.get("/shop/releases", headers=admin_headers).json()["releases"]) == 2
 
 

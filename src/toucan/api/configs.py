@@ -205,6 +205,8 @@ def run_operations(
     app: str, body: OperationsBody, ctx: ContextDep, identity: ContributorDep, jobs: JobsDep
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}
+    versions = body.staging_versions
+    expected = versions.model_dump(exclude_unset=True) if versions is not None else None
     ops = body.operations
     index = 0
     while index < len(ops):
@@ -224,7 +226,7 @@ def run_operations(
             design=Operation.RELEASE_DESIGN in together,
             data=Operation.RELEASE_DATA in together,
             author=identity.username,
-            expected=body.staging_versions.model_dump(exclude_unset=True) if body.staging_versions is not None else None,
+            expected=expected,
         )
         if done.design is not None:
             results[Operation.RELEASE_DESIGN.value] = done.design

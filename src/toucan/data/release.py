@@ -95,7 +95,8 @@ def release(
         raise ValueError("release: say design, data or both")
     with db.session() as session:
         if expected is not None:
-            check_staging_versions(stage_state(session, store, app_id, Stage.STAGING), expected, design=design, data=data)
+            staging = stage_state(session, store, app_id, Stage.STAGING)
+            check_staging_versions(staging, expected, design=design, data=data)
         before = stage_state(session, store, app_id, Stage.PRODUCTION)
         versions = configs.release_design(session, app_id, author=author) if design else None
         released_data = None
