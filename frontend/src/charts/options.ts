@@ -234,13 +234,16 @@ export function buildOption(spec: ChartSpec, result: DataResult, locale = "en"):
     if (spec.stacked) s.stack = "total";
     if (kind === "area") s.areaStyle = { opacity: 0.25 };
     if (type === "line") s.showSymbol = xs.length <= 36;
+    // Thousands of points: drawn downsampled (lines) or in one batch (bars), as ECharts advises.
+    if (type === "line" && xs.length > 1000) s.sampling = "lttb";
+    if (type === "bar" && xs.length > 1000) s.large = true;
   }
-  // Every label when they fit; rotated when there are many.
+  // Every label when they fit (rotated when there are many); past 60, ECharts picks which.
   const category = {
     type: "category",
     data: xs,
     ...axisTitle(spec.xTitle, "category"),
-    axisLabel: { interval: 0, hideOverlap: true, rotate: xs.length > 8 ? 35 : 0 },
+    axisLabel: { interval: xs.length <= 60 ? 0 : "auto", hideOverlap: true, rotate: xs.length > 8 ? 35 : 0 },
   };
   const legend = legendOption(spec, series.length > 1 ? "top" : null);
   return {
