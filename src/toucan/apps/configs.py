@@ -199,11 +199,10 @@ def write_config(
     row = get_config(session, app_id, stage, kind)
     current = row.version if row is not None else 0
     if expected_version is not None and expected_version != current:
+        by = f" by {row.updated_by}" if row is not None and row.updated_by else ""
         raise Conflict(
-            f"The {stage.value} {kind.value} config was changed since you read it (your version "
-            f"{expected_version}, now {current}"
-            + (f", saved by {row.updated_by}" if row is not None and row.updated_by else "")
-            + "): reload it, or send it again without a version to overwrite it.",
+            f"The {stage.value} {kind.value} config was saved{by} since you read it (version {current}, "
+            f"yours was {expected_version}): reload it to get those changes, or overwrite them.",
             details=conflict_details(kind, expected_version, row, content),
             code=ErrorCode.CONFIG_CONFLICT,
         )
