@@ -71,9 +71,10 @@ def test_a_stale_version_is_a_409_naming_what_changed_by_whom_and_when(
     # ?version= is checked the same way.
     assert_error(client.put("/shop/config?stage=staging&version=1", json=mine, headers=alice), 409, "config_conflict")
     # Overwrite: without a version the PUT keeps working as before (API compatibility).
-    over = _put(client, alice, mine)
+    over = _put(client, alice, mine, **{"If-Match": "*"})
     assert over.status_code == 200 and over.headers["X-Config-Version"] == "3"
     assert client.get("/shop/config?stage=staging", headers=bob).json() == mine
+    assert _put(client, bob, _front(("a", "A"))).headers["X-Config-Version"] == "4"
 
 
 def test_the_etl_config_is_checked_too(client: TestClient, admin_headers: dict[str, str], shop: str) -> None:

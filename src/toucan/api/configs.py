@@ -66,11 +66,13 @@ def _get(ctx: ContextDep, access: AppAccessDep, app: str, stage: Stage, kind: Co
 
 def _expected_version(request: Request, version: int | None) -> int | None:
     """The version the writer read: `If-Match: <X-Config-Version>` (quotes and `W/` allowed)
-    or `?version=`; None when neither is sent (the PUT then overwrites, as before)."""
+    or `?version=`; None when neither is sent, or `If-Match: *` (the PUT then overwrites, as before)."""
     header = request.headers.get("if-match")
     if header is None:
         return version
     where, text = "If-Match header", header
+    if text.strip() == "*":  # any version, as HTTP has it: an overwrite
+        return None
     cleaned = text.strip().removeprefix("W/").strip('"')
     if not cleaned.isdigit() or len(cleaned) > 9:
         raise ValidationError(
