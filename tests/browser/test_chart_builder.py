@@ -48,6 +48,9 @@ def builder(stack: str) -> str:
     return username
 
 
+EMPTY = {"id": "blank", "title": "Blank story", "charts": []}
+
+
 def _staging(stack: str, username: str) -> tuple[dict[str, Any], int]:
     api, headers = _api(stack, username)
     response = httpx.get(f"{api}/{APP}/config?stage=staging", headers=headers)
@@ -56,7 +59,7 @@ def _staging(stack: str, username: str) -> tuple[dict[str, Any], int]:
 
 def _reset(stack: str, username: str) -> None:
     api, headers = _api(stack, username)
-    front = {"slides": [STORY], "home": {"title": "Chart lab"}}
+    front = {"slides": [STORY, EMPTY], "home": {"title": "Chart lab"}}
     assert httpx.put(f"{api}/{APP}/config?stage=staging", json=front, headers=headers).status_code == 200
 
 
@@ -161,6 +164,36 @@ def test_build_a_chart_without_json_and_see_it_change_live(stack: str, browser: 
         assert errors == []
         context.close()
         _reset(stack, builder)
+
+
+def test_a_chart_from_nothing_picks_its_domain_and_draws(stack: str, page: Any, builder: str) -> None:
+    _reset(stack, builder)
+    login(page, stack, builder, PASSWORD)
+    page.goto(f"{stack}/apps/{APP}/stories/blank?stage=staging")
+    page.click("button:has-text('Edit')")
+    page.click("[data-action=add-chart]")
+    page.click("[data-tab=data]")
+    assert "sales" in page.locator("select[name=data-domain]").inner_text()
+    page.select_option("select[name=data-domain]", "sales")
+    # The new chart's roles are filled from the domain's columns: it draws at once.
+    _drawn(page, 1)
+    assert page.locator(PREVIEW).get_attribute("data-series") == "revenue"
+    page.click("[data-tab=chart]")
+    assert page.input_value("select[name=role-x]") == "country"
+    page.click("[data-chart-type-pick=donut]")
+    page.wait_for_selector(f"{PREVIEW}[data-chart-type=donut][data-state=ready]")
+    page.fill("input[name=chart-title]", "Revenue share")
+    page.click("button:has-text('Save'):not([data-action])")
+    page.wait_for_selector(".tc-chart .chart[data-chart-type=donut][data-state=ready]")
+    blank = _staging(stack, builder)[0]["slides"][1]
+    assert blank["charts"] == [
+        {
+            "chart": {"type": "donut", "label": "country", "value": "revenue"},
+            "query": [{"name": "domain", "domain": "sales"}],
+            "title": "Revenue share",
+        }
+    ]
+    _reset(stack, builder)
 
 
 def test_a_missing_column_is_named_and_the_save_refused(stack: str, page: Any, builder: str) -> None:
