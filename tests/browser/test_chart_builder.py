@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.test_data_page import PASSWORD, builder_of_a_new_app
+from tests.browser.test_data_page import PASSWORD, builder_of_a_new_app, open_data_page
 from tests.browser.test_stories import READY, login
 from tests.helpers.browser import shot
 
@@ -331,3 +331,34 @@ def test_a_release_is_refused_when_staging_moved_since_the_diff(stack: str, page
     dialog.locator("[data-action=confirm-release]").click()
     page.get_by_role("status").get_by_text("Released").wait_for()
     assert len(httpx.get(f"{api}/{APP}/releases", headers=headers).json()["releases"]) == 1
+
+
+def test_the_etl_editor_warns_of_a_save_made_meanwhile(stack: str, page: Any, builder: str) -> None:
+    api, headers = _api(stack, builder)
+    url = f"{api}/{APP}/config/etl?stage=staging"
+    assert httpx.put(url, json={"DATA_SOURCES": [], "PIPELINE": []}, headers=headers).status_code == 200
+    open_data_page(page, stack, APP, builder)
+    area = page.locator("textarea[name=etl-config]")
+    area.wait_for()
+    page.wait_for_function("() => document.querySelector('textarea[name=etl-config]').value.includes('DATA_SOURCES')")
+    # Another builder adds a source while this page is open.
+    theirs = {"DATA_SOURCES": [{"domain": "sales", "file": "sales.csv"}], "PIPELINE": []}
+    assert httpx.put(url, json=theirs, headers=headers).status_code == 200
+    area.fill(json.dumps({"DATA_SOURCES": [], "PIPELINE": [], "DATA_PERMISSIONS": []}))
+    page.click("[data-action=save-etl]")
+    error = page.locator("[data-etl-error]")
+    error.wait_for()
+    assert builder in error.inner_text() and "version" in error.inner_text()
+    assert httpx.get(url, headers=headers).json() == theirs
+    page.click("[data-action=reload-theirs]")
+    page.wait_for_function("() => document.querySelector('textarea[name=etl-config]').value.includes('sales.csv')")
+    # Theirs reloaded, edited and saved: no conflict now. Then an overwrite after another save.
+    area.fill(json.dumps({**theirs, "DATA_PERMISSIONS": []}))
+    page.click("[data-action=save-etl]")
+    page.get_by_role("status").wait_for()
+    assert httpx.put(url, json={"DATA_SOURCES": []}, headers=headers).status_code == 200
+    area.fill(json.dumps({"DATA_SOURCES": [], "PIPELINE": []}))
+    page.click("[data-action=save-etl]")
+    page.click("[data-action=overwrite]")
+    page.get_by_role("status").wait_for()
+    assert httpx.get(url, headers=headers).json() == {"DATA_SOURCES": [], "PIPELINE": []}
