@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 FRONTEND_SOURCES := $(shell find frontend -path frontend/node_modules -prune -o -path frontend/dist -prune -o -type f -print 2>/dev/null)
 
-.PHONY: install bubblewrap run frontend test lint typecheck test-sqlite test-postgres test-frontend test-deploy docs bench bench-etl bench-sandbox bench-inputs bench-redundancy bench-backup clean
+.PHONY: install bubblewrap run frontend test lint typecheck test-sqlite test-postgres test-frontend test-deploy docs bench bench-etl bench-sandbox bench-inputs bench-redundancy bench-backup bench-frontend clean
 
 $(STAMP): requirements.lock pyproject.toml VERSION
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -105,6 +105,11 @@ bench-redundancy: install
 
 bench-backup: install
 	$(BIN)/python bench/backup/run.py
+
+# The web app in Chromium: route sizes (the chart builder kept out of viewers' routes), the
+# chart builder's preview redraw and story readiness on the demo's 100 k rows; a few minutes.
+bench-frontend: install frontend
+	$(BIN)/python bench/frontend/run.py --rows 100000 --runs 15
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist .mypy_cache .ruff_cache .pytest_cache

@@ -8,6 +8,7 @@ const version = readFileSync(new URL("../VERSION", import.meta.url), "utf-8").tr
 export default defineConfig({
   plugins: [vue()],
   define: { __FRONTEND_VERSION__: JSON.stringify(version) },
-  build: { outDir: "dist", assetsDir: "assets", sourcemap: false, chunkSizeWarningLimit: 800 },
+  // The manifest lets bench/frontend measure what each route loads (the editor stays out of viewers' routes).
+  build: { outDir: "dist", assetsDir: "assets", sourcemap: false, chunkSizeWarningLimit: 800, manifest: true },
   test: { environment: "node", include: ["src/**/*.test.ts"] },
 });

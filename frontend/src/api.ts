@@ -72,6 +72,28 @@ export function setToken(token: string | null): void {
   else localStorage.removeItem(TOKEN_KEY);
 }
 
+// The X-Config-Version of each config last read or written by this page, by "app/kind":
+// saving sends it in If-Match, so that a save over someone else's newer version is refused
+// (409 config_conflict) instead of silently replacing it.
+const configVersions = new Map<string, number>();
+
+export function configVersion(app: string, kind: "front" | "etl"): number | null {
+  return configVersions.get(`${app}/${kind}`) ?? null;
+}
+
+function rememberVersion(app: string, kind: "front" | "etl", response: Response): void {
+  const version = Number(response.headers.get("X-Config-Version"));
+  if (response.headers.has("X-Config-Version") && Number.isInteger(version)) configVersions.set(`${app}/${kind}`, version);
+}
+
+/** How a config is saved: over the version last read (refused if it moved), or over anything. */
+export type SaveMode = "checked" | "overwrite";
+
+function ifMatch(app: string, kind: "front" | "etl", mode: SaveMode): Record<string, string> {
+  const version = configVersion(app, kind);
+  return mode === "checked" && version !== null ? { "If-Match": String(version) } : {};
+}
+
 // `text`: the body is sent and the answer returned as text (`contentType` names the body's type).
 async function request<T>(
   method: string,
@@ -80,8 +102,9 @@ async function request<T>(
   auth = true,
   text = false,
   contentType = "text/plain",
+  extra: { headers?: Record<string, string>; onResponse?: (response: Response) => void } = {},
 ): Promise<T> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...extra.headers };
   if (body !== undefined) headers["Content-Type"] = text ? contentType : "application/json";
   const token = getToken();
   if (auth && token) headers.Authorization = `Bearer ${token}`;
@@ -98,6 +121,7 @@ async function request<T>(
   const raw = await response.text();
   const parsed = raw ? safeJson(raw) : null;
   if (!response.ok) throw errorFrom(response.status, parsed);
+  extra.onResponse?.(response);
   return (text && response.ok ? raw : parsed) as T;
 }
 
@@ -225,10 +249,32 @@ export interface DataChanges {
   domains: DomainChange[];
 }
 
+export interface StagingVersions {
+  configs: Record<string, number>;
+  domain_version: string | null;
+}
+
 export interface ReleaseDiff {
   design: DesignChanges;
   data: DataChanges;
   staging_has_data: boolean;
+  /** What the diff was computed from: sent back with the release. */
+  staging_versions?: StagingVersions;
+}
+
+/** The details of a 409 config_conflict on saving a config. */
+export interface ConfigConflict {
+  kind: string;
+  expected_version: number;
+  current_version: number;
+  updated_by: string | null;
+  updated_at: string | null;
+  changes: {
+    keys: string[];
+    stories?: { added: StoryRef[]; removed: StoryRef[]; changed: StoryRef[] };
+    home_changed?: boolean;
+    requesters_changed?: boolean;
+  };
 }
 
 export interface ReleaseRecord {
@@ -367,9 +413,15 @@ export const api = {
     request<SmallApp>("PATCH", `/small-apps/${encodeURIComponent(id)}`, patch),
   deleteApp: (id: string) => request<null>("DELETE", `/small-apps/${encodeURIComponent(id)}`),
   frontConfig: (id: string, stage: Stage) =>
-    request<FrontConfig>("GET", `/${encodeURIComponent(id)}/config?stage=${stage}`),
-  putFrontConfig: (id: string, config: FrontConfig) =>
-    request<FrontConfig>("PUT", `/${encodeURIComponent(id)}/config?stage=staging`, config),
+    request<FrontConfig>("GET", `/${encodeURIComponent(id)}/config?stage=${stage}`, undefined, true, false, "", {
+      onResponse: (r) => (stage === "staging" ? rememberVersion(id, "front", r) : undefined),
+    }),
+  /** Saves over the version last read (409 config_conflict when it moved) unless `mode` is "overwrite". */
+  putFrontConfig: (id: string, config: FrontConfig, mode: SaveMode = "checked") =>
+    request<FrontConfig>("PUT", `/${encodeURIComponent(id)}/config?stage=staging`, config, true, false, "", {
+      headers: ifMatch(id, "front", mode),
+      onResponse: (r) => rememberVersion(id, "front", r),
+    }),
   data: (id: string, stage: Stage, query: unknown, variables: Record<string, unknown>, limit?: number) =>
     request<DataResult>("POST", `/${encodeURIComponent(id)}/data?stage=${stage}`, { query, variables, limit }),
   instanceSettings: () => request<string>("GET", "/instance-settings?format=cson", undefined, true, true),
@@ -385,8 +437,11 @@ export const api = {
   updateGroup: (name: string, patch: Partial<GroupRecord>) =>
     request<GroupRecord>("PATCH", `/groups/${encodeURIComponent(name)}`, patch),
   deleteGroup: (name: string) => request<null>("DELETE", `/groups/${encodeURIComponent(name)}`),
-  preview: (id: string, query: unknown, variables: Record<string, unknown>) =>
-    request<DataResult>("POST", `/${encodeURIComponent(id)}/query/preview`, { query, variables }),
+  preview: (id: string, query: unknown, variables: Record<string, unknown>, limit?: number) =>
+    request<DataResult>("POST", `/${encodeURIComponent(id)}/query/preview`, { query, variables, limit }),
+  /** A chart checked against its data request's columns on staging: 400 naming a missing column. */
+  checkChart: (id: string, chart: unknown, query: unknown, variables: Record<string, unknown>) =>
+    request<{ columns: Column[] }>("POST", `${appPath(id)}/charts/check`, { chart, query, variables }),
   /** The pipeline builder: the step language (a JSON Schema per step) and previews on a stage. */
   pipelineSteps: () => request<StepCatalog>("GET", "/pipeline-steps"),
   previewOn: (id: string, stage: Stage, query: unknown, variables: Record<string, unknown>) =>
@@ -400,10 +455,16 @@ export const api = {
   sendChunk,
   completeUpload: (id: string, upload: string) => request<SourceFile>("POST", `${uploadPath(id, upload)}/complete`),
   cancelUpload: (id: string, upload: string) => request<null>("DELETE", uploadPath(id, upload)),
-  etlConfig: (id: string) => request<Record<string, unknown>>("GET", `${appPath(id)}/config/etl?stage=staging`),
+  etlConfig: (id: string) =>
+    request<Record<string, unknown>>("GET", `${appPath(id)}/config/etl?stage=staging`, undefined, true, false, "", {
+      onResponse: (r) => rememberVersion(id, "etl", r),
+    }),
   // Sent as the builder typed it, so JSON syntax errors come back with the server's line and column.
-  putEtlConfig: (id: string, json: string) =>
-    request<string>("PUT", `${appPath(id)}/config/etl?stage=staging`, json, true, true, "application/json"),
+  putEtlConfig: (id: string, json: string, mode: SaveMode = "checked") =>
+    request<string>("PUT", `${appPath(id)}/config/etl?stage=staging`, json, true, true, "application/json", {
+      headers: ifMatch(id, "etl", mode),
+      onResponse: (r) => rememberVersion(id, "etl", r),
+    }),
   preprocess: (id: string) => request<Job>("POST", `${appPath(id)}/data/preprocess?stage=staging`),
   job: (jobId: string) => request<Job>("GET", `/jobs/${encodeURIComponent(jobId)}`),
   jobs: (id: string) => request<{ jobs: Job[] }>("GET", `${appPath(id)}/jobs`),
@@ -412,10 +473,12 @@ export const api = {
   downloadBackup,
   sendRestore,
   releaseDiff: (id: string) => request<ReleaseDiff>("GET", `${appPath(id)}/release/diff`),
-  /** Staging's design and/or data to production: one release, one history row. */
-  release: (id: string, parts: { design: boolean; data: boolean }) =>
+  /** Staging's design and/or data to production: one release, one history row. With the
+   * diff's `staging_versions`, refused (409 config_conflict) when staging moved since the diff. */
+  release: (id: string, parts: { design: boolean; data: boolean }, versions?: StagingVersions) =>
     request<{ results: Record<string, unknown> }>("POST", `${appPath(id)}/config/operations`, {
       operations: [...(parts.design ? ["release_design"] : []), ...(parts.data ? ["release_data"] : [])],
+      ...(versions ? { staging_versions: versions } : {}),
     }),
   releases: (id: string) => request<{ releases: ReleaseRecord[]; kept: number }>("GET", `${appPath(id)}/releases`),
   rollback: (id: string, release: number) =>
@@ -478,6 +541,9 @@ export interface ChartSpec {
   series?: string;
   value?: string;
   label?: string;
+  /** Scatter: the column sizing each point, and the one colouring it (a series per value). */
+  size?: string;
+  color?: string;
   stacked?: boolean;
   horizontal?: boolean;
   format?: NumberFormat;
@@ -485,6 +551,13 @@ export interface ChartSpec {
   max?: number;
   trend?: string;
   columns?: string[];
+  /** Axis titles (none when absent). */
+  xTitle?: string;
+  yTitle?: string;
+  /** The legend: shown (default) or not, and where. */
+  legend?: { show?: boolean; position?: "top" | "bottom" | "left" | "right" };
+  /** Rows sorted by a column before drawing (the data request's order when absent). */
+  sort?: { by: string; order?: "asc" | "desc" };
 }
 
 export interface NumberFormat {
@@ -493,6 +566,10 @@ export interface NumberFormat {
   prefix?: string;
   compact?: boolean;
   percent?: boolean;
+  /** Categories that are dates shown as a day, a month or a year. */
+  date?: "day" | "month" | "year";
+  /** The number and date locale (e.g. "fr"); the page's language when absent. */
+  locale?: string;
 }
 
 export interface Slide {

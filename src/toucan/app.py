@@ -18,6 +18,7 @@ from toucan import __version__
 from toucan.api import (
     auth,
     backups,
+    charts,
     configs,
     data,
     data_in,
@@ -109,6 +110,7 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
         instance_settings,
         pipeline_steps,
         permissions,
+        charts,
         sso,
     ):
         api.include_router(module.router)
@@ -119,7 +121,9 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
-            allow_headers=["Authorization", "Content-Type", "Upload-Offset"],  # Upload-Offset: chunked uploads
+            # Upload-Offset: chunked uploads; If-Match / X-Config-Version: config version checks
+            allow_headers=["Authorization", "Content-Type", "Upload-Offset", "If-Match"],
+            expose_headers=["X-Config-Version"],
             max_age=600,
         )
     # Inside the body limit, which has read the body whole (and refused it when too large).

@@ -117,6 +117,12 @@ class ErrorCode(StrEnum):
         400,
         "augment.py defines the legacy `augment(dfs)` and the app is not in `TOUCAN_OLD_AUGMENT_WHITELIST`.",
     )
+    CONFIG_CONFLICT = (
+        "config_conflict",
+        409,
+        "Staging changed since the version sent (`If-Match`, `?version=`, a release's `staging_versions`) was read; "
+        "`details` names what changed, by whom and when.",
+    )
     RELEASE_NOT_KEPT = (
         "release_not_kept",
         409,

@@ -119,6 +119,7 @@ def test_builder_picks_a_chart_of_the_story_edits_it_and_previews_its_request(st
         page.click(".stage-switch button:has-text('Staging')")
         page.wait_for_selector(READY)
         page.click("button:has-text('Edit')")
+        page.click("[data-tab=advanced]")  # the chart builder's JSON view
         tabs = page.locator(".editor-picker [role=tab]")
         assert tabs.all_inner_texts() == ["Revenue 2024 vs 2023", "Monthly revenue", "Revenue by product", "Products"]
         assert json.loads(page.input_value("textarea[name=chart-spec]"))["type"] == "kpi"
@@ -131,7 +132,7 @@ def test_builder_picks_a_chart_of_the_story_edits_it_and_previews_its_request(st
         # Another chart's request, then back: the draft of the line chart is kept.
         tabs.nth(3).click()
         assert json.loads(page.input_value("textarea[name=chart-spec]"))["type"] == "table"
-        page.click("button:has-text('Preview')")
+        page.click("[data-action=show-data]")  # the live preview's rows
         page.wait_for_selector(".editor .table")
         assert "Espresso machine" in page.locator(".editor .table").inner_text()
         tabs.nth(1).click()

@@ -61,6 +61,7 @@ def test_release_through_the_dialog_then_roll_back(stack: str, browser: Any) -> 
         page.click(".stage-switch button:has-text('Staging')")
         page.wait_for_selector(READY)
         page.click("button:has-text('Edit')")
+        page.click("[data-tab=advanced]")  # the chart builder's JSON view
         spec = json.loads(page.input_value("textarea[name=chart-spec]"))
         spec.update({"type": "bar", "x": "category", "y": ["revenue"]})
         page.fill("textarea[name=chart-spec]", json.dumps(spec))

@@ -95,12 +95,13 @@ def test_builder_edits_a_chart_and_releases_it(stack: str, page: Any) -> None:
     page.click(".stage-switch button:has-text('Staging')")
     page.wait_for_selector(READY)
     page.click("button:has-text('Edit')")
+    page.click("[data-tab=advanced]")  # the chart builder's JSON view
     spec = json.loads(page.input_value("textarea[name=chart-spec]"))
     assert spec["type"] == "pie"
     spec["type"] = "bar"
     spec["x"], spec["y"] = "category", ["revenue"]
     page.fill("textarea[name=chart-spec]", json.dumps(spec))
-    page.click("button:has-text('Preview')")
+    page.click("[data-action=show-data]")  # the live preview's rows
     page.wait_for_selector(".editor .table")
     shot(page, "builder-editor")
     page.click("[data-action=release]")  # saves, then the release dialog shows what changes

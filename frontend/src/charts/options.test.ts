@@ -79,3 +79,52 @@ describe("kpi and formats", () => {
     expect(majorsDiffer("1.0.0", "2.0.0")).toBe(true);
   });
 });
+
+describe("builder settings in buildOption", () => {
+  it("sorts rows, titles axes and places or hides the legend", () => {
+    const option = buildOption(
+      {
+        type: "bar",
+        x: "country",
+        y: ["revenue"],
+        series: "channel",
+        sort: { by: "revenue", order: "desc" },
+        xTitle: "Country",
+        yTitle: "Revenue",
+        legend: { position: "bottom" },
+      },
+      result,
+    ) as any;
+    expect(option.xAxis.name).toBe("Country");
+    expect(option.yAxis.name).toBe("Revenue");
+    expect(option.legend.bottom).toBe(0);
+    // Sorted by revenue descending: France (10) first, Spain (7) second.
+    expect(option.xAxis.data).toEqual(["France", "Spain"]);
+    const hidden = buildOption({ type: "bar", x: "country", y: ["revenue"], series: "channel", legend: { show: false } }, result) as any;
+    expect(hidden.legend).toBeUndefined();
+    const asc = buildOption({ type: "bar", x: "country", y: ["revenue"], sort: { by: "revenue" } }, result) as any;
+    expect(asc.series[0].data).toEqual([5, 7, 10]);
+  });
+
+  it("formats date categories and numbers in a locale", () => {
+    const dates: DataResult = {
+      data: [{ month: "2024-01-01", v: 1234.5 }, { month: "2024-02-01", v: 2 }],
+      columns: [{ name: "month", type: "date" }, { name: "v", type: "double" }],
+      total: 2,
+      truncated: false,
+    };
+    const option = buildOption({ type: "line", x: "month", y: ["v"], format: { date: "month", locale: "fr" } }, dates) as any;
+    expect(option.xAxis.data).toEqual(["janv. 2024", "févr. 2024"]);
+    expect(option.tooltip.valueFormatter(1234.5)).toBe(formatNumber(1234.5, { locale: "fr" }));
+    expect(formatNumber(1234.5, { decimals: 1, locale: "fr" })).toBe("1\u202f234,5");
+    expect(formatNumber(1234567, { compact: true })).toBe("1.2M");
+  });
+
+  it("colours, sizes and labels scatter points", () => {
+    const option = buildOption({ type: "scatter", x: "revenue", y: ["revenue"], color: "channel", size: "revenue", label: "country" }, result) as any;
+    expect(option.series.map((s: any) => s.name)).toEqual(["web", "store"]);
+    expect(option.series[0].data[0]).toEqual([10, 10, 10, "France"]);
+    expect(option.series[0].symbolSize([0, 0, 10])).toBe(32);
+    expect(option.series[1].symbolSize([0, 0, 0])).toBe(6);
+  });
+});

@@ -1,6 +1,6 @@
 // Chart specs (front config) + rows → ECharts options. Pure, unit-tested.
-import type { ChartSpec, DataResult } from "../api";
-import { formatNumber } from "./format";
+import type { ChartSpec, DataResult, NumberFormat } from "../api";
+import { formatDate, formatNumber } from "./format";
 
 export type Option = Record<string, unknown>;
 
@@ -14,37 +14,89 @@ function column(rows: Record<string, unknown>[], name: string | undefined): unkn
   return name ? rows.map((r) => r[name]) : [];
 }
 
+// The spec being drawn: category labels read its date format and locale (set by buildOption).
+let dateFormat: { date?: NumberFormat["date"]; locale: string } = { locale: "en" };
+
 function categories(values: unknown[]): string[] {
-  return values.map((v) => (v === null || v === undefined ? "–" : String(v)));
+  return values.map((v) =>
+    v === null || v === undefined ? "–" : dateFormat.date ? formatDate(v, dateFormat.date, dateFormat.locale) : String(v),
+  );
 }
 
-function valueAxis(spec: ChartSpec): Option {
-  return { type: "value", axisLabel: { formatter: (v: number) => formatNumber(v, { ...spec.format, unit: undefined, compact: true }) } };
+function valueAxis(spec: ChartSpec, title?: string): Option {
+  return {
+    type: "value",
+    ...axisTitle(title, "value"),
+    axisLabel: { formatter: (v: number) => formatNumber(v, { ...spec.format, unit: undefined, compact: true }) },
+  };
+}
+
+function axisTitle(title: string | undefined, kind: "value" | "category"): Option {
+  return title ? { name: title, nameLocation: "middle", nameGap: kind === "value" ? 44 : 32, nameTextStyle: { fontWeight: 600 } } : {};
+}
+
+/** The legend the spec asks for: hidden, or at a side (`fallback` when the spec says nothing). */
+export function legendOption(spec: ChartSpec, fallback: "top" | "bottom" | "left" | "right" | null): Option | undefined {
+  if (spec.legend?.show === false) return undefined;
+  const position = spec.legend?.position ?? (spec.legend?.show ? "top" : fallback);
+  if (!position) return undefined;
+  const vertical = position === "left" || position === "right";
+  return { type: "scroll", orient: vertical ? "vertical" : "horizontal", [position]: 0, ...(vertical ? { top: "middle" } : {}) };
+}
+
+/** Room for a legend at a side, and for axis titles. */
+function grid(spec: ChartSpec, legend: Option | undefined): Option {
+  const g: Record<string, number | boolean> = { left: 12, right: 24, top: 36, bottom: 12, containLabel: true };
+  if (legend?.orient === "vertical") g[legend.left !== undefined ? "left" : "right"] = 120;
+  if (legend && legend.bottom !== undefined) g.bottom = 36;
+  if (legend === undefined) g.top = 16;
+  if (spec.xTitle) g.bottom = Number(g.bottom) + 24;
+  if (spec.yTitle) g.left = Number(g.left) + 24;
+  return g;
 }
 
 function base(spec: ChartSpec): Option {
   return {
     color: spec.colors?.length ? spec.colors : PALETTE,
     tooltip: { trigger: "axis", valueFormatter: (v: number) => formatNumber(v, spec.format) },
-    grid: { left: 12, right: 24, top: 36, bottom: 12, containLabel: true },
+    grid: grid(spec, undefined),
     animationDuration: 300,
   };
 }
 
+/** Rows in the order the spec's `sort` asks (numbers as numbers, the rest as text); a copy. */
+export function sortRows(rows: Record<string, unknown>[], sort: ChartSpec["sort"]): Record<string, unknown>[] {
+  if (!sort?.by) return rows;
+  const sign = sort.order === "desc" ? -1 : 1;
+  const by = sort.by;
+  return [...rows].sort((a, b) => {
+    const x = a[by];
+    const y = b[by];
+    if (x === y) return 0;
+    if (x === null || x === undefined) return 1;
+    if (y === null || y === undefined) return -1;
+    if (typeof x === "number" && typeof y === "number") return (x - y) * sign;
+    return String(x).localeCompare(String(y)) * sign;
+  });
+}
+
 /** Series grouped by a `series` column: one series per distinct value, aligned on x. */
 function pivotSeries(rows: Record<string, unknown>[], x: string, y: string, by: string): { xs: string[]; series: Map<string, (number | null)[]> } {
-  const xs = [...new Set(categories(column(rows, x)))];
+  const labels = categories(column(rows, x));
+  const xs = [...new Set(labels)];
+  const place = new Map(xs.map((v, i) => [v, i]));
   const series = new Map<string, (number | null)[]>();
-  for (const row of rows) {
-    const key = String(row[by] ?? "–");
+  for (const [i, row] of rows.entries()) {
+    const key = categories([row[by]])[0];
     if (!series.has(key)) series.set(key, xs.map(() => null));
-    series.get(key)![xs.indexOf(String(row[x] ?? "–"))] = row[y] as number;
+    series.get(key)![place.get(labels[i])!] = row[y] as number;
   }
   return { xs, series };
 }
 
-export function buildOption(spec: ChartSpec, result: DataResult): Option {
-  const rows = result.data;
+export function buildOption(spec: ChartSpec, result: DataResult, locale = "en"): Option {
+  dateFormat = { date: spec.format?.date, locale: spec.format?.locale || locale };
+  const rows = sortRows(result.data, spec.sort);
   const x = spec.x ?? result.columns[0]?.name;
   const ys = spec.y?.length ? spec.y : result.columns.slice(1).map((c) => c.name);
   const kind = spec.type;
@@ -54,12 +106,12 @@ export function buildOption(spec: ChartSpec, result: DataResult): Option {
     return {
       ...base(spec),
       tooltip: { trigger: "item", valueFormatter: (v: number) => formatNumber(v, spec.format) },
-      legend: { bottom: 0, type: "scroll" },
+      legend: legendOption(spec, "bottom"),
       series: [
         {
           type: "pie",
           radius: kind === "donut" ? ["45%", "70%"] : "70%",
-          data: rows.map((r) => ({ name: String(r[label!] ?? "–"), value: r[value!] })),
+          data: rows.map((r) => ({ name: categories([r[label!]])[0], value: r[value!] })),
           label: { formatter: "{b}: {d}%" },
         },
       ],
@@ -81,12 +133,33 @@ export function buildOption(spec: ChartSpec, result: DataResult): Option {
     };
   }
   if (kind === "scatter") {
+    // Points sized by `size` (6 to 32 px), one series per value of `color`, labelled by `label`.
+    const sizes = spec.size ? rows.map((r) => Number(r[spec.size!] ?? 0)) : [];
+    const low = Math.min(...sizes, 0);
+    const high = Math.max(...sizes, 1);
+    const point = (r: Record<string, unknown>) => [r[x!], r[ys[0]], spec.size ? r[spec.size] : null, spec.label ? r[spec.label] : null];
+    const symbolSize = spec.size ? (p: unknown[]) => 6 + (26 * (Number(p[2] ?? 0) - low)) / (high - low || 1) : 8;
+    const groups = new Map<string, Record<string, unknown>[]>();
+    for (const r of rows) {
+      const key = spec.color ? categories([r[spec.color]])[0] : (ys[0] ?? "");
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key)!.push(r);
+    }
+    const legend = spec.color ? legendOption(spec, "top") : undefined;
     return {
       ...base(spec),
+      grid: grid(spec, legend),
+      legend,
       tooltip: { trigger: "item" },
-      xAxis: { type: "value", name: x, scale: true },
-      yAxis: { type: "value", name: ys[0], scale: true },
-      series: [{ type: "scatter", symbolSize: 8, data: rows.map((r) => [r[x!], r[ys[0]]]) }],
+      xAxis: { type: "value", scale: true, ...axisTitle(spec.xTitle ?? x, "category") },
+      yAxis: { type: "value", scale: true, ...axisTitle(spec.yTitle ?? ys[0], "value") },
+      series: [...groups.entries()].map(([name, group]) => ({
+        name,
+        type: "scatter",
+        symbolSize,
+        data: group.map(point),
+        label: spec.label ? { show: true, position: "top", formatter: (p: { value: unknown[] }) => String(p.value[3] ?? "") } : undefined,
+      })),
     };
   }
   if (kind === "heatmap") {
@@ -98,14 +171,14 @@ export function buildOption(spec: ChartSpec, result: DataResult): Option {
     return {
       ...base(spec),
       tooltip: { position: "top" },
-      xAxis: { type: "category", data: xs },
-      yAxis: { type: "category", data: yCats },
+      xAxis: { type: "category", data: xs, ...axisTitle(spec.xTitle, "category") },
+      yAxis: { type: "category", data: yCats, ...axisTitle(spec.yTitle, "category") },
       visualMap: { min: Math.min(...values, 0), max: Math.max(...values, 1), calculable: true, orient: "horizontal", left: "center", bottom: 0 },
       grid: { left: 12, right: 24, top: 24, bottom: 60, containLabel: true },
       series: [
         {
           type: "heatmap",
-          data: rows.map((r) => [xs.indexOf(String(r[x!] ?? "–")), yCats.indexOf(String(r[seriesCol!] ?? "–")), r[value]]),
+          data: rows.map((r) => [xs.indexOf(categories([r[x!]])[0]), yCats.indexOf(categories([r[seriesCol!]])[0]), r[value]]),
         },
       ],
     };
@@ -125,8 +198,9 @@ export function buildOption(spec: ChartSpec, result: DataResult): Option {
     }
     return {
       ...base(spec),
-      xAxis: { type: "category", data: xs },
-      yAxis: valueAxis(spec),
+      grid: grid(spec, undefined),
+      xAxis: { type: "category", data: xs, ...axisTitle(spec.xTitle, "category") },
+      yAxis: valueAxis(spec, spec.yTitle),
       series: [
         { type: "bar", stack: "w", itemStyle: { color: "transparent" }, emphasis: { disabled: true }, data: offsets, tooltip: { show: false } },
         { type: "bar", stack: "w", name: "+", itemStyle: { color: "#10b981" }, data: ups },
@@ -138,8 +212,9 @@ export function buildOption(spec: ChartSpec, result: DataResult): Option {
     const sorted = [...rows].sort((a, b) => Number(b[ys[0]] ?? 0) - Number(a[ys[0]] ?? 0)).slice(0, 10).reverse();
     return {
       ...base(spec),
-      xAxis: valueAxis(spec),
-      yAxis: { type: "category", data: categories(column(sorted, x)) },
+      grid: grid(spec, undefined),
+      xAxis: valueAxis(spec, spec.yTitle),
+      yAxis: { type: "category", data: categories(column(sorted, x)), ...axisTitle(spec.xTitle, "category") },
       series: [{ type: "bar", data: column(sorted, ys[0]), label: { show: true, position: "right", formatter: (p: { value: number }) => formatNumber(p.value, { ...spec.format, compact: true }) } }],
     };
   }
@@ -159,14 +234,24 @@ export function buildOption(spec: ChartSpec, result: DataResult): Option {
     if (spec.stacked) s.stack = "total";
     if (kind === "area") s.areaStyle = { opacity: 0.25 };
     if (type === "line") s.showSymbol = xs.length <= 36;
+    // Thousands of points: drawn downsampled (lines) or in one batch (bars), as ECharts advises.
+    if (type === "line" && xs.length > 1000) s.sampling = "lttb";
+    if (type === "bar" && xs.length > 1000) s.large = true;
   }
-  // Every label when they fit; rotated when there are many.
-  const category = { type: "category", data: xs, axisLabel: { interval: 0, hideOverlap: true, rotate: xs.length > 8 ? 35 : 0 } };
+  // Every label when they fit (rotated when there are many); past 60, ECharts picks which.
+  const category = {
+    type: "category",
+    data: xs,
+    ...axisTitle(spec.xTitle, "category"),
+    axisLabel: { interval: xs.length <= 60 ? 0 : "auto", hideOverlap: true, rotate: xs.length > 8 ? 35 : 0 },
+  };
+  const legend = legendOption(spec, series.length > 1 ? "top" : null);
   return {
     ...base(spec),
-    legend: series.length > 1 ? { top: 0, type: "scroll" } : undefined,
-    xAxis: spec.horizontal ? valueAxis(spec) : category,
-    yAxis: spec.horizontal ? category : valueAxis(spec),
+    grid: grid(spec, legend),
+    legend,
+    xAxis: spec.horizontal ? valueAxis(spec, spec.yTitle) : category,
+    yAxis: spec.horizontal ? category : valueAxis(spec, spec.yTitle),
     series,
   };
 }
@@ -179,4 +264,29 @@ export function kpi(spec: ChartSpec, result: DataResult): { value: unknown; tren
   const previous = Number(row[spec.trend]);
   const current = Number(value);
   return { value, trend: previous ? (current - previous) / Math.abs(previous) : null };
+}
+
+// --- the chart builder's gallery: a small SVG per type (24×16 viewBox, currentColor) --------
+
+const A = "#2563eb";
+const B = "#f59e0b";
+const G = "#94a3b8";
+export const THUMBNAILS: Record<string, string> = {
+  bar: `<rect x="3" y="8" width="4" height="7" fill="${A}"/><rect x="10" y="4" width="4" height="11" fill="${A}"/><rect x="17" y="6" width="4" height="9" fill="${A}"/>`,
+  line: `<polyline points="2,13 8,8 14,10 22,3" fill="none" stroke="${A}" stroke-width="2"/>`,
+  area: `<polygon points="2,15 2,11 8,7 14,9 22,3 22,15" fill="${A}" opacity="0.35"/><polyline points="2,11 8,7 14,9 22,3" fill="none" stroke="${A}" stroke-width="1.5"/>`,
+  pie: `<circle cx="12" cy="8" r="7" fill="${B}"/><path d="M12 8 L12 1 A7 7 0 0 1 18.6 10.3 Z" fill="${A}"/>`,
+  donut: `<circle cx="12" cy="8" r="6" fill="none" stroke="${B}" stroke-width="3"/><path d="M12 2 A6 6 0 0 1 17.7 10" fill="none" stroke="${A}" stroke-width="3"/>`,
+  scatter: `<circle cx="5" cy="11" r="1.6" fill="${A}"/><circle cx="9" cy="7" r="2.4" fill="${B}"/><circle cx="14" cy="9" r="1.4" fill="${A}"/><circle cx="19" cy="4" r="2" fill="${B}"/>`,
+  heatmap: `<rect x="3" y="2" width="6" height="6" fill="${A}"/><rect x="9" y="2" width="6" height="6" fill="${A}" opacity="0.4"/><rect x="15" y="2" width="6" height="6" fill="${A}" opacity="0.7"/><rect x="3" y="8" width="6" height="6" fill="${A}" opacity="0.2"/><rect x="9" y="8" width="6" height="6" fill="${A}" opacity="0.9"/><rect x="15" y="8" width="6" height="6" fill="${A}" opacity="0.5"/>`,
+  gauge: `<path d="M4 14 A8 8 0 0 1 20 14" fill="none" stroke="${G}" stroke-width="3"/><path d="M4 14 A8 8 0 0 1 15 6.8" fill="none" stroke="${A}" stroke-width="3"/>`,
+  waterfall: `<rect x="2" y="4" width="4" height="10" fill="#10b981"/><rect x="7" y="4" width="4" height="4" fill="#ef4444"/><rect x="12" y="2" width="4" height="6" fill="#10b981"/><rect x="17" y="2" width="4" height="12" fill="${A}"/>`,
+  leaderboard: `<rect x="2" y="2" width="19" height="3" fill="${A}"/><rect x="2" y="6.5" width="14" height="3" fill="${A}"/><rect x="2" y="11" width="8" height="3" fill="${A}"/>`,
+  kpi: `<text x="12" y="11" text-anchor="middle" font-size="9" font-weight="700" fill="${A}">42</text><path d="M17 13 l2 -3 l2 3 z" fill="#10b981"/>`,
+  table: `<rect x="2" y="2" width="20" height="12" fill="none" stroke="${G}"/><line x1="2" y1="6" x2="22" y2="6" stroke="${G}"/><line x1="2" y1="10" x2="22" y2="10" stroke="${G}"/><line x1="9" y1="2" x2="9" y2="14" stroke="${G}"/>`,
+};
+
+/** The `<svg>` of a type's thumbnail (a constant of this module: safe for v-html). */
+export function thumbnail(type: string): string {
+  return `<svg viewBox="0 0 24 16" width="48" height="32" aria-hidden="true">${THUMBNAILS[type] ?? THUMBNAILS.bar}</svg>`;
 }

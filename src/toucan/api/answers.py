@@ -177,10 +177,21 @@ class DataChanges(Answer):
     domains: list[DomainChange]
 
 
+class StagingVersions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    configs: dict[str, int] = Field(default_factory=dict, description="Config versions by kind (front, etl, augment)")
+    domain_version: str | None = Field(default=None, description="Staging's domain version (null: no data)")
+
+
 class ReleaseDiff(Answer):
     design: DesignChanges = Field(description="Production's design compared with staging's")
     data: DataChanges = Field(description="Production's domains compared with staging's")
     staging_has_data: bool = Field(description="Staging has domains: its data can be released")
+    staging_versions: StagingVersions = Field(
+        description="Staging's config versions and domain version this diff was computed from: send them back "
+        "as the release's `staging_versions` to be refused (409 config_conflict) if staging moved since"
+    )
 
 
 class ReleaseAnswer(Answer):

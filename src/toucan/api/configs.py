@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from toucan.api.answers import TEXT, OperationsAnswer, raw
+from toucan.api.answers import TEXT, OperationsAnswer, StagingVersions, raw
 from toucan.api.data_in import JobsDep, submit_preprocess
 from toucan.api.deps import AppAccessDep, ContextDep, ContributorDep, IdentityDep
 from toucan.apps import configs as domain
@@ -20,7 +20,20 @@ from toucan.errors import ErrorCode, ValidationError
 from toucan.formats import dump_cson, parse_cson, parse_json
 
 router = APIRouter(tags=["configs"])
-STORED = "The stored config, in the format sent; its version in X-Config-Version"
+STORED = (
+    "The stored config, in the format sent; its version in X-Config-Version. Send the version read "
+    "in `If-Match` (or `?version=`) to be refused with 409 `config_conflict` if staging changed meanwhile"
+)
+
+
+VersionQuery = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=999_999_999,
+        description="The X-Config-Version read (as If-Match does): 409 config_conflict if staging changed since",
+    ),
+]
 
 
 class Format(StrEnum):
@@ -44,7 +57,30 @@ def _render(document: dict[str, Any], fmt: Format) -> Response:
 def _get(ctx: ContextDep, access: AppAccessDep, app: str, stage: Stage, kind: ConfigKind, fmt: Format) -> Response:
     access.require(_read_privilege(stage, kind))
     with ctx.db.readonly_session() as session:
-        return _render(domain.read_config(session, app, stage, kind), fmt)
+        row = domain.get_config(session, app, stage, kind)
+        response = _render(dict(row.content) if row is not None else {}, fmt)
+        # The version to send back in If-Match when saving (0: never written).
+        response.headers["X-Config-Version"] = str(row.version if row is not None else 0)
+    return response
+
+
+def _expected_version(request: Request, version: int | None) -> int | None:
+    """The version the writer read: `If-Match: <X-Config-Version>` (quotes and `W/` allowed)
+    or `?version=`; None when neither is sent, or `If-Match: *` (the PUT then overwrites, as before)."""
+    header = request.headers.get("if-match")
+    if header is None:
+        return version
+    where, text = "If-Match header", header
+    if text.strip() == "*":  # any version, as HTTP has it: an overwrite
+        return None
+    cleaned = text.strip().removeprefix("W/").strip('"')
+    if not cleaned.isdigit() or len(cleaned) > 9:
+        raise ValidationError(
+            f"The {where} is {text!r}: send the X-Config-Version of the config you read (a number).",
+            details={"field": "If-Match"},
+            code=ErrorCode.BAD_REQUEST,
+        )
+    return int(cleaned)
 
 
 async def _put(
@@ -55,7 +91,9 @@ async def _put(
     stage: Stage,
     kind: ConfigKind,
     fmt: Format,
+    version: int | None,
 ) -> Response:
+    expected = _expected_version(request, version)
     raw = await request.body()
     if fmt is Format.CSON:
         try:
@@ -71,7 +109,9 @@ async def _put(
             details={"stage": stage.value},
         )
     with ctx.db.session() as session:
-        row = domain.write_config(session, app, stage, kind, document, author=identity.username)
+        row = domain.write_config(
+            session, app, stage, kind, document, author=identity.username, expected_version=expected
+        )
         response = _render(row.content, fmt)
     response.headers["X-Config-Version"] = str(row.version)
     return response
@@ -104,8 +144,9 @@ async def put_front_config(
     identity: ContributorDep,
     stage: Stage = Stage.STAGING,
     format: Format = Format.JSON,
+    version: VersionQuery = None,
 ) -> Response:
-    return await _put(request, ctx, identity, app, stage, ConfigKind.FRONT, format)
+    return await _put(request, ctx, identity, app, stage, ConfigKind.FRONT, format, version)
 
 
 @router.get(
@@ -135,8 +176,9 @@ async def put_etl_config(
     identity: ContributorDep,
     stage: Stage = Stage.STAGING,
     format: Format = Format.JSON,
+    version: VersionQuery = None,
 ) -> Response:
-    return await _put(request, ctx, identity, app, stage, ConfigKind.ETL, format)
+    return await _put(request, ctx, identity, app, stage, ConfigKind.ETL, format, version)
 
 
 class Operation(StrEnum):
@@ -149,6 +191,11 @@ class OperationsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     operations: list[Operation] = Field(min_length=1)
+    staging_versions: StagingVersions | None = Field(
+        default=None,
+        description="The `staging_versions` of the release diff the builder confirmed: a release is refused "
+        "(409 config_conflict) when staging changed since",
+    )
 
 
 @router.post(
@@ -160,6 +207,8 @@ def run_operations(
     app: str, body: OperationsBody, ctx: ContextDep, identity: ContributorDep, jobs: JobsDep
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}
+    versions = body.staging_versions
+    expected = versions.model_dump(exclude_unset=True) if versions is not None else None
     ops = body.operations
     index = 0
     while index < len(ops):
@@ -179,6 +228,7 @@ def run_operations(
             design=Operation.RELEASE_DESIGN in together,
             data=Operation.RELEASE_DATA in together,
             author=identity.username,
+            expected=expected,
         )
         if done.design is not None:
             results[Operation.RELEASE_DESIGN.value] = done.design

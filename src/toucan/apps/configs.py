@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from toucan.apps.permission_rules import PermissionRule
 from toucan.apps.secrets import check_secret_places
 from toucan.db.models import AppConfig
-from toucan.errors import ValidationError
+from toucan.errors import Conflict, ErrorCode, ValidationError
 from toucan.formats import raise_for_validation
 
 # Like app ids, but upper case too (weaverbird's and Toucan's domains use it): never a path,
@@ -190,10 +190,22 @@ def write_config(
     document: Any,
     *,
     author: str | None,
+    expected_version: int | None = None,
 ) -> AppConfig:
-    """Validate and store a config document, bumping its version."""
+    """Validate and store a config document, bumping its version. With `expected_version`
+    (the version the writer read, 0 for none yet), a config written meanwhile by someone
+    else is a 409 `config_conflict` naming what differs, who wrote it and when."""
     content = validate_config(kind, document)
     row = get_config(session, app_id, stage, kind)
+    current = row.version if row is not None else 0
+    if expected_version is not None and expected_version != current:
+        by = f" by {row.updated_by}" if row is not None and row.updated_by else ""
+        raise Conflict(
+            f"The {stage.value} {kind.value} config was saved{by} since you read it (version {current}, "
+            f"yours was {expected_version}): reload it to get those changes, or overwrite them.",
+            details=conflict_details(kind, expected_version, row, content),
+            code=ErrorCode.CONFIG_CONFLICT,
+        )
     if row is None:
         row = AppConfig(app_id=app_id, stage=stage.value, kind=kind.value, content=content, version=1)
         session.add(row)
@@ -203,6 +215,48 @@ def write_config(
     row.updated_by = author
     session.flush()
     return row
+
+
+def _slide_map(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    slides = document.get("slides")
+    if not isinstance(slides, list):
+        return {}
+    return {str(s["id"]): s for s in slides if isinstance(s, dict) and "id" in s}
+
+
+def _story(slide: dict[str, Any]) -> dict[str, str]:
+    return {"id": str(slide.get("id")), "title": str(slide.get("title") or "")}
+
+
+def config_changes(kind: ConfigKind, yours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+    """What the stored config (`theirs`) has that the document being saved (`yours`) has not:
+    for a front config the stories added (only in theirs), removed (only in yours) and changed,
+    and whether the home and the filters differ; for any kind, the top-level keys that differ."""
+    keys = sorted(k for k in set(yours) | set(theirs) if yours.get(k) != theirs.get(k))
+    changes: dict[str, Any] = {"keys": keys}
+    if kind is ConfigKind.FRONT:
+        mine, stored = _slide_map(yours), _slide_map(theirs)
+        changes["stories"] = {
+            "added": [_story(s) for i, s in stored.items() if i not in mine],
+            "removed": [_story(s) for i, s in mine.items() if i not in stored],
+            "changed": [_story(s) for i, s in stored.items() if i in mine and mine[i] != s],
+        }
+        changes["home_changed"] = yours.get("home", {}) != theirs.get("home", {})
+        changes["requesters_changed"] = yours.get("requesters", []) != theirs.get("requesters", [])
+    return changes
+
+
+def conflict_details(kind: ConfigKind, expected: int, row: AppConfig | None, yours: dict[str, Any]) -> dict[str, Any]:
+    """The details of a `config_conflict`: versions, who saved the stored config and when,
+    and what it changes compared with the document being saved."""
+    return {
+        "kind": kind.value,
+        "expected_version": expected,
+        "current_version": row.version if row is not None else 0,
+        "updated_by": row.updated_by if row is not None else None,
+        "updated_at": row.updated_at.isoformat() if row is not None and row.updated_at else None,
+        "changes": config_changes(kind, yours, dict(row.content) if row is not None else {}),
+    }
 
 
 def release_design(session: Session, app_id: str, *, author: str | None) -> dict[str, int]:

@@ -50,14 +50,53 @@ def release_diff(db: Database, store: DomainStore, app_id: str) -> dict[str, Any
     return {
         **diff(production, staging),
         "staging_has_data": staging.domain_version is not None,
+        "staging_versions": {"configs": staging.config_versions, "domain_version": staging.domain_version},
     }
 
 
-def release(db: Database, store: DomainStore, app_id: str, *, design: bool, data: bool, author: str | None) -> Released:
-    """Make staging's design and/or data production's and record it, in one transaction."""
+def check_staging_versions(state: StageState, expected: dict[str, Any], *, design: bool, data: bool) -> None:
+    """409 `config_conflict` when staging's configs (for a design release) or domain version
+    (for a data release) are no longer those `expected` (a diff's `staging_versions`): the
+    diff the builder confirmed is not what would be released."""
+    changed: list[str] = []
+    wanted = expected.get("configs") or {}
+    if design:
+        changed += [
+            f"{kind} config" for kind, version in state.config_versions.items() if wanted.get(kind, version) != version
+        ]
+    if data and "domain_version" in expected and expected["domain_version"] != state.domain_version:
+        changed.append("data")
+    if changed:
+        raise Conflict(
+            f"Staging changed since the release's diff was read ({', '.join(changed)}): look at the new diff "
+            "before releasing.",
+            details={
+                "changed": changed,
+                "expected": expected,
+                "current": {"configs": state.config_versions, "domain_version": state.domain_version},
+            },
+            code=ErrorCode.CONFIG_CONFLICT,
+        )
+
+
+def release(
+    db: Database,
+    store: DomainStore,
+    app_id: str,
+    *,
+    design: bool,
+    data: bool,
+    author: str | None,
+    expected: dict[str, Any] | None = None,
+) -> Released:
+    """Make staging's design and/or data production's and record it, in one transaction.
+    With `expected` (the diff's `staging_versions`), refused when staging moved since."""
     if not (design or data):
         raise ValueError("release: say design, data or both")
     with db.session() as session:
+        if expected is not None:
+            staging = stage_state(session, store, app_id, Stage.STAGING)
+            check_staging_versions(staging, expected, design=design, data=data)
         before = stage_state(session, store, app_id, Stage.PRODUCTION)
         versions = configs.release_design(session, app_id, author=author) if design else None
         released_data = None
