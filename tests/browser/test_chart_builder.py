@@ -338,6 +338,7 @@ def test_the_etl_editor_warns_of_a_save_made_meanwhile(stack: str, page: Any, bu
     url = f"{api}/{APP}/config/etl?stage=staging"
     assert httpx.put(url, json={"DATA_SOURCES": [], "PIPELINE": []}, headers=headers).status_code == 200
     open_data_page(page, stack, APP, builder)
+    page.click("[data-etl-tab=json]")  # the JSON is the Advanced tab beside the forms
     area = page.locator("textarea[name=etl-config]")
     area.wait_for()
     page.wait_for_function("() => document.querySelector('textarea[name=etl-config]').value.includes('DATA_SOURCES')")

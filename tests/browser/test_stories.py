@@ -142,6 +142,7 @@ def test_story_is_readable_at_tablet_width_and_usable_with_the_keyboard(stack: s
 def test_super_admin_round_trips_instance_settings(stack: str, page: Any) -> None:
     login(page, stack, "admin", ADMIN_PASSWORD)
     page.goto(stack + "/settings/instance")
+    page.click("button[data-view=cson]")  # the CSON is the advanced view beside the forms
     area = page.locator("textarea[name=instance-settings]")
     page.wait_for_function("() => document.querySelector('textarea[name=instance-settings]')?.value.length > 0")
     original = area.input_value()
@@ -155,6 +156,7 @@ def test_super_admin_round_trips_instance_settings(stack: str, page: Any) -> Non
     page.get_by_text("Saved.").wait_for()
     shot(page, "settings-cson")
     page.reload()
+    page.click("button[data-view=cson]")
     page.wait_for_function("() => document.querySelector('textarea[name=instance-settings]')?.value.length > 0")
     assert "providers" in area.input_value()
     assert [e for e in page.console_errors if "400" not in e] == []
