@@ -70,3 +70,15 @@ describe("filters", () => {
     expect(valueText(null)).toBe("");
   });
 });
+
+describe("the filter form's helpers", () => {
+  it("round-trips the values request and names variables", async () => {
+    const { parseValuesQuery, valuesQuery, variableName } = await import("./filters");
+    expect(parseValuesQuery(valuesQuery("sales", "country"))).toEqual({ domain: "sales", column: "country" });
+    expect(parseValuesQuery(valuesQuery("sales", "country").slice(0, 2))).toEqual({ domain: "sales", column: "country" });
+    expect(parseValuesQuery([{ name: "domain", domain: "sales" }])).toBeNull();
+    expect(variableName("Pays d'origine", [])).toBe("pays_d_origine");
+    expect(variableName("2024", [])).toBe("f_2024");
+    expect(variableName("Country", ["country"])).toBe("country_2");
+  });
+});

@@ -131,3 +131,40 @@ export function valueText(value: unknown): string {
   }
   return String(value);
 }
+
+/** The data request listing a column's distinct values, sorted: a filter's values. */
+export function valuesQuery(domain: string, column: string): unknown[] {
+  return [
+    { name: "domain", domain },
+    { name: "uniquegroups", on: [column] },
+    { name: "sort", columns: [{ column, order: "asc" }] },
+  ];
+}
+
+/** The form's domain and column back from a request `valuesQuery` wrote (the sort optional). */
+export function parseValuesQuery(query: unknown): { domain: string; column: string } | null {
+  if (!Array.isArray(query) || query.length < 2 || query.length > 3) return null;
+  const [domain, groups, sort] = query as Record<string, unknown>[];
+  if (domain?.name !== "domain" || typeof domain.domain !== "string") return null;
+  if (groups?.name !== "uniquegroups" || !Array.isArray(groups.on) || groups.on.length !== 1) return null;
+  const column = String(groups.on[0]);
+  if (sort && (sort.name !== "sort" || JSON.stringify(sort.columns) !== JSON.stringify([{ column, order: "asc" }]))) return null;
+  return { domain: domain.domain, column };
+}
+
+/** A variable name from a label, unique among `taken`. */
+export function variableName(label: string, taken: Iterable<string>): string {
+  const used = new Set(taken);
+  let base = label
+    .normalize("NFKD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "_")
+    .replace(/^_+|_+$/g, "")
+    .slice(0, 40);
+  if (!base) base = "filter";
+  if (/^[0-9]/.test(base)) base = `f_${base}`;
+  let name = base;
+  for (let n = 2; used.has(name); n += 1) name = `${base}_${n}`;
+  return name;
+}
