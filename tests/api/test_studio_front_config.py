@@ -173,7 +173,9 @@ def test_filter_variables_of_each_type_filter_rows_through_data(
     client: TestClient, admin_headers: dict[str, str], app_id: str
 ) -> None:
     response = client.put(
-        f"/{app_id}/domain/sales?stage=staging", content=SALES_CSV, headers={**admin_headers, "Content-Type": "text/csv"}
+        f"/{app_id}/domain/sales?stage=staging",
+        content=SALES_CSV,
+        headers={**admin_headers, "Content-Type": "text/csv"},
     )
     assert response.status_code == 200, response.text
 

@@ -4,6 +4,11 @@
 import type { ChartBlock, ChartSpec, ChartWidth, DomainInfo, FrontConfig, Slide } from "../api";
 import { chartRef } from "./filters";
 
+/** A deep copy of JSON (structuredClone refuses Vue's reactive proxies). */
+function copy<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
 export interface TreeNode {
   slide: Slide;
   children: TreeNode[];
@@ -54,7 +59,7 @@ export type Drop = "before" | "after" | "inside";
  */
 export function moveSlide(slides: Slide[], id: string, target: string, where: Drop): Slide[] {
   if (id === target) return slides;
-  const tree = structuredClone(slideTree(slides));
+  const tree = copy(slideTree(slides));
   const from = find(tree, id);
   if (!from || contains(from.list[from.index], target)) return slides;
   const [node] = from.list.splice(from.index, 1);
@@ -67,7 +72,7 @@ export function moveSlide(slides: Slide[], id: string, target: string, where: Dr
 
 /** Slides with `id` moved one place up (-1) or down (+1) among its siblings. */
 export function shiftSlide(slides: Slide[], id: string, delta: -1 | 1): Slide[] {
-  const tree = structuredClone(slideTree(slides));
+  const tree = copy(slideTree(slides));
   const at = find(tree, id);
   if (!at) return slides;
   const next = at.index + delta;
@@ -143,7 +148,7 @@ export function addStory(
 ): { slides: Slide[]; id: string } {
   const id = newId(title, slides.map((s) => s.id));
   const story: Slide = { ...content, id, title };
-  const tree = structuredClone(slideTree(slides));
+  const tree = copy(slideTree(slides));
   const at = chapter ? find(tree, chapter) : null;
   if (at) at.list[at.index].children.push({ slide: story, children: [] });
   else tree.push({ slide: story, children: [] });

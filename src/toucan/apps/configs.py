@@ -48,9 +48,7 @@ def _variable_name(name: str) -> str:
     return name
 
 
-VariableName = Annotated[
-    str, AfterValidator(_variable_name), Field(description=f"A variable name: {VARIABLE_RULE}")
-]
+VariableName = Annotated[str, AfterValidator(_variable_name), Field(description=f"A variable name: {VARIABLE_RULE}")]
 Scalar = str | int | float | bool
 
 
@@ -147,7 +145,9 @@ class Requester(BaseModel):
         default=None, min_length=1, description="The column filtered in the charts it applies to (optional)."
     )
     stories: list[str] | None = Field(default=None, description="The stories it shows on; all when absent.")
-    charts: list[str] | None = Field(default=None, description="The charts it filters; all of its stories' when absent.")
+    charts: list[str] | None = Field(
+        default=None, description="The charts it filters; all of its stories' when absent."
+    )
 
     @model_validator(mode="after")
     def _check_type(self) -> Requester:
@@ -199,7 +199,9 @@ class Home(BaseModel):
     title: str | None = None
     description: str | None = None
     kpis: list[HomeKpi] = Field(default_factory=list)
-    stories: list[HomeStory] | None = Field(default=None, description="The story tiles; every story with a chart when absent.")
+    stories: list[HomeStory] | None = Field(
+        default=None, description="The story tiles; every story with a chart when absent."
+    )
 
 
 class FrontConfig(BaseModel):
