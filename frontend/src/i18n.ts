@@ -165,7 +165,7 @@ const en: Dict = {
   "home.format": "The app's number format",
   "home.unit": "Unit",
   "home.decimals": "Decimals",
-  "home.compact": "Compact (1.2k)",
+  "home.compact": "Compact (1.2K)",
   "home.percent": "Percent",
   "home.save": "Save the home page",
   "home.kpis": "KPI tiles",
