@@ -14,7 +14,7 @@ import pytest
 
 from tests.browser.test_data_page import PASSWORD, builder_of_a_new_app
 from tests.browser.test_stories import READY, login
-from tests.helpers.browser import ADMIN_PASSWORD, shot
+from tests.helpers.browser import ADMIN_PASSWORD, SCREENSHOTS, shot
 
 pytestmark = pytest.mark.browser
 
@@ -71,13 +71,14 @@ def _countries(response: Any) -> list[str]:
 
 
 def _data_response(page: Any, check: Callable[[dict[str, Any]], bool]) -> Any:
-    """Wait for the chart's /data answer whose request passes `check`."""
+    """Wait for the bar chart's /data answer (domain, filter, aggregate, sort: not a narrative
+    value's) whose request passes `check`."""
 
     def wanted(r: Any) -> bool:
         if "/data" not in r.url or r.request.method != "POST":
             return False
         body = json.loads(r.request.post_data or "{}")
-        return bool(body.get("query")) and isinstance(body["query"], list) and len(body["query"]) > 2 and check(body)
+        return bool(body.get("query")) and isinstance(body["query"], list) and len(body["query"]) > 3 and check(body)
 
     return page.expect_response(wanted)
 
@@ -196,6 +197,11 @@ def test_builder_builds_the_structure_of_an_empty_app(stack: str, browser: Any) 
     page.click("[data-action=edit-story]")
     page.locator("[data-studio-nav]").wait_for()
     _look(page, "studio-story-edit-phone")
+    page.locator("[data-studio-nav]").screenshot(path=str(SCREENSHOTS / "studio-nav-phone.png"))
+    page.locator("[data-story-studio]").screenshot(path=str(SCREENSHOTS / "studio-story-form-phone.png"))
+    page.click("[data-action=new-story]")
+    page.locator("[data-new-story] [data-template=bar]:not([disabled])").wait_for()
+    page.locator("[data-new-story]").screenshot(path=str(SCREENSHOTS / "studio-gallery-phone.png"))
     assert errors == []
     context.close()
 
