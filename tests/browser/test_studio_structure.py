@@ -390,9 +390,25 @@ def test_filters_of_every_type_narrative_and_home_tiles(stack: str, browser: Any
             "format": {"unit": "€"},
         }
     ]
+    # Story tiles: the second first, with a description.
+    page.locator("[data-tile-item=other] [data-action=edit-tile]").click()
+    page.fill("[data-tile-form] input[name=tile-description]", "Every sale, line by line")
+    page.click("[data-action=save-tile]")
+    page.locator("[data-tile-item=other]").get_by_text("Every sale, line by line").wait_for()
+    page.locator("[data-tile-item=other] button[aria-label='Move Other up']").click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-tile-item]')].map(e => e.dataset.tileItem).join() "
+        "=== 'other,revenue'"
+    )
+    assert _config(stack, app, username)["home"]["stories"] == [
+        {"story": "other", "description": "Every sale, line by line"},
+        {"story": "revenue"},
+    ]
     page.click(f"a.sidebar-home[href='/apps/{app}']")
     page.wait_for_selector(READY)
     page.locator("[data-kpi='0'] .kpi-value").get_by_text("100 €").wait_for()
+    assert page.locator(".tiles .tile").all_inner_texts()[0].startswith("Other")
+    assert "Every sale, line by line" in page.locator("[data-tile=other]").inner_text()
     assert page.locator("[data-kpi='0'] .card-title").inner_text() == "Total revenue"
     _look(page, "studio-home-desktop")
     assert errors == []
