@@ -215,9 +215,13 @@ def test_filter_variables_of_each_type_filter_rows_through_data(
     )
     assert _rows(client, admin_headers, day, {"day": "2024-03-01"}) == [("Spain", 30)]
 
-    # search: the text, case-insensitive, anywhere in the value.
-    search = _filtered({"column": "country", "operator": "matches", "value": "(?i){{ search }}"})
-    assert _rows(client, admin_headers, search, {"search": "SPA"}) == [("Spain", 30), ("Spain", 70)]
+    # search: the text (sent escaped as a literal pattern too), case-insensitive, anywhere in the value.
+    search = _filtered({"column": "country", "operator": "matches", "value": "(?i){{ search__pattern }}"})
+    assert _rows(client, admin_headers, search, {"search": "SPA", "search__pattern": "SPA"}) == [
+        ("Spain", 30),
+        ("Spain", 70),
+    ]
+    assert _rows(client, admin_headers, search, {"search": "a(", "search__pattern": "a\\("}) == []
 
     # dropdown: one value.
     one = _filtered({"column": "country", "operator": "eq", "value": "{{ country }}"})

@@ -38,7 +38,7 @@ describe("filters", () => {
     expect(filterCondition({ id: "q", label: "", type: "search", filter_column: "name" }, "ab")).toEqual({
       column: "name",
       operator: "matches",
-      value: "(?i){{ q }}",
+      value: "(?i){{ q__pattern }}",
     });
     expect(filterCondition({ ...country, filter_column: undefined }, "Spain")).toBeNull();
   });
@@ -62,6 +62,15 @@ describe("filters", () => {
     // Not shown on the page: the starting value, no step.
     const hidden = chartRequest(QUERY, all, [], values, "s1/x", { country: ["France", "Spain"] });
     expect(hidden).toEqual({ query: QUERY, variables: { country: "France", period: { start: null, end: null } } });
+  });
+
+  it("sends a search's text as a literal pattern beside the text itself", async () => {
+    const { searchPattern } = await import("./filters");
+    expect(searchPattern("a+b (c) [d] 1.5$")).toBe("a\\+b \\(c\\) \\[d\\] 1\\.5\\$");
+    const q: Requester = { id: "q", label: "Q", type: "search", filter_column: "name" };
+    const sent = chartRequest(QUERY, [q], [q], { q: "a+b" }, "s/0");
+    expect(sent.variables).toEqual({ q: "a+b", q__pattern: "a\\+b" });
+    expect(chartRequest(QUERY, [q], [q], { q: "" }, "s/0").variables).toEqual({ q: "" });
   });
 
   it("writes values as text", () => {

@@ -64,8 +64,8 @@ export function filterCondition(r: Requester, value: RequesterValue | undefined)
     case "multiselect":
       return { column, operator: "in", value: v };
     case "search":
-      // Anywhere in the value, whatever the case.
-      return { column, operator: "matches", value: `(?i)${v}` };
+      // The text as typed (see searchPattern), anywhere in the value, whatever the case.
+      return { column, operator: "matches", value: `(?i){{ ${patternVariable(r.id)} }}` };
     case "date":
       return { and: [{ column, operator: "from", value: v }, { column, operator: "until", value: v }] };
     case "daterange": {
@@ -78,6 +78,16 @@ export function filterCondition(r: Requester, value: RequesterValue | undefined)
     default:
       return { column, operator: "eq", value: v };
   }
+}
+
+/** The variable holding a search filter's text as a literal regular expression. */
+export function patternVariable(id: string): string {
+  return `${id}__pattern`;
+}
+
+/** Text matched literally: a "(" or "+" typed in a search is a character, not regex syntax. */
+export function searchPattern(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 /** A pipeline with filter steps right after its `domain` step; other requests are left as they are. */
@@ -115,6 +125,7 @@ export function chartRequest(
     if (active) {
       const condition = filterCondition(r, value);
       if (condition) conditions.push(condition);
+      if (condition && r.type === "search") variables[patternVariable(r.id)] = searchPattern(String(value));
     }
   }
   return { query: withFilters(query, conditions), variables };
