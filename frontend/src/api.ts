@@ -578,6 +578,8 @@ export interface Slide {
   parent_id?: string | null;
   title?: string;
   narrative?: string;
+  /** Named values of the narrative: `{{ name }}` shows `column` of the first row of `query`. */
+  narrative_values?: NarrativeValue[];
   chart?: ChartSpec;
   query?: unknown;
   /** Several charts on one slide, laid out on a grid; `chart` and `query` are then unused. */
@@ -588,20 +590,44 @@ export interface Slide {
 /** How much of a slide's row a chart of a `charts` list takes (half when absent). */
 export type ChartWidth = "quarter" | "third" | "half" | "two-thirds" | "three-quarters" | "full";
 
+export interface NarrativeValue {
+  name: string;
+  query: unknown;
+  column: string;
+  format?: NumberFormat;
+}
+
 export interface ChartBlock {
+  /** Stable across reordering: filters name the charts they apply to by `story/id`. */
+  id?: string;
   title?: string;
   chart: ChartSpec;
   query: unknown;
   width?: ChartWidth;
 }
 
+export type RequesterType = "dropdown" | "multiselect" | "date" | "daterange" | "search";
+
+export interface DateRangeValue {
+  start: string | null;
+  end: string | null;
+}
+
 export interface Requester {
   id: string;
   label: string;
-  type: "dropdown" | "date";
+  type: RequesterType;
+  /** Values from a data request (`column` of its rows)… */
   query?: unknown;
   column?: string;
-  default?: string | null;
+  /** …or a fixed list. */
+  options?: (string | number | boolean)[];
+  default?: string | string[] | DateRangeValue | null;
+  /** The column filtered in the charts it applies to; none: the data requests use the variable. */
+  filter_column?: string;
+  /** The stories it shows on (all when absent), and the charts (`story/chart`) it filters. */
+  stories?: string[];
+  charts?: string[];
 }
 
 export interface HomeKpi {
@@ -611,9 +637,25 @@ export interface HomeKpi {
   format?: NumberFormat;
 }
 
+export interface HomeStory {
+  story: string;
+  title?: string;
+  description?: string;
+}
+
+export interface Home {
+  title?: string;
+  description?: string;
+  kpis?: HomeKpi[];
+  /** The story tiles, in order; every story with a chart when absent. */
+  stories?: HomeStory[];
+}
+
 export interface FrontConfig {
   slides?: Slide[];
-  home?: { title?: string; description?: string; kpis?: HomeKpi[] };
+  home?: Home;
   requesters?: Requester[];
+  /** The app's number format (narrative values). */
+  format?: NumberFormat;
   [key: string]: unknown;
 }

@@ -1,5 +1,6 @@
 // A slide's charts: one `chart` + `query`, or a `charts` list laid out on a grid. Pure, unit-tested.
 import type { ChartBlock, ChartSpec, ChartWidth, Slide } from "./api";
+import { chartRef } from "./studio/filters";
 
 /** Columns a width takes on the slide's 12-column grid (narrow screens stack them: see style.css). */
 export const SPANS: Record<ChartWidth, number> = {
@@ -12,7 +13,7 @@ export const SPANS: Record<ChartWidth, number> = {
 };
 
 export interface StoryChart {
-  /** Unique on the page: the readiness marker counts charts by it. */
+  /** Unique on the page: the readiness marker counts charts by it; filters name the chart by it. */
   key: string;
   title: string;
   chart: ChartSpec;
@@ -36,7 +37,7 @@ export function storyCharts(slide: Slide): StoryChart[] {
       block && block.chart && block.query
         ? [
             {
-              key: `${slide.id}/${index}`,
+              key: chartRef(slide.id, block.id, index),
               title: block.title ?? "",
               chart: block.chart,
               query: block.query,
@@ -47,7 +48,7 @@ export function storyCharts(slide: Slide): StoryChart[] {
     );
   }
   if (slide.chart && slide.query) {
-    return [{ key: `${slide.id}/0`, title: "", chart: slide.chart, query: slide.query, width: "full" }];
+    return [{ key: chartRef(slide.id, undefined, 0), title: "", chart: slide.chart, query: slide.query, width: "full" }];
   }
   return [];
 }

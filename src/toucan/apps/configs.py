@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,6 +37,59 @@ class ConfigKind(StrEnum):
 
 # --- front config ----------------------------------------------------------------------
 
+# A requester's id and a narrative value's name are variables in `{{ name }}` placeholders.
+VARIABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,99}$"
+VARIABLE_RULE = "a letter or '_' then letters, digits or '_' (at most 100), as in {{ name }}"
+
+
+def _variable_name(name: str) -> str:
+    if not re.match(VARIABLE_PATTERN, name):
+        raise ValueError(f"{name!r} is not a variable name: {VARIABLE_RULE}")
+    return name
+
+
+VariableName = Annotated[str, AfterValidator(_variable_name), Field(description=f"A variable name: {VARIABLE_RULE}")]
+Scalar = str | int | float | bool
+
+
+class NumberFormat(BaseModel):
+    """How a number is shown: `decimals`, `unit`, `prefix`, `compact`, `percent`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    decimals: int | None = Field(default=None, ge=0, le=10)
+    unit: str | None = None
+    prefix: str | None = None
+    compact: bool | None = None
+    percent: bool | None = None
+
+
+class NarrativeValue(BaseModel):
+    """A named value of a narrative: `{{ name }}` shows `column` of the first row of `query`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: VariableName
+    query: Any = Field(description="A data request (see data-requests.md).")
+    column: str = Field(min_length=1)
+    format: NumberFormat | None = None
+
+    @model_validator(mode="after")
+    def _has_query(self) -> NarrativeValue:
+        if self.query in (None, [], {}, ""):
+            raise ValueError("a narrative value needs a data request in 'query'")
+        return self
+
+
+class ChartBlock(BaseModel):
+    """One chart of a slide's `charts` grid (its spec and data request are the chart editor's)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str | None = Field(default=None, min_length=1, max_length=100)
+    title: str | None = None
+    width: str | None = None
+
 
 class Slide(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -44,18 +98,123 @@ class Slide(BaseModel):
     level: int = Field(default=1, ge=1, le=10)
     parent_id: str | None = None
     title: str = ""
+    narrative: str | None = None
+    narrative_values: list[NarrativeValue] = Field(default_factory=list)
+    charts: list[ChartBlock] | None = None
+    requesters: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Slide:
+        names = [v.name for v in self.narrative_values]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise ValueError(f"narrative_values[{index}].name: {name!r} is declared twice")
+        return self
+
+
+class RequesterType(StrEnum):
+    DROPDOWN = "dropdown"
+    MULTISELECT = "multiselect"
+    DATE = "date"
+    DATERANGE = "daterange"
+    SEARCH = "search"
+
+
+class DateRange(BaseModel):
+    """A date-range requester's value: `{{ id.start }}` and `{{ id.end }}` (either may be empty)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: str | None = None
+    end: str | None = None
+
+
+class Requester(BaseModel):
+    """A filter shown above stories; its value is the variable named after its `id`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: VariableName
+    label: str = ""
+    type: RequesterType = RequesterType.DROPDOWN
+    query: Any = Field(default=None, description="The data request giving the values (with `column`).")
+    column: str | None = Field(default=None, min_length=1, description="The column of `query` listing the values.")
+    options: list[Scalar] | None = Field(default=None, description="A fixed list of values, instead of `query`.")
+    default: Any = None
+    filter_column: str | None = Field(
+        default=None, min_length=1, description="The column filtered in the charts it applies to (optional)."
+    )
+    stories: list[str] | None = Field(default=None, description="The stories it shows on; all when absent.")
+    charts: list[str] | None = Field(
+        default=None, description="The charts it filters; all of its stories' when absent."
+    )
+
+    @model_validator(mode="after")
+    def _check_type(self) -> Requester:
+        listed = self.type in (RequesterType.DROPDOWN, RequesterType.MULTISELECT)
+        if listed and self.options is None and (self.query is None or not self.column):
+            raise ValueError(f"a {self.type.value} needs its values: 'options', or 'query' and 'column'")
+        if self.query is not None and not self.column:
+            raise ValueError("'column' names the column of 'query' that lists the values")
+        default = self.default
+        if default is None:
+            return self
+        if self.type is RequesterType.MULTISELECT:
+            if not isinstance(default, list) or not all(isinstance(v, Scalar) for v in default):
+                raise ValueError("default: a multiselect's default is a list of values")
+        elif self.type is RequesterType.DATERANGE:
+            try:
+                DateRange.model_validate(default)
+            except PydanticValidationError:
+                raise ValueError("default: a daterange's default is {'start': date, 'end': date}") from None
+        elif not isinstance(default, Scalar):
+            raise ValueError(f"default: a {self.type.value}'s default is one value, not {type(default).__name__}")
+        return self
+
+
+class HomeKpi(BaseModel):
+    """A KPI tile of the home page: `value` (a column) of the first row of `query`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    title: str = ""
+    query: Any = None
+    value: str = Field(min_length=1)
+    format: NumberFormat | None = None
+
+
+class HomeStory(BaseModel):
+    """A story tile of the home page."""
+
+    model_config = ConfigDict(extra="allow")
+
+    story: str = Field(min_length=1)
+    title: str | None = None
+    description: str | None = None
+
+
+class Home(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    title: str | None = None
+    description: str | None = None
+    kpis: list[HomeKpi] = Field(default_factory=list)
+    stories: list[HomeStory] | None = Field(
+        default=None, description="The story tiles; every story with a chart when absent."
+    )
 
 
 class FrontConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     slides: list[Slide] = Field(default_factory=list)
-    home: dict[str, Any] = Field(default_factory=dict)
-    requesters: list[dict[str, Any]] = Field(default_factory=list)
+    home: Home = Field(default_factory=Home)
+    requesters: list[Requester] = Field(default_factory=list)
     datasets: dict[str, Any] | list[Any] = Field(default_factory=dict)
+    format: NumberFormat | None = Field(default=None, description="The app's number format (narrative values).")
 
     @model_validator(mode="after")
-    def _check_slide_tree(self) -> FrontConfig:
+    def _check_references(self) -> FrontConfig:
         seen: set[str] = set()
         for index, slide in enumerate(self.slides):
             if slide.id in seen:
@@ -64,6 +223,23 @@ class FrontConfig(BaseModel):
         for index, slide in enumerate(self.slides):
             if slide.parent_id is not None and slide.parent_id not in seen:
                 raise ValueError(f"slides[{index}].parent_id: no slide has the id {slide.parent_id!r}")
+        requester_ids: set[str] = set()
+        for index, requester in enumerate(self.requesters):
+            if requester.id in requester_ids:
+                raise ValueError(f"requesters[{index}].id: duplicate requester id {requester.id!r}")
+            requester_ids.add(requester.id)
+            for place, story in enumerate(requester.stories or []):
+                if story not in seen:
+                    raise ValueError(f"requesters[{index}].stories[{place}]: no slide has the id {story!r}")
+        for index, slide in enumerate(self.slides):
+            for place, named in enumerate(slide.narrative_values):
+                if named.name in requester_ids:
+                    raise ValueError(
+                        f"slides[{index}].narrative_values[{place}].name: {named.name!r} is already a requester's id"
+                    )
+        for index, tile in enumerate(self.home.stories or []):
+            if tile.story not in seen:
+                raise ValueError(f"home.stories[{index}].story: no slide has the id {tile.story!r}")
         return self
 
 
