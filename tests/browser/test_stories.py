@@ -140,7 +140,7 @@ def test_story_is_readable_at_tablet_width_and_usable_with_the_keyboard(stack: s
 
 def test_super_admin_round_trips_instance_settings(stack: str, page: Any) -> None:
     login(page, stack, "admin", ADMIN_PASSWORD)
-    page.goto(stack + "/settings/instance?view=cson")  # the advanced view, beside the providers' forms
+    page.goto(stack + "/settings/instance")
     area = page.locator("textarea[name=instance-settings]")
     page.wait_for_function("() => document.querySelector('textarea[name=instance-settings]')?.value.length > 0")
     original = area.input_value()
