@@ -166,3 +166,67 @@ def test_viewers_builders_and_admins_are_refused(
         assert_error(client.post(TEST, json={"provider": provider}, headers=headers), 403)
         assert_error(client.post(DISCOVER, json={"type": "OIDC", "url": oidc_op.issuer}, headers=headers), 403)
     assert_error(client.post(TEST, json={"provider": provider}), 401)
+
+
+def _oidc_document(issuer: str = "https://op.example.com") -> dict[str, Any]:
+    return {
+        "id": "op",
+        "type": "OIDC",
+        "config": {
+            "defaultRedirectUrl": "https://toucan.example.com/login",
+            "providerConfig": {
+                "issuer": issuer,
+                "authorization_endpoint": f"{issuer}/auth",
+                "token_endpoint": f"{issuer}/token",
+                "jwks_uri": f"{issuer}/jwks",
+            },
+            "appCredentials": {"client_id": "app", "client_secret": "s3cret-value"},
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("answers", "expected"),
+    [
+        # The IdP answers garbage everywhere: each step says so, none raises.
+        (
+            {"/.well-known/openid-configuration": (404, b"no"), "/jwks": (200, b"[1, 2]"), "/token": (500, b"oops")},
+            {"discovery document": False, "signing keys (jwks_uri)": False, "client credentials": None},
+        ),
+        (
+            {
+                "/.well-known/openid-configuration": (200, b'{"issuer": "https://elsewhere"}'),
+                "/jwks": (200, b'{"keys": [{"kty": "RSA"}]}'),
+                "/token": (400, b'{"error": "invalid_client"}'),
+            },
+            {"discovery document": False, "signing keys (jwks_uri)": False, "client credentials": False},
+        ),
+        (
+            {
+                "/.well-known/openid-configuration": (200, b"not json"),
+                "/jwks": (200, b'{"keys": []}'),
+                "/token": (400, b'{"error": "invalid_grant"}'),
+            },
+            {"discovery document": False, "signing keys (jwks_uri)": False, "client credentials": True},
+        ),
+    ],
+)
+def test_each_oidc_step_answers_whatever_the_idp_sends(
+    answers: dict[str, tuple[int, bytes]], expected: dict[str, bool | None]
+) -> None:
+    from toucan.auth.provider_check import Fetched, check_provider, parse_provider
+
+    sent: list[tuple[str, str, bytes | None]] = []
+
+    def fetch(method: str, url: str, headers: dict[str, str], body: bytes | None) -> Fetched:
+        sent.append((method, url, body))
+        path = url.removeprefix("https://op.example.com")
+        status, content = answers[path]
+        return Fetched(status, {}, content)
+
+    body = check_provider(parse_provider(_oidc_document()), fetch, callback_url="https://t.example.com/cb")
+    assert {k: v for k, v in _steps(body).items() if k in expected} == expected
+    assert body["ok"] is False
+    assert "s3cret-value" not in str(body)
+    # The client's secret went to the token endpoint only, in the form (client_secret_basic: a header).
+    assert [m for m, _, _ in sent] == ["GET", "GET", "POST"]

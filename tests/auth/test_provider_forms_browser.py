@@ -135,8 +135,19 @@ def test_an_oidc_provider_made_in_the_form_is_tested_saved_and_logs_in(stack: st
     assert f"{stack}/_api/auth/provider/corp-oidc/auth_callback" in form.inner_text()
     shot(page, "admin-sso-oidc-test-ok-desktop")
 
+    # A mistake only the server sees (a jq filter that does not compile) comes back under its field.
+    form.locator("input[name=provider-mapping-name]").fill(".email | [")
+    form.locator("[data-action=save-provider]").click()
+    mapping_error = form.locator("input[name=provider-mapping-name] ~ .field-error")
+    mapping_error.wait_for()
+    assert "not a valid jq filter" in mapping_error.inner_text()
+    assert [p["id"] for p in stored_providers(stack)] == ["local"]
+    form.locator("input[name=provider-mapping-name]").fill(".email")
     form.locator("[data-action=save-provider]").click()
     page.get_by_text("Provider Corp OpenID saved.").wait_for()
+    assert next(p for p in stored_providers(stack) if p["id"] == "corp-oidc")["config"]["mapping"] == {
+        "nameId": ".email"
+    }
     saved = next(p for p in stored_providers(stack) if p["id"] == "corp-oidc")
     assert saved["type"] == "OIDC" and saved["name"] == "Corp OpenID"
     assert saved["config"]["providerConfig"]["token_endpoint"] == discovery["token_endpoint"]

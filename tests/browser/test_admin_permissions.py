@@ -58,6 +58,8 @@ def test_a_row_rule_made_in_the_form_limits_what_a_viewer_sees(stack: str, brows
     page.click("a:has-text('Settings')")
     page.click(".admin-tabs a:has-text('Data permissions')")
     page.select_option("select[name=permissions-app]", APP)
+    page.wait_for_url(f"**/settings/permissions?app={APP}")
+    page.locator("select[name=preview-domain] option[value=sales]").wait_for(state="attached")
     page.get_by_text("No rule: every viewer of this app sees every row.").wait_for()
 
     # Rule 1: every user sees the rows of their own country (an attribute).
@@ -70,6 +72,14 @@ def test_a_row_rule_made_in_the_form_limits_what_a_viewer_sees(stack: str, brows
     rule.locator("select[name=clause-column]").select_option("country")
     assert rule.locator("select[name=clause-source]").input_value() == "attribute"
     rule.locator("input[name=clause-attribute]").fill("country")
+
+    # Another app while the rule is not saved: asked first; kept, nothing is lost.
+    page.select_option("select[name=permissions-app]", "demo-sales")
+    dialog = page.locator("dialog[open]")
+    dialog.get_by_text("Leave the unsaved rules?").wait_for()
+    dialog.get_by_role("button", name="Cancel").click()
+    assert page.locator("select[name=permissions-app]").input_value() == APP
+    assert rule.locator("input[name=clause-attribute]").input_value() == "country"
 
     # Test as rls-fr: the rules on screen, not yet saved.
     page.select_option("select[name=preview-user]", "rls-fr")

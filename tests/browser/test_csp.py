@@ -78,7 +78,11 @@ def test_the_usual_round_raises_no_violation_and_logs_nothing(
     page.wait_for_selector("[data-user=demo-viewer]")
     page.goto(stack + "/settings/privileges?user=demo-viewer")
     page.wait_for_selector("[data-table=privileges] [data-app]")
+    page.goto(stack + "/settings/permissions")
+    page.wait_for_selector("[data-testid=permission-preview]")
     page.goto(stack + "/settings/instance")
+    page.wait_for_selector("[data-provider=local]")
+    page.goto(stack + "/settings/instance?view=cson")
     page.wait_for_function("() => document.querySelector('textarea[name=instance-settings]')?.value.length > 0")
     shot(page, "csp-settings")
 

@@ -166,8 +166,9 @@ def _check_oidc(provider: OidcProvider, fetch: Fetch, callback_url: str) -> list
         keys = KeySet.import_key_set(answer.json())
     except ToucanError as exc:
         steps.append(_step("signing keys (jwks_uri)", False, exc.message))
-    except (ValueError, JoseError) as exc:
-        steps.append(_step("signing keys (jwks_uri)", False, f"{meta.jwks_uri} is not a usable key set: {exc}"))
+    except (ValueError, TypeError, KeyError, AttributeError, JoseError) as exc:
+        # A document that is not a key set breaks joserfc in several ways.
+        steps.append(_step("signing keys (jwks_uri)", False, f"{meta.jwks_uri} is not a usable key set: {exc!s:.200}"))
     else:
         types = sorted({k.key_type for k in keys.keys})
         algs = meta.id_token_signing_alg_values_supported
