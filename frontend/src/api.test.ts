@@ -59,3 +59,15 @@ describe("config versions", () => {
     });
   });
 });
+
+describe("exportName", () => {
+  it("names a download after the chart, safely", async () => {
+    const { exportName } = await import("./api");
+    expect(exportName("Revenue by country")).toBe("Revenue by country");
+    expect(exportName("CA 2024 / 2023 : évolution")).toBe("CA 2024 2023 évolution");
+    expect(exportName('../../etc/passwd"')).toBe("etc passwd");
+    expect(exportName("")).toBe("data");
+    expect(exportName(undefined, "bar")).toBe("bar");
+    expect(exportName("x".repeat(200)).length).toBe(80);
+  });
+});

@@ -384,6 +384,40 @@ function sendRestore(file: Blob | null, options: RestoreOptions, onProgress: (se
 }
 
 /** GET /{app}/backup/{job}: the .tar, saved by the browser (it keeps a large one on disk, not in the page). */
+/** A file name from a chart's title: letters, digits, spaces and dashes, never empty. */
+export function exportName(title: string | undefined, fallback = "data"): string {
+  const name = (title ?? "").normalize("NFKC").replace(/[^\p{L}\p{N} _-]+/gu, " ").replace(/\s+/g, " ").trim().slice(0, 80);
+  return name || fallback;
+}
+
+/** POST /{app}/data/export: every row of a data request as CSV or Excel (the caller's row filters applied). */
+async function exportData(
+  id: string,
+  stage: Stage,
+  query: unknown,
+  variables: Record<string, unknown>,
+  format: "csv" | "xlsx",
+  title?: string,
+): Promise<{ blob: Blob; filename: string; truncated: boolean }> {
+  const headers: Record<string, string> = { "Content-Type": "application/json" };
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const name = exportName(title);
+  const search = new URLSearchParams({ stage, format, filename: name });
+  let response: Response;
+  try {
+    response = await fetch(`${apiBase()}${appPath(id)}/data/export?${search}`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ query, variables }),
+    });
+  } catch {
+    throw new ApiError(0, "unreachable", "The backend cannot be reached.");
+  }
+  if (!response.ok) throw errorFrom(response.status, safeJson(await response.text()));
+  return { blob: await response.blob(), filename: `${name}.${format}`, truncated: response.headers.get("X-Toucan-Truncated") === "true" };
+}
+
 async function downloadBackup(id: string, jobId: string): Promise<{ blob: Blob; filename: string }> {
   const headers: Record<string, string> = {};
   const token = getToken();
@@ -471,6 +505,7 @@ export const api = {
   metadata: (id: string, stage: Stage) => request<StageMetadata>("GET", `${appPath(id)}/metadata?stage=${stage}`),
   backup: (id: string) => request<Job>("POST", `${appPath(id)}/backup`),
   downloadBackup,
+  exportData,
   sendRestore,
   releaseDiff: (id: string) => request<ReleaseDiff>("GET", `${appPath(id)}/release/diff`),
   /** Staging's design and/or data to production: one release, one history row. With the
@@ -558,6 +593,10 @@ export interface ChartSpec {
   legend?: { show?: boolean; position?: "top" | "bottom" | "left" | "right" };
   /** Rows sorted by a column before drawing (the data request's order when absent). */
   sort?: { by: string; order?: "asc" | "desc" };
+  /** What a KPI's trend compares with ("last year"); the trend column's name when not set. */
+  trendLabel?: string;
+  /** A waterfall's last bar, the total of its steps ("Total" when not set). */
+  totalLabel?: string;
 }
 
 export interface NumberFormat {

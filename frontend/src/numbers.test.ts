@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { axisFormatter, columnHeader, distinctLabels, formatCell, formatNumber, isIdentifierColumn } from "./numbers";
+import { axisFormatter, axisFormatterFor, columnHeader, distinctLabels, formatCell, formatNumber, isIdentifierColumn, niceStep } from "./numbers";
 
 // Intl writes narrow no-break spaces in French: compare with plain spaces.
 const plain = (text: string) => text.replace(/[\u00a0\u202f]/g, " ");
@@ -101,5 +101,24 @@ describe("tables", () => {
     expect(columnHeader("revenue", { unit: "€" })).toBe("revenue (€)");
     expect(columnHeader("share", { percent: true })).toBe("share (%)");
     expect(columnHeader("country")).toBe("country");
+  });
+});
+
+describe("axisFormatterFor", () => {
+  it("steps as chart libraries do and keeps ticks apart", () => {
+    expect([0.3, 7, 23, 2_400, 0.07].map(niceStep)).toEqual([0.5, 10, 25, 2_500, 0.1]);
+    expect(niceStep(0)).toBe(0);
+    const format = axisFormatterFor([120_000, 2_950_000, 1_700_000]);
+    expect([0, 500_000, 1_000_000, 1_500_000, 2_000_000, 2_500_000, 3_000_000].map(format)).toEqual([
+      "0", "500K", "1M", "1.5M", "2M", "2.5M", "3M",
+    ]);
+    // Axes start at zero: a range of losses and gains steps through both.
+    const mixed = axisFormatterFor([-1_250_000, 3_700_000]);
+    expect([-2_000_000, -1_000_000, 0, 1_000_000, 2_000_000, 3_000_000, 4_000_000].map(mixed)).toEqual([
+      "-2M", "-1M", "0", "1M", "2M", "3M", "4M",
+    ]);
+    const fine = axisFormatterFor([1_234_000], { compact: true });
+    expect([0, 250_000, 500_000, 750_000, 1_000_000, 1_250_000].map(fine)).toEqual(["0", "250K", "500K", "750K", "1M", "1.25M"]);
+    expect(axisFormatterFor(["n/a"])(1500)).toBe("1.5K");
   });
 });

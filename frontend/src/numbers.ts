@@ -93,6 +93,32 @@ export function axisFormatter(ticks: number[], format: NumberFormat = {}, locale
 }
 
 /**
+ * An axis formatter for data whose values are `values`: the ticks ECharts will draw are
+ * estimated as it picks them (about five "nice" steps from 0 or the minimum to the maximum),
+ * and the formatter keeps them distinct.
+ */
+export function axisFormatterFor(values: unknown[], format: NumberFormat = {}, locale = "en"): (value: number) => string {
+  const numbers = values.map(toNumber).filter((v): v is number => v !== null);
+  if (!numbers.length) return (value: number) => formatNumber(value, format, locale, "axis");
+  const low = Math.min(0, ...numbers);
+  const high = Math.max(0, ...numbers);
+  const step = niceStep((high - low) / 5);
+  const ticks: number[] = [];
+  if (step > 0) for (let t = Math.floor(low / step) * step; t <= high + step / 2 && ticks.length < 50; t += step) ticks.push(t);
+  return axisFormatter(ticks.length ? ticks : numbers, format, locale);
+}
+
+/** 1, 2, 2.5 or 5 times a power of ten, as chart libraries step their axes. */
+export function niceStep(raw: number): number {
+  if (!(raw > 0) || !Number.isFinite(raw)) return 0;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const fraction = raw / power;
+  const nice = fraction <= 1 ? 1 : fraction <= 2 ? 2 : fraction <= 2.5 ? 2.5 : fraction <= 5 ? 5 : 10;
+  // Rounded to the power's digits: 0.1 + 0.2 must stay 0.3.
+  return Number((nice * power).toPrecision(12));
+}
+
+/**
  * Labels for a series of values shown side by side (bar labels, a table of KPIs): compact
  * when the format says so, with enough digits that different values read differently.
  */

@@ -123,7 +123,7 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
             allow_methods=["*"],
             # Upload-Offset: chunked uploads; If-Match / X-Config-Version: config version checks
             allow_headers=["Authorization", "Content-Type", "Upload-Offset", "If-Match"],
-            expose_headers=["X-Config-Version"],
+            expose_headers=["X-Config-Version", "X-Toucan-Rows", "X-Toucan-Truncated", "Content-Disposition"],
             max_age=600,
         )
     # Inside the body limit, which has read the body whole (and refused it when too large).

@@ -1,18 +1,12 @@
 import type { NumberFormat } from "../api";
+import { formatNumber as formatWith, type Purpose } from "../numbers";
 
-export function formatNumber(value: unknown, format: NumberFormat = {}, locale = "en"): string {
-  if (value === null || value === undefined || value === "") return "–";
-  const n = typeof value === "number" ? value : Number(value);
-  if (!Number.isFinite(n)) return String(value);
-  const scaled = format.percent ? n * 100 : n;
-  const options: Intl.NumberFormatOptions = {
-    // Compact figures keep one decimal (1.2M) unless told otherwise.
-    maximumFractionDigits: format.decimals ?? (format.compact ? 1 : Math.abs(scaled) < 10 ? 2 : 0),
-    minimumFractionDigits: format.decimals ?? 0,
-  };
-  if (format.compact) options.notation = "compact";
-  const text = new Intl.NumberFormat(format.locale || locale, options).format(scaled);
-  return `${format.prefix ?? ""}${text}${format.percent ? " %" : ""}${format.unit ? ` ${format.unit}` : ""}`;
+/**
+ * A number as it reads for `purpose` (see numbers.ts: compact labels, exact tooltips and
+ * cells), in the format's locale or else `locale`.
+ */
+export function formatNumber(value: unknown, format: NumberFormat = {}, locale = "en", purpose: Purpose = "label"): string {
+  return formatWith(value, format, format.locale || locale, purpose);
 }
 
 const DATE_PARTS: Record<NonNullable<NumberFormat["date"]>, Intl.DateTimeFormatOptions> = {

@@ -49,9 +49,15 @@ describe("buildOption", () => {
       { type: "waterfall", x: "step", y: ["delta"] },
       { ...result, data: [{ step: "a", delta: 10 }, { step: "b", delta: -4 }, { step: "c", delta: 3 }] },
     ) as any;
-    expect(wf.series[0].data).toEqual([0, 6, 6]);
-    expect(wf.series[1].data).toEqual([10, "-", 3]);
-    expect(wf.series[2].data).toEqual(["-", 4, "-"]);
+    expect(wf.xAxis.data).toEqual(["a", "b", "c", "Total"]);
+    expect(wf.series[0].data).toEqual([0, 6, 6, 0]);
+    expect(wf.series[1].data).toEqual([10, "-", 3, "-"]);
+    expect(wf.series[2].data).toEqual(["-", 4, "-", "-"]);
+    // The total they come to, as a last bar of its own colour.
+    expect(wf.series[3].data).toEqual(["-", "-", "-", 9]);
+    expect(wf.series[1].itemStyle.color).not.toBe(wf.series[2].itemStyle.color);
+    expect(wf.tooltip.formatter([{ dataIndex: 1, axisValue: "b" }])).toBe("b: -4");
+    expect(wf.tooltip.formatter([{ dataIndex: 3, axisValue: "Total" }])).toBe("Total: 9");
   });
 
   it("sorts leaderboards", () => {
@@ -69,8 +75,10 @@ describe("kpi and formats", () => {
   });
 
   it("formats numbers with units, prefixes and percents", () => {
-    expect(formatNumber(1234.5, { decimals: 1, unit: "€" })).toBe("1,234.5 €");
-    expect(formatNumber(0.25, { percent: true, decimals: 0 })).toBe("25 %");
+    expect(formatNumber(1234.5, { decimals: 1, unit: "€" })).toBe("1,234.5\u00a0€");
+    // One percent style per locale, as Intl writes it.
+    expect(formatNumber(0.25, { percent: true, decimals: 0 })).toBe("25%");
+    expect(formatNumber(0.25, { percent: true, decimals: 0 }, "fr")).toBe("25\u00a0%");
     expect(formatNumber(null)).toBe("–");
   });
 
@@ -115,9 +123,13 @@ describe("builder settings in buildOption", () => {
     };
     const option = buildOption({ type: "line", x: "month", y: ["v"], format: { date: "month", locale: "fr" } }, dates) as any;
     expect(option.xAxis.data).toEqual(["janv. 2024", "févr. 2024"]);
-    expect(option.tooltip.valueFormatter(1234.5)).toBe(formatNumber(1234.5, { locale: "fr" }));
+    expect(option.tooltip.valueFormatter(1234.5)).toBe(formatNumber(1234.5, { locale: "fr" }, "en", "tooltip"));
     expect(formatNumber(1234.5, { decimals: 1, locale: "fr" })).toBe("1\u202f234,5");
-    expect(formatNumber(1234567, { compact: true })).toBe("1.2M");
+    expect(formatNumber(1234567, { compact: true })).toBe("1.23M");
+    // Ticks of the value axis never read alike.
+    const ticks = [0, 500_000, 1_000_000, 1_500_000, 2_000_000, 2_500_000];
+    const bars = buildOption({ type: "bar", x: "c", y: ["v"] }, { ...dates, data: [{ c: "a", v: 2_600_000 }], columns: [{ name: "c", type: "text" }, { name: "v", type: "double" }] }) as any;
+    expect(ticks.map(bars.yAxis.axisLabel.formatter)).toEqual(["0", "500K", "1M", "1.5M", "2M", "2.5M"]);
   });
 
   it("colours, sizes and labels scatter points", () => {

@@ -1,5 +1,6 @@
 // Chart specs (front config) + rows → ECharts options. Pure, unit-tested.
 import type { ChartSpec, DataResult, NumberFormat } from "../api";
+import { axisFormatterFor } from "../numbers";
 import { formatDate, formatNumber } from "./format";
 
 export type Option = Record<string, unknown>;
@@ -23,12 +24,19 @@ function categories(values: unknown[]): string[] {
   );
 }
 
-function valueAxis(spec: ChartSpec, title?: string): Option {
+/** A value axis whose ticks read compact and never alike (0 / 500K / 1M / 1.5M, not 1M / 2M / 2M). */
+function valueAxis(spec: ChartSpec, title: string | undefined, values: unknown[]): Option {
+  const format = { ...spec.format, unit: undefined, compact: spec.format?.compact ?? true };
   return {
     type: "value",
     ...axisTitle(title, "value"),
-    axisLabel: { formatter: (v: number) => formatNumber(v, { ...spec.format, unit: undefined, compact: true }) },
+    axisLabel: { formatter: axisFormatterFor(values, format, spec.format?.locale || dateFormat.locale) },
   };
+}
+
+/** Tooltips give the exact value, in the chart's locale. */
+function exact(spec: ChartSpec): (v: number) => string {
+  return (v: number) => formatNumber(v, spec.format, dateFormat.locale, "tooltip");
 }
 
 function axisTitle(title: string | undefined, kind: "value" | "category"): Option {
@@ -58,7 +66,7 @@ function grid(spec: ChartSpec, legend: Option | undefined): Option {
 function base(spec: ChartSpec): Option {
   return {
     color: spec.colors?.length ? spec.colors : PALETTE,
-    tooltip: { trigger: "axis", valueFormatter: (v: number) => formatNumber(v, spec.format) },
+    tooltip: { trigger: "axis", valueFormatter: exact(spec) },
     grid: grid(spec, undefined),
     animationDuration: 300,
   };
@@ -105,7 +113,7 @@ export function buildOption(spec: ChartSpec, result: DataResult, locale = "en"):
     const value = spec.value ?? ys[0];
     return {
       ...base(spec),
-      tooltip: { trigger: "item", valueFormatter: (v: number) => formatNumber(v, spec.format) },
+      tooltip: { trigger: "item", valueFormatter: exact(spec) },
       legend: legendOption(spec, "bottom"),
       series: [
         {
@@ -126,7 +134,7 @@ export function buildOption(spec: ChartSpec, result: DataResult, locale = "en"):
           type: "gauge",
           max: spec.max ?? Math.max(100, Math.ceil(value * 1.2)),
           progress: { show: true, width: 14 },
-          detail: { formatter: () => formatNumber(value, spec.format), fontSize: 22 },
+          detail: { formatter: () => formatNumber(value, spec.format, dateFormat.locale, "kpi"), fontSize: 22 },
           data: [{ value }],
         },
       ],
@@ -184,27 +192,45 @@ export function buildOption(spec: ChartSpec, result: DataResult, locale = "en"):
     };
   }
   if (kind === "waterfall") {
-    const xs = categories(column(rows, x));
+    // Steps up in green, down in red, and the total they come to as a last, full bar.
+    const xs = [...categories(column(rows, x)), spec.totalLabel ?? "Total"];
     const deltas = rows.map((r) => Number(r[ys[0]] ?? 0));
     let running = 0;
-    const offsets: number[] = [];
+    const offsets: (number | string)[] = [];
     const ups: (number | string)[] = [];
     const downs: (number | string)[] = [];
+    const tops: number[] = [0];
     for (const d of deltas) {
       offsets.push(d >= 0 ? running : running + d);
       ups.push(d >= 0 ? d : "-");
       downs.push(d < 0 ? -d : "-");
       running += d;
+      tops.push(running);
     }
+    offsets.push(running >= 0 ? 0 : running);
+    ups.push("-");
+    downs.push("-");
+    const total = xs.map((_, i) => (i === xs.length - 1 ? Math.abs(running) : "-"));
+    const exactValue = exact(spec);
     return {
       ...base(spec),
+      // One line per step: its change (or the total), never the invisible offset.
+      tooltip: {
+        trigger: "axis",
+        formatter: (items: { dataIndex: number; axisValue: string }[]) => {
+          const i = items[0]?.dataIndex ?? 0;
+          const value = i < deltas.length ? deltas[i] : running;
+          return `${items[0]?.axisValue ?? ""}: ${i < deltas.length && value > 0 ? "+" : ""}${exactValue(value)}`;
+        },
+      },
       grid: grid(spec, undefined),
       xAxis: { type: "category", data: xs, ...axisTitle(spec.xTitle, "category") },
-      yAxis: valueAxis(spec, spec.yTitle),
+      yAxis: valueAxis(spec, spec.yTitle, tops),
       series: [
         { type: "bar", stack: "w", itemStyle: { color: "transparent" }, emphasis: { disabled: true }, data: offsets, tooltip: { show: false } },
         { type: "bar", stack: "w", name: "+", itemStyle: { color: "#10b981" }, data: ups },
         { type: "bar", stack: "w", name: "−", itemStyle: { color: "#ef4444" }, data: downs },
+        { type: "bar", stack: "w", name: spec.totalLabel ?? "Total", itemStyle: { color: "#2563eb" }, data: total },
       ],
     };
   }
@@ -213,9 +239,15 @@ export function buildOption(spec: ChartSpec, result: DataResult, locale = "en"):
     return {
       ...base(spec),
       grid: grid(spec, undefined),
-      xAxis: valueAxis(spec, spec.yTitle),
+      xAxis: valueAxis(spec, spec.yTitle, column(sorted, ys[0])),
       yAxis: { type: "category", data: categories(column(sorted, x)), ...axisTitle(spec.xTitle, "category") },
-      series: [{ type: "bar", data: column(sorted, ys[0]), label: { show: true, position: "right", formatter: (p: { value: number }) => formatNumber(p.value, { ...spec.format, compact: true }) } }],
+      series: [
+        {
+          type: "bar",
+          data: column(sorted, ys[0]),
+          label: { show: true, position: "right", formatter: (p: { value: number }) => formatNumber(p.value, { ...spec.format, compact: spec.format?.compact ?? true }, dateFormat.locale) },
+        },
+      ],
     };
   }
   // bar, line, area
@@ -250,10 +282,18 @@ export function buildOption(spec: ChartSpec, result: DataResult, locale = "en"):
     ...base(spec),
     grid: grid(spec, legend),
     legend,
-    xAxis: spec.horizontal ? valueAxis(spec, spec.yTitle) : category,
-    yAxis: spec.horizontal ? category : valueAxis(spec, spec.yTitle),
+    xAxis: spec.horizontal ? valueAxis(spec, spec.yTitle, axisValues(series, spec.stacked)) : category,
+    yAxis: spec.horizontal ? category : valueAxis(spec, spec.yTitle, axisValues(series, spec.stacked)),
     series,
   };
+}
+
+/** The values an axis spans: each point, or each category's sum when the series are stacked. */
+function axisValues(series: Option[], stacked?: boolean): unknown[] {
+  const data = series.map((s) => (s.data as unknown[]) ?? []);
+  if (!stacked) return data.flat();
+  const length = Math.max(0, ...data.map((d) => d.length));
+  return Array.from({ length }, (_, i) => data.reduce((sum, d) => sum + (Number(d[i]) || 0), 0));
 }
 
 /** KPI: the value of the first row, and the trend against a second column when given. */
