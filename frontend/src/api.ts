@@ -61,8 +61,16 @@ export function apiBase(): string {
   return base.replace(/\/+$/, "");
 }
 
+// A capture token (the screenshot browser's, from the capture view's address) lives in memory
+// only: it must never replace the session of a person who opens a capture link.
+let memoryToken: string | null = null;
+
+export function useMemoryToken(token: string | null): void {
+  memoryToken = token;
+}
+
 export function getToken(): string | null {
-  return localStorage.getItem(TOKEN_KEY);
+  return memoryToken ?? localStorage.getItem(TOKEN_KEY);
 }
 
 export function setToken(token: string | null): void {
@@ -358,6 +366,13 @@ export const api = {
   updateApp: (id: string, patch: { name?: string; description?: string }) =>
     request<SmallApp>("PATCH", `/small-apps/${encodeURIComponent(id)}`, patch),
   deleteApp: (id: string) => request<null>("DELETE", `/small-apps/${encodeURIComponent(id)}`),
+  capturePage: (id: string, stage: Stage, page: string) =>
+    request<CapturePage>(
+      "GET",
+      `${appPath(id)}/capture?stage=${stage}&page=${encodeURIComponent(page)}`,
+    ),
+  createExport: (id: string, body: ExportRequest) => request<ExportJob>("POST", `${appPath(id)}/exports`, body),
+  getExport: (exportId: string) => request<ExportJob>("GET", `/exports/${encodeURIComponent(exportId)}`),
   frontConfig: (id: string, stage: Stage) =>
     request<FrontConfig>("GET", `/${encodeURIComponent(id)}/config?stage=${stage}`),
   putFrontConfig: (id: string, config: FrontConfig) =>
@@ -473,6 +488,31 @@ export interface HomeKpi {
   query: unknown;
   value: string;
   format?: NumberFormat;
+}
+
+export interface CapturePage {
+  app: { id: string; name: string };
+  stage: Stage;
+  page: string;
+  slide?: Slide;
+  home?: FrontConfig["home"];
+  slides?: Slide[];
+  requesters: Requester[];
+}
+
+export interface ExportRequest {
+  page: "story" | "home" | "report";
+  story?: string;
+  stories?: string[];
+  format: "png" | "pdf";
+  stage?: Stage;
+  variables?: Record<string, unknown>;
+}
+
+export interface ExportJob extends Job {
+  download_url?: string | null;
+  expires_at?: number | null;
+  partial_url?: string | null;
 }
 
 export interface FrontConfig {

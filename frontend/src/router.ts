@@ -10,6 +10,21 @@ export const router = createRouter({
     { path: "/apps/:app/data", name: "app-data", component: () => import("./views/DataView.vue"), props: true },
     { path: "/apps/:app/releases", name: "app-releases", component: () => import("./views/ReleasesView.vue"), props: true },
     { path: "/apps/:app/stories/:story", name: "story", component: () => import("./views/AppView.vue"), props: true },
+    // Screenshots, PDF exports, printing: one page without chrome (docs/screenshots.md).
+    {
+      path: "/capture/apps/:app",
+      name: "capture-home",
+      component: () => import("./views/CaptureView.vue"),
+      props: true,
+      meta: { capture: true },
+    },
+    {
+      path: "/capture/apps/:app/stories/:story",
+      name: "capture-story",
+      component: () => import("./views/CaptureView.vue"),
+      props: true,
+      meta: { capture: true },
+    },
     {
       // Every admin screen is a child of AdminView, which shows a 403 page instead to non-admins.
       path: "/settings",
@@ -30,6 +45,12 @@ export const router = createRouter({
 
 router.beforeEach(async (to) => {
   if (to.name === "login") return true;
+  // The capture view authenticates with the capture token of its address, or the session.
+  if (to.meta.capture) {
+    const session = useSession();
+    if (window.location.hash.includes("token=") || session.me || (await session.restore())) return true;
+    return { name: "login", query: { next: to.fullPath } };
+  }
   const session = useSession();
   if (!session.me && !(await session.restore())) return { name: "login", query: { next: to.fullPath } };
   return true;

@@ -21,6 +21,7 @@ from toucan.api import (
     configs,
     data,
     data_in,
+    exports,
     instance_settings,
     metrics,
     pipeline_steps,
@@ -108,6 +109,7 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
         instance_settings,
         pipeline_steps,
         sso,
+        exports,
     ):
         api.include_router(module.router)
     if settings.metrics_enabled:

@@ -30,11 +30,13 @@ def handlers() -> dict[str, Handler]:
     """What runs each kind of job (imported when a job runs: the worker starts without them)."""
     from toucan.backup.jobs import run_backup_job, run_restore_job
     from toucan.etl.preprocess import run_preprocess_job
+    from toucan.screenshots.exports import run_export_job
 
     return {
         JobKind.PREPROCESS.value: run_preprocess_job,
         JobKind.BACKUP.value: run_backup_job,
         JobKind.RESTORE.value: run_restore_job,
+        JobKind.EXPORT.value: run_export_job,
     }
 
 
@@ -71,6 +73,7 @@ def create_worker_app(settings: Settings) -> Celery:
         from toucan.data.domains import domain_store_for
         from toucan.data.live import collect_live_garbage
         from toucan.db.models import SmallApp
+        from toucan.screenshots.exports import remove_expired as remove_expired_exports
 
         settings, db = _runtime()
         store = domain_store_for(settings, db)
@@ -80,6 +83,7 @@ def create_worker_app(settings: Settings) -> Celery:
             sum(store.collect_garbage(app_id) for app_id in apps)
             + collect_live_garbage(settings.data_dir)
             + remove_expired(settings, db)
+            + remove_expired_exports(settings)
         )
 
     return app

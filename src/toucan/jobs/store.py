@@ -36,6 +36,7 @@ class JobKind(StrEnum):
     RELEASE = "release"
     BACKUP = "backup"
     RESTORE = "restore"
+    EXPORT = "export"
 
 
 @dataclass(frozen=True)
