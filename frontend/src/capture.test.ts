@@ -9,11 +9,12 @@ describe("capture view inputs", () => {
   });
 
   it("reads the token from the fragment only", () => {
-    expect(tokenFromHash("#token=tcc_abc.def")).toBe("tcc_abc.def");
-    expect(tokenFromHash("token=tcc_x")).toBe("tcc_x");
-    expect(tokenFromHash("#other=1")).toBeNull();
+    expect(tokenFromHash("#capture=tcc_abc.def")).toBe("tcc_abc.def");
+    expect(tokenFromHash("capture=tcc_x")).toBe("tcc_x");
+    // #token= is an SSO login's session token: never taken for a capture token.
+    expect(tokenFromHash("#token=tct_session")).toBeNull();
     expect(tokenFromHash("")).toBeNull();
-    expect(tokenFromHash("#token=%20")).toBeNull();
+    expect(tokenFromHash("#capture=%20")).toBeNull();
   });
 
   it("takes the variables of a JSON object and nothing else", () => {

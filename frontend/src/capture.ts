@@ -1,15 +1,15 @@
 // The capture view's inputs, read from its address: pure, unit-tested.
-// /capture/apps/:app[/stories/:story]?stage=…&vars=<JSON object>#token=<capture token>
+// /capture/apps/:app[/stories/:story]?stage=…&vars=<JSON object>#capture=<capture token>
 
 /** The page a capture shows, as the backend names it: "home" or "story:<id>". */
 export function capturePage(story: string | undefined): string {
   return story ? `story:${story}` : "home";
 }
 
-/** The capture token of the fragment (`#token=…`), or null. */
+/** The capture token of the fragment (`#capture=…`: not `#token=`, which is an SSO login's), or null. */
 export function tokenFromHash(hash: string): string | null {
   const params = new URLSearchParams(hash.replace(/^#/, ""));
-  const token = params.get("token");
+  const token = params.get("capture");
   return token && token.trim() ? token.trim() : null;
 }
 

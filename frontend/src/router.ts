@@ -48,7 +48,7 @@ router.beforeEach(async (to) => {
   // The capture view authenticates with the capture token of its address, or the session.
   if (to.meta.capture) {
     const session = useSession();
-    if (window.location.hash.includes("token=") || session.me || (await session.restore())) return true;
+    if (window.location.hash.includes("capture=") || session.me || (await session.restore())) return true;
     return { name: "login", query: { next: to.fullPath } };
   }
   const session = useSession();

@@ -23,6 +23,13 @@ if TYPE_CHECKING:
 STORY_SELECTOR = ".tc-slide__content, .tc-story"
 READY_SELECTOR = "body[data-render-complete='true'] :is(.tc-slide__content, .tc-story)"
 VIEWPORT = {"width": 1440, "height": 900}
+# The page's width and the bottom of its content (the capture view's box, else the document).
+CONTENT_SIZE = """() => {
+  const doc = document.documentElement;
+  const box = document.querySelector('.capture');
+  const bottom = box ? box.getBoundingClientRect().bottom + window.scrollY : doc.scrollHeight;
+  return [doc.scrollWidth, Math.min(doc.scrollHeight, Math.ceil(bottom))];
+}"""
 Format = Literal["png", "pdf"]
 
 
@@ -46,7 +53,8 @@ def capture_url(frontend: str, app: str, story: str | None, stage: str, variable
 
 def with_token(url: str, token: str) -> str:
     # In the fragment: never sent to a server, so never in an access log.
-    return f"{url}#token={quote(token, safe='')}"
+    # `#capture=`, not `#token=`: the web app stores a `#token=` as a login session (SSO).
+    return f"{url}#capture={quote(token, safe='')}"
 
 
 @dataclass
@@ -151,7 +159,14 @@ async def capture(
             raise CaptureFailed(message, partial, errors, failed, await _page_state(page)) from None
         ready = time.perf_counter()
         if fmt == "png":
-            data = await page.screenshot(full_page=True, type="png", animations="disabled")
+            # The whole page, however tall, down to the end of its content (not an empty screen below).
+            width, bottom = await page.evaluate(CONTENT_SIZE)
+            data = await page.screenshot(
+                full_page=True,
+                type="png",
+                animations="disabled",
+                clip={"x": 0, "y": 0, "width": int(width), "height": max(200, int(bottom))},
+            )
         else:
             data = await _pdf(page, title, subtitle)
         done = time.perf_counter()
