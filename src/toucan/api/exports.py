@@ -54,12 +54,17 @@ class ExportAnswer(JobAnswer):
     download_url: str | None = Field(default=None, description="The file, without credentials, until expires_at")
     expires_at: int | None = None
     partial_url: str | None = Field(default=None, description="A failed capture: the page as it was")
+    report: str | None = Field(
+        default=None, description="A failed capture: the page's state, console errors, failed requests"
+    )
 
 
 def _answer(ctx: ContextDep, job: JobView) -> dict[str, Any]:
     answer = job.as_json(with_log=False)
     if job.state == JobState.SUCCEEDED.value and domain.result_path(ctx.settings, job.id) is not None:
         answer["download_url"], answer["expires_at"] = domain.signed_link(ctx.settings, job.id, "file")
+    if job.state == JobState.FAILED.value:
+        answer["report"] = job.traceback  # what the page showed: console errors, failed requests
     if job.state == JobState.FAILED.value and domain.partial_path(ctx.settings, job.id).is_file():
         answer["partial_url"], _ = domain.signed_link(ctx.settings, job.id, "partial")
     return answer
