@@ -11,6 +11,8 @@ export const router = createRouter({
     { path: "/apps/:app/releases", name: "app-releases", component: () => import("./views/ReleasesView.vue"), props: true },
     { path: "/apps/:app/stories/:story", name: "story", component: () => import("./views/AppView.vue"), props: true },
     // Screenshots, PDF exports, printing: one page without chrome (docs/screenshots.md).
+    // `toucan-ctl doctor screenshot`'s test page: public, it reads no data.
+    { path: "/capture/check", name: "capture-check", component: () => import("./views/CaptureCheckView.vue"), meta: { capture: true, public: true } },
     {
       path: "/capture/apps/:app",
       name: "capture-home",
@@ -44,7 +46,7 @@ export const router = createRouter({
 });
 
 router.beforeEach(async (to) => {
-  if (to.name === "login") return true;
+  if (to.name === "login" || to.meta.public) return true;
   // The capture view authenticates with the capture token of its address, or the session.
   if (to.meta.capture) {
     const session = useSession();

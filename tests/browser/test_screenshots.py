@@ -43,7 +43,7 @@ def export(stack: str, headers: dict[str, str], app: str, body: dict[str, Any], 
         time.sleep(0.2)
     if job["state"] == "failed" and job.get("partial_url"):
         keep(f"export-failed-{export_id[:8]}.png", httpx.get(stack + "/_api" + job["partial_url"]).content)
-    assert job["state"] == "succeeded", (job["error"], httpx.get(f"{stack}/_api/jobs/{export_id}", headers=headers).text)
+    assert job["state"] == "succeeded", (job["error"], job.get("report"))
     assert job["download_url"].startswith(f"/exports/{export_id}/file?expires=")
     downloaded = httpx.get(stack + "/_api" + job["download_url"])
     assert downloaded.status_code == 200, downloaded.text
