@@ -500,9 +500,10 @@ def _print_findings(findings: list[Any]) -> None:
         console.print(
             f"[{style}]{finding.verdict.upper():4}[/]  [bold]{finding.check}[/]: {escape(finding.summary)}",
             soft_wrap=True,
+            emoji=False,  # "host:1234: …" is not an emoji code
         )
         if finding.fix and finding.verdict != "ok":
-            console.print(f"      fix: {escape(finding.fix)}", soft_wrap=True)
+            console.print(f"      fix: {escape(finding.fix)}", soft_wrap=True, emoji=False)
     failed = sum(1 for f in findings if f.verdict == "fail")
     console.print(f"{failed} check(s) failed." if failed else "No check failed.")
 
