@@ -26,6 +26,7 @@ from toucan.api import (
     metrics,
     pipeline_steps,
     releases,
+    reports,
     root,
     small_apps,
     sso,
@@ -110,6 +111,7 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
         pipeline_steps,
         sso,
         exports,
+        reports,
     ):
         api.include_router(module.router)
     if settings.metrics_enabled:

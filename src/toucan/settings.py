@@ -339,6 +339,18 @@ class Settings(BaseSettings):
         description="Exports (PNG or PDF) are kept this many hours for their download; the worker's hourly "
         "garbage collection then removes them. Scheduled reports keep their PDFs until deleted.",
     )
+    report_check_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often the scheduler looks for scheduled reports that are due, runs past their budget "
+        "and retries, in seconds.",
+    )
+    report_retry_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A failed run of a scheduled report is tried again after this many seconds, then twice as "
+        "long after each further failure, up to the report's `max_attempts`.",
+    )
     log_level: str = Field(default="INFO", description="Log level of the backend.")
     log_format: Literal["text", "json"] = Field(
         default="text",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from toucan.db.engine import Database
 from toucan.jobs import liveness, scratch
-from toucan.jobs.celery_app import GC_TASK, REAP_TASK, RUN_JOB_TASK, make_celery
+from toucan.jobs.celery_app import GC_TASK, REAP_TASK, REPORTS_TASK, RUN_JOB_TASK, make_celery
 from toucan.jobs.context import Handler
 from toucan.jobs.store import JobKind, JobStore
 from toucan.settings import Settings
@@ -31,12 +31,14 @@ def handlers() -> dict[str, Handler]:
     from toucan.backup.jobs import run_backup_job, run_restore_job
     from toucan.etl.preprocess import run_preprocess_job
     from toucan.screenshots.exports import run_export_job
+    from toucan.screenshots.reports import run_report_job
 
     return {
         JobKind.PREPROCESS.value: run_preprocess_job,
         JobKind.BACKUP.value: run_backup_job,
         JobKind.RESTORE.value: run_restore_job,
         JobKind.EXPORT.value: run_export_job,
+        JobKind.REPORT.value: run_report_job,
     }
 
 
@@ -64,6 +66,14 @@ def create_worker_app(settings: Settings) -> Celery:
         reaped = JobStore(db, settings.job_heartbeat_timeout).reap_stale()
         scratch.sweep(settings.data_dir, settings.job_time_limit)
         return reaped
+
+    @app.task(name=REPORTS_TASK)
+    def dispatch_reports() -> int:
+        from toucan.jobs.queue import JobQueue
+        from toucan.screenshots.reports import dispatch
+
+        settings, db = _runtime()
+        return dispatch(settings, db, JobQueue(settings, db))
 
     @app.task(name=GC_TASK)
     def collect_garbage() -> int:

@@ -36,8 +36,12 @@ class Holds:
         self.lock = threading.Lock()
 
 
-def pages_app(holds: Holds | None = None, hold_seconds: float = 0.0) -> Starlette:
+def pages_app(
+    holds: Holds | None = None, hold_seconds: float = 0.0, capture: dict[str, str] | None = None
+) -> Starlette:
+    """`capture["mode"]` says what the capture view's address shows: `never` (default) or `ready`."""
     holds = holds or Holds()
+    capture = capture if capture is not None else {"mode": "never"}
 
     async def ready(request: Request) -> Response:
         q = request.query_params
@@ -63,6 +67,12 @@ def pages_app(holds: Holds | None = None, hold_seconds: float = 0.0) -> Starlett
             holds.now -= 1
         return Response("ok")
 
+    async def capture_view(request: Request) -> Response:
+        assert capture is not None
+        if capture.get("mode") == "ready":
+            return HTMLResponse(READY_AFTER.format(style=STYLE, width="800", height="100", after="0"))
+        return await never(request)
+
     async def missing(_: Request) -> Response:
         return Response("no such data", status_code=404)
 
@@ -74,6 +84,6 @@ def pages_app(holds: Holds | None = None, hold_seconds: float = 0.0) -> Starlett
             Route("/hold", hold),
             Route("/missing-data", missing),
             # The capture view's address, as a job's capture asks for it: never ready.
-            Route("/capture/{rest:path}", never),
+            Route("/capture/{rest:path}", capture_view),
         ]
     )

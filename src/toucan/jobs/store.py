@@ -37,6 +37,7 @@ class JobKind(StrEnum):
     BACKUP = "backup"
     RESTORE = "restore"
     EXPORT = "export"
+    REPORT = "report"
 
 
 @dataclass(frozen=True)
