@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from toucan.db.engine import Database
 from toucan.jobs import liveness, scratch
-from toucan.jobs.celery_app import GC_TASK, REAP_TASK, REPORTS_TASK, RUN_JOB_TASK, make_celery
+from toucan.jobs.celery_app import GC_TASK, REAP_TASK, RUN_JOB_TASK, make_celery
 from toucan.jobs.context import Handler
+from toucan.jobs.queue import JobQueue
+from toucan.jobs.scheduler import BeatingScheduler
 from toucan.jobs.store import JobKind, JobStore
 from toucan.settings import Settings
 
@@ -52,6 +55,8 @@ def _runtime() -> tuple[Settings, Database]:
 def create_worker_app(settings: Settings) -> Celery:
     """The Celery app with every task registered, for `toucan-ctl worker` and `scheduler`."""
     app = make_celery(settings)
+    # The scheduler also dispatches scheduled reports, from its own loop: never behind jobs.
+    app.conf.beat_scheduler = "toucan.worker:ReportingScheduler"
 
     @app.task(name=RUN_JOB_TASK)
     def run_job_task(job_id: str) -> str | None:
@@ -66,14 +71,6 @@ def create_worker_app(settings: Settings) -> Celery:
         reaped = JobStore(db, settings.job_heartbeat_timeout).reap_stale()
         scratch.sweep(settings.data_dir, settings.job_time_limit)
         return reaped
-
-    @app.task(name=REPORTS_TASK)
-    def dispatch_reports() -> int:
-        from toucan.jobs.queue import JobQueue
-        from toucan.screenshots.reports import dispatch
-
-        settings, db = _runtime()
-        return dispatch(settings, db, JobQueue(settings, db))
 
     @app.task(name=GC_TASK)
     def collect_garbage() -> int:
@@ -97,6 +94,30 @@ def create_worker_app(settings: Settings) -> Celery:
         )
 
     return app
+
+
+class ReportingScheduler(BeatingScheduler):
+    """The stack's scheduler: Celery beat's schedule, its signs of life, and every
+    TOUCAN_REPORT_CHECK_SECONDS the scheduled reports (due runs, budgets, retries)."""
+
+    _last_reports = float("-inf")
+    _queue: JobQueue | None = None
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        wait = super().tick(*args, **kwargs)
+        settings, db = _runtime()
+        now = time.monotonic()
+        if now - self._last_reports >= settings.report_check_seconds:
+            self._last_reports = now
+            try:
+                from toucan.screenshots.reports import dispatch
+
+                if self._queue is None:
+                    self._queue = JobQueue(settings, db)
+                dispatch(settings, db, self._queue)
+            except Exception:  # a database hiccup must not stop the schedule
+                log.exception("scheduled reports not dispatched")
+        return min(wait, settings.report_check_seconds)
 
 
 def prepare_worker(settings: Settings, db: Database) -> int:

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 RUN_JOB_TASK = "toucan.run_job"
 REAP_TASK = "toucan.reap_stale_jobs"
 GC_TASK = "toucan.collect_garbage"
-REPORTS_TASK = "toucan.dispatch_reports"
 QUEUE = "toucan"
 
 
@@ -51,7 +50,6 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "beat_schedule": {
             "reap-stale-jobs": {"task": REAP_TASK, "schedule": max(1.0, settings.job_heartbeat_timeout / 3)},
             "collect-garbage": {"task": GC_TASK, "schedule": 3600.0},
-            "dispatch-reports": {"task": REPORTS_TASK, "schedule": settings.report_check_seconds},
         },
         "beat_schedule_filename": str(settings.data_dir / "celerybeat-schedule"),
         # Records the scheduler's signs of life for /ready from its own loop, which turns

@@ -182,6 +182,8 @@ def start_run(settings: Settings, db: Database, queue: JobQueue, report_id: int,
         session.flush()
         run_id = run.id
         session.expunge(report)
+    # Ids come back after a database is emptied: no file of an earlier life passes for this run's.
+    run_file(settings, report_id, run_id).unlink(missing_ok=True)
     _submit(settings, db, queue, report, run_id)
     return run_id
 
