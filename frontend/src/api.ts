@@ -373,6 +373,13 @@ export const api = {
     ),
   createExport: (id: string, body: ExportRequest) => request<ExportJob>("POST", `${appPath(id)}/exports`, body),
   getExport: (exportId: string) => request<ExportJob>("GET", `/exports/${encodeURIComponent(exportId)}`),
+  reports: () => request<{ reports: Report[] }>("GET", "/reports"),
+  createReport: (body: ReportInput) => request<Report>("POST", "/reports", body),
+  updateReport: (id: number, patch: Partial<ReportInput>) => request<Report>("PATCH", `/reports/${id}`, patch),
+  deleteReport: (id: number) => request<null>("DELETE", `/reports/${id}`),
+  runReport: (id: number) => request<ReportRun>("POST", `/reports/${id}/run`),
+  reportRuns: (id: number) => request<{ runs: ReportRun[] }>("GET", `/reports/${id}/runs`),
+  reportPdf,
   frontConfig: (id: string, stage: Stage) =>
     request<FrontConfig>("GET", `/${encodeURIComponent(id)}/config?stage=${stage}`),
   putFrontConfig: (id: string, config: FrontConfig) =>
@@ -513,6 +520,51 @@ export interface ExportJob extends Job {
   download_url?: string | null;
   expires_at?: number | null;
   partial_url?: string | null;
+}
+
+export interface ReportRun {
+  id: number;
+  report: number;
+  trigger: "schedule" | "retry" | "manual";
+  attempt: number;
+  state: JobState;
+  scheduled_for: string;
+  started_at: string | null;
+  finished_at: string | null;
+  error: string | null;
+  retry_at: string | null;
+  file_size: number | null;
+}
+
+export interface ReportInput {
+  app: string;
+  name: string;
+  pages: string[];
+  cron: string;
+  time_zone: string;
+  variables: Record<string, unknown>;
+  recipients: string[];
+  paused: boolean;
+}
+
+export interface Report extends ReportInput {
+  id: number;
+  owner: string;
+  stage: Stage;
+  budget_seconds: number;
+  max_attempts: number;
+  next_run_at: string | null;
+  last_run: ReportRun | null;
+}
+
+/** A report run's PDF, fetched with the session's token (a Blob to save). */
+async function reportPdf(report: number, run: number): Promise<Blob> {
+  const token = getToken();
+  const response = await fetch(`${apiBase()}/reports/${report}/runs/${run}/pdf`, {
+    headers: token ? { Authorization: `Bearer ${token}` } : {},
+  });
+  if (!response.ok) throw errorFrom(response.status, safeJson(await response.text()));
+  return response.blob();
 }
 
 export interface FrontConfig {

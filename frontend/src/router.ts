@@ -27,6 +27,7 @@ export const router = createRouter({
       props: true,
       meta: { capture: true },
     },
+    { path: "/reports", name: "reports", component: () => import("./views/ReportsView.vue") },
     {
       // Every admin screen is a child of AdminView, which shows a 403 page instead to non-admins.
       path: "/settings",
