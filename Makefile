@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 FRONTEND_SOURCES := $(shell find frontend -path frontend/node_modules -prune -o -path frontend/dist -prune -o -type f -print 2>/dev/null)
 
-.PHONY: install bubblewrap screenshot-browser run frontend test lint typecheck test-sqlite test-postgres test-frontend test-deploy docs bench bench-etl bench-sandbox bench-inputs bench-redundancy bench-backup clean
+.PHONY: install bubblewrap screenshot-browser run frontend test lint typecheck test-sqlite test-postgres test-frontend test-deploy docs bench bench-etl bench-sandbox bench-inputs bench-redundancy bench-backup bench-screenshots clean
 
 $(STAMP): requirements.lock pyproject.toml VERSION
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -120,6 +120,10 @@ bench-redundancy: install
 
 bench-backup: install
 	$(BIN)/python bench/backup/run.py
+
+# Screenshots: time after ready, captures/s with the cap, warm-browser memory, fixed-sleep baseline.
+bench-screenshots: install frontend screenshot-browser
+	$(BIN)/python bench/screenshots/run.py
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist .mypy_cache .ruff_cache .pytest_cache
