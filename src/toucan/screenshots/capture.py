@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote, urlencode
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, Page
+    from playwright.async_api import Browser, Page, Route
 
 STORY_SELECTOR = ".tc-slide__content, .tc-story"
 READY_SELECTOR = "body[data-render-complete='true'] :is(.tc-slide__content, .tc-story)"
@@ -31,6 +31,26 @@ CONTENT_SIZE = """() => {
   return [doc.scrollWidth, Math.min(doc.scrollHeight, Math.ceil(bottom))];
 }"""
 Format = Literal["png", "pdf"]
+
+
+# The web app's built files (`/assets/<name>-<hash>.js`) never change under one name: each
+# process keeps them in memory and gives them to every fresh context, which would otherwise
+# download and compile them again on each capture.
+_ASSETS: dict[str, tuple[int, dict[str, str], bytes]] = {}
+_ASSETS_MAX_BYTES = 64 * 2**20
+
+
+async def _cached_asset(route: Route) -> None:
+    url = route.request.url
+    hit = _ASSETS.get(url)
+    if hit is None:
+        response = await route.fetch()
+        body = await response.body()
+        hit = (response.status, response.headers, body)
+        if response.status == 200 and sum(len(b) for _, _, b in _ASSETS.values()) + len(body) < _ASSETS_MAX_BYTES:
+            _ASSETS[url] = hit
+    status, headers, body = hit
+    await route.fulfill(status=status, headers=headers, body=body)
 
 
 def timeout_message(timeout_ms: int) -> str:
@@ -136,6 +156,7 @@ async def capture(
     errors: list[str] = []
     failed: list[str] = []
     try:
+        await context.route("**/assets/*", _cached_asset)
         page = await context.new_page()
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
