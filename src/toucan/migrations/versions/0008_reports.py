@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0008_reports"
 down_revision = "0007_releases"
 branch_labels = None
