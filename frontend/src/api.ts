@@ -555,6 +555,8 @@ export interface Report extends ReportInput {
   max_attempts: number;
   next_run_at: string | null;
   last_run: ReportRun | null;
+  /** page → the story's current title ("home" for the home). */
+  page_titles?: Record<string, string>;
 }
 
 /** A report run's PDF, fetched with the session's token (a Blob to save). */

@@ -35,6 +35,7 @@ def test_a_viewer_schedules_test_runs_downloads_and_pauses_a_report(stack: str, 
     report = page.locator(".report").first
     report.get_by_text("Monday sales").wait_for()
     assert "Europe/Paris" in report.inner_text() and "Next:" in report.inner_text()
+    assert "App home, Revenue by product" in report.inner_text()  # titles, not ids
     # A wrong schedule is named in the form, not a 500.
     page.click("[data-action=new-report]")
     page.fill("input[name=name]", "Broken")

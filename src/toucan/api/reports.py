@@ -81,7 +81,7 @@ def list_reports(ctx: ContextDep, identity: IdentityDep, app: str | None = None)
             query = query.where(Report.app_id == app)
         reports = session.scalars(query).all()
         last = domain.last_runs(session, [r.id for r in reports])
-        return {"reports": [domain.report_json(r, last.get(r.id)) for r in reports]}
+        return {"reports": [domain.report_json(r, last.get(r.id), domain.page_titles(session, r)) for r in reports]}
 
 
 @router.post("/reports", status_code=201, summary="Create a scheduled report of pages of an app the caller views")

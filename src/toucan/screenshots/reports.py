@@ -90,8 +90,22 @@ def check_input(session: Session, data: ReportInput) -> None:
             )
 
 
-def report_json(report: Report, last: ReportRun | None = None) -> dict[str, Any]:
+def page_titles(session: Session, report: Report) -> dict[str, str]:
+    """What each page of the report is called now (a story removed since keeps its id)."""
+    front = read_config(session, report.app_id, Stage(report.stage), ConfigKind.FRONT)
+    titles = {
+        str(s.get("id")): str(s.get("title") or s.get("id")) for s in front.get("slides") or [] if isinstance(s, dict)
+    }
+    out = {}
+    for page in report.pages:
+        story = parse_page(page)
+        out[page] = "home" if story is None else titles.get(story, story)
+    return out
+
+
+def report_json(report: Report, last: ReportRun | None = None, titles: dict[str, str] | None = None) -> dict[str, Any]:
     return {
+        "page_titles": titles or {},
         "id": report.id,
         "app": report.app_id,
         "owner": report.owner,
