@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 FRONTEND_SOURCES := $(shell find frontend -path frontend/node_modules -prune -o -path frontend/dist -prune -o -type f -print 2>/dev/null)
 
-.PHONY: install bubblewrap run frontend test lint typecheck test-sqlite test-postgres test-frontend test-deploy docs bench bench-etl bench-sandbox bench-inputs bench-redundancy bench-backup bench-frontend clean
+.PHONY: install bubblewrap screenshot-browser run frontend test lint typecheck test-sqlite test-postgres test-frontend test-deploy docs bench bench-etl bench-sandbox bench-inputs bench-redundancy bench-backup bench-screenshots clean bench-frontend
 
 $(STAMP): requirements.lock pyproject.toml VERSION
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,21 @@ bubblewrap:
 		echo "then check the host with: $(BIN)/toucan-ctl doctor sandbox   (see docs/security.md)"; \
 	fi
 
+# Screenshots and PDF exports (docs/screenshots.md): Chromium's headless shell and the fonts
+# stories are drawn with, installed like bubblewrap above when root or sudo allows.
+SCREENSHOT_PACKAGES := chromium-headless-shell fonts-liberation fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji
+screenshot-browser:
+	@if ! command -v chromium-headless-shell >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then \
+		if [ "$$(id -u)" = 0 ]; then as_root=""; elif sudo -n true 2>/dev/null; then as_root="sudo"; else as_root=none; fi; \
+		if [ "$$as_root" != none ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing $(SCREENSHOT_PACKAGES) (screenshots and PDF exports)"; \
+			$$as_root apt-get install -y -qq $(SCREENSHOT_PACKAGES) >/dev/null 2>&1 \
+			|| { $$as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$as_root apt-get install -y -qq $(SCREENSHOT_PACKAGES) >/dev/null; }; \
+		else \
+			echo "screenshots need: sudo apt-get install $(SCREENSHOT_PACKAGES)   (check with $(BIN)/toucan-ctl doctor screenshot)"; \
+		fi; \
+	fi
+
 # The built frontend (served at / by the embedded stack); rebuilt when its sources change.
 frontend/dist/index.html: $(FRONTEND_SOURCES) VERSION
 	@if [ -f frontend/package.json ]; then \
@@ -49,7 +64,7 @@ frontend/dist/index.html: $(FRONTEND_SOURCES) VERSION
 
 frontend: frontend/dist/index.html
 
-run: install frontend bubblewrap
+run: install frontend bubblewrap screenshot-browser
 	$(BIN)/toucan-ctl serve
 
 lint: install
@@ -110,6 +125,10 @@ bench-backup: install
 # chart builder's preview redraw and story readiness on the demo's 100 k rows; a few minutes.
 bench-frontend: install frontend
 	$(BIN)/python bench/frontend/run.py --rows 100000 --runs 15
+
+# Screenshots: time after ready, captures/s with the cap, warm-browser memory, fixed-sleep baseline.
+bench-screenshots: install frontend screenshot-browser
+	$(BIN)/python bench/screenshots/run.py
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist .mypy_cache .ruff_cache .pytest_cache

@@ -17,7 +17,21 @@ from tests.helpers import ROOT
 SRC = ROOT / "src"
 
 # Lowest first. A module may import its own floor and the floors below it.
-FLOORS = ["base", "db", "auth", "connectors", "apps", "data", "sandbox", "jobs", "etl", "backup", "api", "top"]
+FLOORS = [
+    "base",
+    "db",
+    "auth",
+    "connectors",
+    "apps",
+    "data",
+    "sandbox",
+    "jobs",
+    "etl",
+    "backup",
+    "screenshots",
+    "api",
+    "top",
+]
 # Modules of the top package, by floor (the others are `base`: leaves such as errors, settings).
 TOP_PACKAGE = {
     "app": "top",

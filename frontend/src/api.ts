@@ -63,8 +63,16 @@ export function apiBase(): string {
   return base.replace(/\/+$/, "");
 }
 
+// A capture token (the screenshot browser's, from the capture view's address) lives in memory
+// only: it must never replace the session of a person who opens a capture link.
+let memoryToken: string | null = null;
+
+export function useMemoryToken(token: string | null): void {
+  memoryToken = token;
+}
+
 export function getToken(): string | null {
-  return localStorage.getItem(TOKEN_KEY);
+  return memoryToken ?? localStorage.getItem(TOKEN_KEY);
 }
 
 export function setToken(token: string | null): void {
@@ -446,6 +454,20 @@ export const api = {
   updateApp: (id: string, patch: { name?: string; description?: string }) =>
     request<SmallApp>("PATCH", `/small-apps/${encodeURIComponent(id)}`, patch),
   deleteApp: (id: string) => request<null>("DELETE", `/small-apps/${encodeURIComponent(id)}`),
+  capturePage: (id: string, stage: Stage, page: string) =>
+    request<CapturePage>(
+      "GET",
+      `${appPath(id)}/capture?stage=${stage}&page=${encodeURIComponent(page)}`,
+    ),
+  createExport: (id: string, body: ExportRequest) => request<ExportJob>("POST", `${appPath(id)}/exports`, body),
+  getExport: (exportId: string) => request<ExportJob>("GET", `/exports/${encodeURIComponent(exportId)}`),
+  reports: () => request<{ reports: Report[] }>("GET", "/reports"),
+  createReport: (body: ReportInput) => request<Report>("POST", "/reports", body),
+  updateReport: (id: number, patch: Partial<ReportInput>) => request<Report>("PATCH", `/reports/${id}`, patch),
+  deleteReport: (id: number) => request<null>("DELETE", `/reports/${id}`),
+  runReport: (id: number) => request<ReportRun>("POST", `/reports/${id}/run`),
+  reportRuns: (id: number) => request<{ runs: ReportRun[] }>("GET", `/reports/${id}/runs`),
+  reportPdf,
   frontConfig: (id: string, stage: Stage) =>
     request<FrontConfig>("GET", `/${encodeURIComponent(id)}/config?stage=${stage}`, undefined, true, false, "", {
       onResponse: (r) => (stage === "staging" ? rememberVersion(id, "front", r) : undefined),
@@ -688,6 +710,78 @@ export interface Home {
   kpis?: HomeKpi[];
   /** The story tiles, in order; every story with a chart when absent. */
   stories?: HomeStory[];
+}
+
+export interface CapturePage {
+  app: { id: string; name: string };
+  stage: Stage;
+  page: string;
+  slide?: Slide;
+  home?: FrontConfig["home"];
+  slides?: Slide[];
+  requesters: Requester[];
+}
+
+export interface ExportRequest {
+  page: "story" | "home" | "report";
+  story?: string;
+  stories?: string[];
+  format: "png" | "pdf";
+  stage?: Stage;
+  variables?: Record<string, unknown>;
+}
+
+export interface ExportJob extends Job {
+  download_url?: string | null;
+  expires_at?: number | null;
+  partial_url?: string | null;
+}
+
+export interface ReportRun {
+  id: number;
+  report: number;
+  trigger: "schedule" | "retry" | "manual";
+  attempt: number;
+  state: JobState;
+  scheduled_for: string;
+  started_at: string | null;
+  finished_at: string | null;
+  error: string | null;
+  retry_at: string | null;
+  file_size: number | null;
+}
+
+export interface ReportInput {
+  app: string;
+  name: string;
+  pages: string[];
+  cron: string;
+  time_zone: string;
+  variables: Record<string, unknown>;
+  recipients: string[];
+  paused: boolean;
+}
+
+export interface Report extends ReportInput {
+  id: number;
+  owner: string;
+  stage: Stage;
+  budget_seconds: number;
+  max_attempts: number;
+  next_run_at: string | null;
+  last_run: ReportRun | null;
+  /** page → the story's current title ("home" for the home). */
+  page_titles?: Record<string, string>;
+}
+
+/** A report run's PDF, fetched with the session's token (a Blob to save). */
+async function reportPdf(report: number, run: number): Promise<Blob> {
+  const token = getToken();
+  const response = await fetch(`${apiBase()}/reports/${report}/runs/${run}/pdf`, {
+    headers: token ? { Authorization: `Bearer ${token}` } : {},
+  });
+  if (!response.ok) throw errorFrom(response.status, safeJson(await response.text()));
+  return response.blob();
 }
 
 export interface FrontConfig {

@@ -20,6 +20,24 @@ export const router = createRouter({
     { path: "/apps/:app/data", name: "app-data", component: () => import("./views/DataView.vue"), props: true, meta: { title: ["title.data"] } },
     { path: "/apps/:app/releases", name: "app-releases", component: () => import("./views/ReleasesView.vue"), props: true, meta: { title: ["title.releases"] } },
     { path: "/apps/:app/stories/:story", name: "story", component: () => import("./views/AppView.vue"), props: true },
+    // Screenshots, PDF exports, printing: one page without chrome (docs/screenshots.md).
+    // `toucan-ctl doctor screenshot`'s test page: public, it reads no data.
+    { path: "/capture/check", name: "capture-check", component: () => import("./views/CaptureCheckView.vue"), meta: { capture: true, public: true } },
+    {
+      path: "/capture/apps/:app",
+      name: "capture-home",
+      component: () => import("./views/CaptureView.vue"),
+      props: true,
+      meta: { capture: true },
+    },
+    {
+      path: "/capture/apps/:app/stories/:story",
+      name: "capture-story",
+      component: () => import("./views/CaptureView.vue"),
+      props: true,
+      meta: { capture: true },
+    },
+    { path: "/reports", name: "reports", component: () => import("./views/ReportsView.vue") },
     {
       // Every admin screen is a child of AdminView, which shows a 403 page instead to non-admins.
       path: "/settings",
@@ -40,7 +58,13 @@ export const router = createRouter({
 });
 
 router.beforeEach(async (to) => {
-  if (to.name === "login") return true;
+  if (to.name === "login" || to.meta.public) return true;
+  // The capture view authenticates with the capture token of its address, or the session.
+  if (to.meta.capture) {
+    const session = useSession();
+    if (window.location.hash.includes("capture=") || session.me || (await session.restore())) return true;
+    return { name: "login", query: { next: to.fullPath } };
+  }
   const session = useSession();
   if (!session.me && !(await session.restore())) return { name: "login", query: { next: to.fullPath } };
   return true;

@@ -22,11 +22,13 @@ from toucan.api import (
     configs,
     data,
     data_in,
+    exports,
     instance_settings,
     metrics,
     permissions,
     pipeline_steps,
     releases,
+    reports,
     root,
     small_apps,
     sso,
@@ -112,6 +114,8 @@ def create_api(settings: Settings, db: Database | None = None) -> FastAPI:
         permissions,
         charts,
         sso,
+        exports,
+        reports,
     ):
         api.include_router(module.router)
     if settings.metrics_enabled:

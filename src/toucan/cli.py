@@ -518,18 +518,46 @@ def doctor_all(
     if as_json:
         print(json.dumps({"ok": healthy(findings), "checks": [f.as_json() for f in findings]}, indent=2))
     else:
-        for finding in findings:
-            style = _VERDICT_STYLE[finding.verdict]
-            console.print(
-                f"[{style}]{finding.verdict.upper():4}[/]  [bold]{finding.check}[/]: {escape(finding.summary)}",
-                soft_wrap=True,
-            )
-            if finding.fix and finding.verdict != "ok":
-                console.print(f"      fix: {escape(finding.fix)}", soft_wrap=True)
-        failed = sum(1 for f in findings if f.verdict == "fail")
-        console.print(f"{failed} check(s) failed." if failed else "No check failed.")
+        _print_findings(findings)
     if not healthy(findings):
         raise typer.Exit(1)
+
+
+@doctor.command("screenshot")
+def doctor_screenshot(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document, for scripts.")] = False,
+    frontend_url: Annotated[
+        str | None,
+        typer.Option(help="The web app's address as this host reaches it. Default: TOUCAN_SCREENSHOT_FRONTEND_URL."),
+    ] = None,
+) -> None:
+    """The FAQ's screenshot procedure from this host (run it where the job workers run): resolve the
+    frontend and backend hosts, connect to their ports, expect HTTP 200 from each, load a test page
+    in Chromium and wait for its selectors. Exits 1 when a step fails."""
+    from toucan.doctor import healthy
+    from toucan.doctor.screenshot import run_screenshot_checks
+
+    findings = run_screenshot_checks(_settings(), frontend_url)
+    if as_json:
+        print(json.dumps({"ok": healthy(findings), "checks": [f.as_json() for f in findings]}, indent=2))
+    else:
+        _print_findings(findings)
+    if not healthy(findings):
+        raise typer.Exit(1)
+
+
+def _print_findings(findings: list[Any]) -> None:
+    for finding in findings:
+        style = _VERDICT_STYLE[finding.verdict]
+        console.print(
+            f"[{style}]{finding.verdict.upper():4}[/]  [bold]{finding.check}[/]: {escape(finding.summary)}",
+            soft_wrap=True,
+            emoji=False,  # "host:1234: …" is not an emoji code
+        )
+        if finding.fix and finding.verdict != "ok":
+            console.print(f"      fix: {escape(finding.fix)}", soft_wrap=True, emoji=False)
+    failed = sum(1 for f in findings if f.verdict == "fail")
+    console.print(f"{failed} check(s) failed." if failed else "No check failed.")
 
 
 @doctor.command("sandbox")

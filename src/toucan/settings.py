@@ -303,6 +303,54 @@ class Settings(BaseSettings):
         description="Built frontend served at `/` by the embedded stack. Unset: "
         "`frontend/dist` of the source tree when it exists.",
     )
+    screenshot_frontend_url: str | None = Field(
+        default=None,
+        description="The web app's address as job workers reach it, for screenshots and PDF exports "
+        "(`https://toucan.example.com`). Unset: `http://TOUCAN_HOST:TOUCAN_PORT` (the embedded stack; a host "
+        "of `0.0.0.0` means 127.0.0.1). The backend is reached at the address the web app's "
+        "`scripts/tc-params.js` names.",
+    )
+    screenshot_browser: str | None = Field(
+        default=None,
+        description="The Chromium program screenshots run (a path or a name in PATH). Unset: "
+        "`chromium-headless-shell`, else `chromium`.",
+    )
+    screenshot_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=32,
+        description="Most pages one job worker process captures at once (each in its own browser context "
+        "of the worker's one warm browser).",
+    )
+    screenshot_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a capture waits for its page to be ready (`.tc-slide__content, .tc-story` and "
+        "`data-render-complete`), in seconds; then it fails with the partial screenshot and the page's errors.",
+    )
+    export_link_ttl_seconds: int = Field(
+        default=3600,
+        ge=10,
+        description="Lifetime of the download link of a finished export (PNG or PDF), in seconds.",
+    )
+    export_retention_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="Exports (PNG or PDF) are kept this many hours for their download; the worker's hourly "
+        "garbage collection then removes them. Scheduled reports keep their PDFs until deleted.",
+    )
+    report_check_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often the scheduler looks for scheduled reports that are due, runs past their budget "
+        "and retries, in seconds.",
+    )
+    report_retry_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A failed run of a scheduled report is tried again after this many seconds, then twice as "
+        "long after each further failure, up to the report's `max_attempts`.",
+    )
     log_level: str = Field(default="INFO", description="Log level of the backend.")
     log_format: Literal["text", "json"] = Field(
         default="text",
@@ -405,6 +453,14 @@ class Settings(BaseSettings):
         finally:
             tmp.unlink(missing_ok=True)
         return path.read_text().strip()
+
+    def resolved_screenshot_frontend_url(self) -> str:
+        """The web app's base URL as workers reach it (no trailing slash)."""
+        if self.screenshot_frontend_url:
+            return self.screenshot_frontend_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
 
     def resolved_frontend_dir(self) -> Path | None:
         if self.frontend_dir is not None:

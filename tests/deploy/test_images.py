@@ -428,7 +428,7 @@ def test_the_backend_image_s_chromium_takes_screenshots(stack: Stack) -> None:
     target = "/tmp/login.png"
     taken = stack.containers.exec(
         "backend1",
-        "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "chromium-headless-shell", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
         "--hide-scrollbars", "--window-size=1280,800", f"--screenshot={target}", f"{stack.frontend}/login",
         timeout=120,
     )  # fmt: skip
@@ -438,6 +438,12 @@ def test_the_backend_image_s_chromium_takes_screenshots(stack: Stack) -> None:
     podman("cp", f"{stack.containers.name('backend1')}:{target}", str(copy))
     data = copy.read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 10_000
+    # The renderer of exports (Playwright's driver and the headless shell), from the backend's
+    # container: every step of the FAQ's procedure.
+    doctor = stack.containers.exec(
+        "backend1", "toucan-ctl", "doctor", "screenshot", "--json", "--frontend-url", stack.frontend, timeout=180
+    )
+    assert doctor.returncode == 0, doctor.stdout[-3000:] + doctor.stderr[-2000:]
 
 
 def test_the_versions_the_faq_reads_with_curl(stack: Stack) -> None:

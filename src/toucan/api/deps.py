@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from toucan.apps.small_apps import get_app_for
 from toucan.auth import ratelimit
+from toucan.auth.capture_tokens import check_capture_request, is_capture_token, read_capture_token
 from toucan.auth.identity import Identity, load_identity
 from toucan.auth.local_login import check_password_login_allowed
 from toucan.auth.login import check_account_usable, check_password
@@ -22,6 +23,7 @@ from toucan.auth.tokens import identity_for_token
 from toucan.data.reads import RequestReads
 from toucan.data.service import DataService
 from toucan.db.engine import Database
+from toucan.db.models import User
 from toucan.errors import AuthenticationError, ErrorCode, PermissionDenied
 from toucan.settings import Settings
 
@@ -104,6 +106,36 @@ def _bearer_identity(ctx: Context, raw: str) -> Identity:
     return found.identity
 
 
+def _capture_identity(ctx: Context, raw: str, request: Request) -> Identity:
+    """The identity behind a capture token (auth/capture_tokens.py): its user, on its one
+    app and page only; any other route, app, stage or page answers 403."""
+    scope = read_capture_token(ctx.settings.resolved_secret_key(), raw)
+    if scope is None:
+        raise AuthenticationError(
+            "This capture token is invalid or expired: each capture gets its own, good for a few minutes.",
+            code=ErrorCode.INVALID_TOKEN,
+        )
+    route = request.scope.get("route")
+    check_capture_request(
+        scope, request.method, getattr(route, "path", None), request.path_params, request.query_params
+    )
+    with ctx.db.readonly_session() as session:
+        user = session.get(User, scope.user_id)
+        if user is None:
+            raise AuthenticationError("This capture token's user no longer exists.", code=ErrorCode.INVALID_TOKEN)
+        check_account_usable(user)
+        identity = load_identity(session, user)
+    # Only the app it was made for, whatever else its user may reach.
+    return Identity(
+        user_id=identity.user_id,
+        username=identity.username,
+        role=identity.role,
+        groups=identity.groups,
+        privileges={scope.app: identity.privileges.get(scope.app, frozenset())},
+        attributes=identity.attributes,
+    )
+
+
 async def current_identity(request: Request, ctx: ContextDep) -> Identity:
     """The authenticated caller: Bearer token, or HTTP Basic for scripts.
 
@@ -122,6 +154,8 @@ async def current_identity(request: Request, ctx: ContextDep) -> Identity:
             "The Authorization header must be 'Bearer <token>' or 'Basic <credentials>'.",
             code=ErrorCode.INVALID_AUTHORIZATION,
         )
+    if is_capture_token(value.strip()):
+        return await run_in_threadpool(_capture_identity, ctx, value.strip(), request)
     return _bearer_identity(ctx, value.strip())
 
 

@@ -1,4 +1,4 @@
 """Metadata database: engine, sessions, models and migrations."""
 
 # Every model module, so Base.metadata knows all tables (migrations, tests).
-from toucan.db import domain_models, etl_models, models, release_models  # noqa: F401
+from toucan.db import domain_models, etl_models, models, release_models, report_models  # noqa: F401

@@ -9,7 +9,7 @@ import subprocess
 from toucan.doctor.findings import Finding, fail, ok, warn
 from toucan.settings import Settings
 
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+CHROMIUM_NAMES = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 # Families that cover Latin, Greek and Cyrillic text and the symbols charts use.
 BROAD_FONTS = ("DejaVu Sans", "Liberation Sans", "Noto Sans", "Roboto", "Open Sans")
 RUN_TIMEOUT = 20.0
@@ -31,7 +31,8 @@ def check_chromium(path: str | None = None) -> Finding:
         return warn(
             "chromium",
             f"none of {', '.join(CHROMIUM_NAMES)} is on PATH: screenshots and PDF exports cannot be made",
-            "install it (`apt-get install -y chromium`) on the hosts that render screenshots",
+            "install it (`apt-get install -y chromium-headless-shell`, or `chromium`) on the hosts that render "
+            "screenshots",
         )
     try:
         run = subprocess.run(

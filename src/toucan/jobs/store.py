@@ -36,6 +36,8 @@ class JobKind(StrEnum):
     RELEASE = "release"
     BACKUP = "backup"
     RESTORE = "restore"
+    EXPORT = "export"
+    REPORT = "report"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,86 @@
+"""The pages a capture shows: an app's home or one story, at a stage, as the capture view of
+the web app (`/capture/apps/:app[/stories/:story]`) reads them from `GET /{app}/capture`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from toucan.apps.configs import ConfigKind, Stage, read_config
+from toucan.db.models import SmallApp
+from toucan.errors import NotFound, ValidationError
+
+HOME = "home"
+STORY_PREFIX = "story:"
+
+
+def story_page(story_id: str) -> str:
+    return f"{STORY_PREFIX}{story_id}"
+
+
+def parse_page(page: str) -> str | None:
+    """The story id of a `story:<id>` page, None for `home`; 400 for anything else."""
+    if page == HOME:
+        return None
+    if page.startswith(STORY_PREFIX) and len(page) > len(STORY_PREFIX):
+        return page[len(STORY_PREFIX) :]
+    raise ValidationError(
+        f"Unknown page {page!r}: a page is 'home' or 'story:<story id>'.", details={"field": "page", "value": page}
+    )
+
+
+def _slides(front: dict[str, Any]) -> list[dict[str, Any]]:
+    slides = front.get("slides")
+    return [s for s in slides if isinstance(s, dict)] if isinstance(slides, list) else []
+
+
+def story_ids(session: Session, app_id: str, stage: Stage) -> list[str]:
+    """The ids of the app's stories at `stage`, in their order."""
+    front = read_config(session, app_id, stage, ConfigKind.FRONT)
+    return [str(s["id"]) for s in _slides(front) if s.get("id")]
+
+
+def find_story(front: dict[str, Any], story_id: str, app_id: str, stage: Stage) -> dict[str, Any]:
+    for slide in _slides(front):
+        if str(slide.get("id")) == story_id:
+            return slide
+    raise NotFound(
+        f"App {app_id!r} has no story {story_id!r} at {stage.value}.",
+        details={"app": app_id, "story": story_id, "stage": stage.value},
+    )
+
+
+def page_title(session: Session, app_id: str, stage: Stage, page: str) -> str:
+    """What a page is called in a PDF's header: the story's title, or the home's."""
+    front = read_config(session, app_id, stage, ConfigKind.FRONT)
+    story = parse_page(page)
+    app = session.get(SmallApp, app_id)
+    name = app.name if app is not None else app_id
+    if story is None:
+        home = front.get("home")
+        return str((home.get("title") if isinstance(home, dict) else None) or name)
+    return str(find_story(front, story, app_id, stage).get("title") or story)
+
+
+def capture_page(session: Session, app_id: str, stage: Stage, page: str) -> dict[str, Any]:
+    """Everything the capture view draws for `page`: the app's name, the home or the story,
+    and the filters (requesters) that apply to it."""
+    front = read_config(session, app_id, stage, ConfigKind.FRONT)
+    app = session.get(SmallApp, app_id)
+    if app is None:
+        raise NotFound(f"No app {app_id!r}.", details={"app": app_id})
+    story_id = parse_page(page)
+    requesters = [r for r in front.get("requesters") or [] if isinstance(r, dict)]
+    answer: dict[str, Any] = {"app": {"id": app.id, "name": app.name}, "stage": stage.value, "page": page}
+    if story_id is None:
+        answer["home"] = front.get("home") if isinstance(front.get("home"), dict) else {}
+        answer["slides"] = _slides(front)
+    else:
+        slide = find_story(front, story_id, app_id, stage)
+        wanted = slide.get("requesters")
+        if isinstance(wanted, list):
+            requesters = [r for r in requesters if r.get("id") in wanted]
+        answer["slide"] = slide
+    answer["requesters"] = requesters
+    return answer
