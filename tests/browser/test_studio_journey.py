@@ -7,6 +7,7 @@ variable, a release through the diff dialog seen by a viewer, then production ro
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -244,4 +245,91 @@ def test_from_an_empty_app_to_a_released_app_and_back(stack: str, browser: Any) 
     assert all("/query/preview" in r for r in refused), refused
     assert [e for e in errors if "status of 400" not in e] == [] and viewer_errors == []
     viewer_context.close()
+    context.close()
+
+
+def test_structure_saves_warn_of_a_save_made_meanwhile(stack: str, browser: Any) -> None:
+    """The studio's structure saves (here: a rename and a delete in the sidebar) over a staging
+    another builder saved meanwhile are refused and say who and what; the builder reloads
+    theirs or overwrites it, knowingly."""
+    app = "journey-conflict"
+    username = builder_of_a_new_app(stack, app)
+    api, mine = _api(stack, username, PASSWORD)
+    chart = {"type": "bar", "x": "country", "y": ["revenue"]}
+    first = {"id": "first", "title": "First", "charts": [{"id": "chart-1", "chart": chart, "query": STEPS[:1]}]}
+    assert httpx.put(f"{api}/{app}/config?stage=staging", json={"slides": [first]}, headers=mine).status_code == 200
+    uploaded = httpx.put(f"{api}/{app}/domain/sales", content=SALES, headers={**mine, "Content-Type": "text/csv"})
+    assert uploaded.status_code == 200, uploaded.text
+    _, admin = _api(stack, "admin", "browser-admin-pw")
+    other = f"other-{app}"
+    created = httpx.post(
+        f"{api}/users", json={"username": other, "password": PASSWORD, "privileges": {app: ["contribute"]}}, headers=admin
+    )
+    assert created.status_code == 201, created.text
+    _, theirs = _api(stack, other, PASSWORD)
+
+    def their_save(change: Callable[[dict[str, Any]], None]) -> None:
+        read = httpx.get(f"{api}/{app}/config?stage=staging", headers=theirs)
+        front = read.json()
+        change(front)
+        saved = httpx.put(
+            f"{api}/{app}/config?stage=staging",
+            json=front,
+            headers={**theirs, "If-Match": read.headers["X-Config-Version"]},
+        )
+        assert saved.status_code == 200, saved.text
+
+    context, page, errors = _context(browser, "desktop")
+    refused: list[str] = []
+    page.on("response", lambda r: refused.append(r.url) if r.status >= 400 else None)
+    login(page, stack, username, PASSWORD)
+    page.goto(f"{stack}/apps/{app}/stories/first?stage=staging")
+    page.wait_for_selector(READY)
+    page.click("[data-action=edit-story]")
+    row = page.locator("[data-studio-nav] [data-row='first']")
+    row.wait_for()
+
+    # They add a story; I rename mine: refused, with who and what, and nothing of theirs lost.
+    late = {"id": "late", "title": "Late story", "charts": []}
+    their_save(lambda front: front["slides"].append(late))
+    row.locator("[data-action=rename]").click()
+    page.fill("[data-rename=first]", "First, renamed")
+    page.keyboard.press("Enter")
+    warning = page.locator("[data-studio-conflict]")
+    warning.wait_for()
+    text = warning.inner_text()
+    assert other in text and "Stories only in theirs: Late story" in text and "Your change is not saved" in text
+    _look(page, "journey-conflict-warning")
+    assert [(s["id"], s["title"]) for s in _config(stack, app, username)["slides"]] == [
+        ("first", "First"),
+        ("late", "Late story"),
+    ]
+    # Reload theirs: their story shows, and my next save goes through.
+    warning.locator("[data-action=reload-theirs]").click()
+    warning.wait_for(state="detached")
+    page.locator("[data-studio-nav] [data-row='late']").wait_for()
+    row.locator("[data-action=rename]").click()
+    page.fill("[data-rename=first]", "First, renamed")
+    page.keyboard.press("Enter")
+    page.locator("[data-save-status]").get_by_text("Saved to staging.").wait_for()
+    assert [(s["id"], s["title"]) for s in _config(stack, app, username)["slides"]] == [
+        ("first", "First, renamed"),
+        ("late", "Late story"),
+    ]
+
+    # They change the home; I delete their story: refused, then overwritten knowingly.
+    their_save(lambda front: front.update(home={"title": "Their home"}))
+    page.locator("[data-studio-nav] [data-row='late'] [data-action=delete]").click()
+    page.locator("[data-studio-nav] [data-action=confirm-delete]").click()
+    warning.wait_for()
+    assert "They also changed: home" in warning.inner_text()
+    assert len(_config(stack, app, username)["slides"]) == 2
+    warning.locator("[data-action=overwrite]").click()
+    warning.wait_for(state="detached")
+    page.locator("[data-studio-nav] [data-row='late']").wait_for(state="detached")
+    saved = _config(stack, app, username)
+    assert [s["id"] for s in saved["slides"]] == ["first"] and saved.get("home", {}).get("title") != "Their home"
+    # The refusals were the two 409s, shown in the page, not an unhandled error.
+    assert len(refused) == 2 and all(url.endswith(f"/{app}/config?stage=staging") for url in refused), refused
+    assert [e for e in errors if "status of 409" not in e] == []
     context.close()
