@@ -227,6 +227,18 @@ def test_from_an_empty_app_to_a_released_app_and_back(stack: str, browser: Any) 
     viewer_page.wait_for_selector(READY)
     assert viewer_page.locator("[data-action=edit-story], [data-action=release-all]").count() == 0
     _look(viewer_page, "journey-6-viewer")
+    # On a phone: the same story, filter and narrative, nothing wider than the screen.
+    phone_context, phone, phone_errors = _context(browser, "phone")
+    login(phone, stack, viewer, PASSWORD)
+    phone.goto(f"{stack}/apps/{APP}/stories/web-revenue")
+    phone.wait_for_selector(READY)
+    phone.wait_for_selector(".tc-story .chart[data-chart-type=bar][data-state=ready] canvas")
+    assert phone.locator("select[data-requester=country]").is_visible()
+    phone.locator("[data-narrative]").get_by_text("Web revenue in France, in thousands.").wait_for()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    _look(phone, "journey-6-viewer-phone")
+    assert phone_errors == []
+    phone_context.close()
 
     # 7. Production rolled back from the Releases page: the viewer no longer sees the story.
     page.goto(f"{stack}/apps/{APP}/releases")
