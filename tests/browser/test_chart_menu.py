@@ -84,3 +84,26 @@ def test_a_download_follows_the_filter_and_the_viewers_rows(stack: str, page: An
         chart.locator("[data-action=export-csv]").click()
     assert json.loads(sent.value.post_data)["variables"]["country"] == "Spain"
     assert file.value.suggested_filename.endswith(".csv")
+
+
+def test_on_a_phone_a_wide_table_scrolls_with_a_hint_and_its_first_column_stays(stack: str, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        login(page, stack, "demo-viewer", DEMO_PASSWORD)
+        page.goto(f"{stack}/apps/demo-sales/stories/sales-table")
+        page.wait_for_selector(READY)
+        hint = page.locator("[data-scroll-hint]")
+        hint.wait_for()
+        wrap = page.locator("[data-virtual-table]").first
+        first = page.locator("[data-virtual-table] tbody tr:not([aria-hidden]) td").first
+        before = first.bounding_box()
+        shot(page, "phone-table-hint")
+        wrap.evaluate("el => { el.scrollLeft = el.scrollWidth; el.dispatchEvent(new Event('scroll')); }")
+        page.wait_for_function("() => !document.querySelector('[data-scroll-hint]')")
+        after = first.bounding_box()
+        assert before is not None and after is not None and abs(after["x"] - before["x"]) < 1  # sticky
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        shot(page, "phone-table-scrolled")
+    finally:
+        context.close()

@@ -179,8 +179,9 @@ export function buildOption(spec: ChartSpec, result: DataResult, locale = "en"):
     return {
       ...base(spec),
       tooltip: { position: "top" },
-      xAxis: { type: "category", data: xs, ...axisTitle(spec.xTitle, "category") },
-      yAxis: { type: "category", data: yCats, ...axisTitle(spec.yTitle, "category") },
+      // Every row and column named (a phone shrinks the text rather than skip labels).
+      xAxis: { type: "category", data: xs, ...axisTitle(spec.xTitle, "category"), axisLabel: { interval: 0, hideOverlap: true, rotate: xs.length > 6 ? 35 : 0 } },
+      yAxis: { type: "category", data: yCats, ...axisTitle(spec.yTitle, "category"), axisLabel: { interval: 0, fontSize: yCats.length > 8 ? 10 : 12 } },
       visualMap: { min: Math.min(...values, 0), max: Math.max(...values, 1), calculable: true, orient: "horizontal", left: "center", bottom: 0 },
       grid: { left: 12, right: 24, top: 24, bottom: 60, containLabel: true },
       series: [
