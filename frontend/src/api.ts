@@ -619,6 +619,9 @@ export interface ChartSpec {
   trendLabel?: string;
   /** A waterfall's last bar, the total of its steps ("Total" when not set). */
   totalLabel?: string;
+  /** A hierarchy to drill down by clicking (e.g. region → country → city): its category
+   * column at each level; the chart's `x` (or `label`) names one of them. */
+  drill?: string[];
 }
 
 export interface NumberFormat {

@@ -140,3 +140,23 @@ describe("builder settings in buildOption", () => {
     expect(option.series[1].symbolSize([0, 0, 0])).toBe(6);
   });
 });
+
+describe("what a click picks", () => {
+  it("gives the raw value behind each category", async () => {
+    const { buildChart } = await import("./options");
+    const data: DataResult = {
+      data: [{ month: "2024-01-01", v: 3 }, { month: "2024-02-01", v: 5 }],
+      columns: [{ name: "month", type: "date" }, { name: "v", type: "float" }],
+      total: 2,
+      truncated: false,
+    };
+    const bar = buildChart({ type: "bar", x: "month", y: ["v"], format: { date: "month" } }, data);
+    expect((bar.option.xAxis as { data: string[] }).data).toEqual(["Jan 2024", "Feb 2024"]);
+    expect(bar.pick).toEqual({ column: "month", values: ["2024-01-01", "2024-02-01"] });
+    const pie = buildChart({ type: "pie", label: "month", value: "v" }, data);
+    expect(pie.pick?.column).toBe("month");
+    expect(buildChart({ type: "gauge", value: "v" }, data).pick).toBeNull();
+    const top = buildChart({ type: "leaderboard", x: "month", y: ["v"] }, data);
+    expect(top.pick?.values).toEqual(["2024-01-01", "2024-02-01"]); // drawn bottom-up: smallest first
+  });
+});

@@ -102,6 +102,51 @@ function pivotSeries(rows: Record<string, unknown>[], x: string, y: string, by: 
   return { xs, series };
 }
 
+/**
+ * What a click on a category picks: the column and, per category index, its raw value (the
+ * axis shows formatted labels). Read by the chart panel, never passed to ECharts.
+ */
+export interface Pick {
+  column: string;
+  values: unknown[];
+}
+
+/** The raw value behind each distinct label of `column`, in the labels' order. */
+function rawByLabel(rows: Record<string, unknown>[], name: string): unknown[] {
+  const seen = new Map<string, unknown>();
+  for (const row of rows) {
+    const label = categories([row[name]])[0];
+    if (!seen.has(label)) seen.set(label, row[name]);
+  }
+  return [...seen.values()];
+}
+
+/** The ECharts option and what a click on a category picks. */
+export function buildChart(spec: ChartSpec, result: DataResult, locale = "en"): { option: Option; pick: Pick | null } {
+  const option = buildOption(spec, result, locale);
+  const rows = sortRows(result.data, spec.sort);
+  const x = spec.x ?? result.columns[0]?.name;
+  const ys = spec.y?.length ? spec.y : result.columns.slice(1).map((c) => c.name);
+  if (!x) return { option, pick: null };
+  switch (spec.type) {
+    case "pie":
+    case "donut": {
+      const label = spec.label ?? x;
+      return { option, pick: { column: label, values: rows.map((r) => r[label]) } };
+    }
+    case "leaderboard": {
+      const sorted = [...rows].sort((a, b) => Number(b[ys[0]] ?? 0) - Number(a[ys[0]] ?? 0)).slice(0, 10).reverse();
+      return { option, pick: { column: x, values: sorted.map((r) => r[x]) } };
+    }
+    case "bar":
+    case "line":
+    case "area":
+      return { option, pick: { column: x, values: spec.series ? rawByLabel(rows, x) : rows.map((r) => r[x]) } };
+    default:
+      return { option, pick: null };
+  }
+}
+
 export function buildOption(spec: ChartSpec, result: DataResult, locale = "en"): Option {
   dateFormat = { date: spec.format?.date, locale: spec.format?.locale || locale };
   const rows = sortRows(result.data, spec.sort);
