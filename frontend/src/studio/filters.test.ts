@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { FrontConfig, Requester } from "../api";
-import { chartRequest, filterCondition, initialValue, requestersOn, valueText, withFilters } from "./filters";
+import { chartRequest, filterCondition, initialValue, requestersOn, valueText, withFilters, type RequesterValue } from "./filters";
 import shared from "./filterCases.json";
 import demo from "../../../src/toucan/demo/front_config.json";
 import { storyCharts } from "../stories";
@@ -106,7 +106,7 @@ describe("the page's requests, as the Python rule builds them", () => {
       const shown = requestersOn(config, slide);
       expect(shown.map((r) => r.id)).toEqual(c.shown);
       const keys = slide ? storyCharts(slide).map((s) => [s.key, s.query] as const) : (config.home?.kpis ?? []).map((k, i) => [`home/${i}`, k.query] as const);
-      const built = Object.fromEntries(keys.map(([key, query]) => [key, chartRequest(query, config.requesters ?? [], shown, c.values as Record<string, never>, key)]));
+      const built = Object.fromEntries(keys.map(([key, query]) => [key, chartRequest(query, config.requesters ?? [], shown, c.values as unknown as Record<string, RequesterValue>, key)]));
       expect(built).toEqual(c.requests);
     });
   }
