@@ -62,7 +62,9 @@ def test_every_demo_chart_and_kpi_follows_the_country_filter_or_does_not_show_it
     assert {"category-share/0", "heatmap/0", "country-dashboard/0", "scatter/0"} <= set(checked)
     assert sorted(independent) == ["regions-area", "top-countries"]
     charted = [c.key for s in config["slides"] for c in page_charts(config, s)]
-    assert sorted(checked) == sorted(["home/0", "home/1", "home/2", "home/3", *(k for k in charted if k.split("/")[0] not in independent)])
+    assert sorted(checked) == sorted(
+        ["home/0", "home/1", "home/2", "home/3", *(k for k in charted if k.split("/")[0] not in independent)]
+    )
 
 
 def test_the_filter_hides_on_a_comparison_of_countries() -> None:

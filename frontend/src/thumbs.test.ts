@@ -60,3 +60,28 @@ describe("previous and next story", () => {
     expect(neighbours(slides, "nope")).toEqual({ previous: null, next: null });
   });
 });
+
+describe("thumbnail data", () => {
+  it("asks once per request in production, every time in staging", async () => {
+    const { api } = await import("./api");
+    const { thumbData } = await import("./thumbs");
+    const calls: unknown[] = [];
+    const original = api.data;
+    api.data = ((...args: unknown[]) => {
+      calls.push(args);
+      return Promise.resolve({ columns: [], data: [] });
+    }) as unknown as typeof api.data;
+    try {
+      await thumbData("a", "production", [{ name: "domain", domain: "d" }], { c: "x" });
+      await thumbData("a", "production", [{ name: "domain", domain: "d" }], { c: "x" });
+      expect(calls).toHaveLength(1);
+      await thumbData("a", "production", [{ name: "domain", domain: "d" }], { c: "y" });
+      expect(calls).toHaveLength(2);
+      await thumbData("a", "staging", [{ name: "domain", domain: "d" }], { c: "x" });
+      await thumbData("a", "staging", [{ name: "domain", domain: "d" }], { c: "x" });
+      expect(calls).toHaveLength(4);
+    } finally {
+      api.data = original;
+    }
+  });
+});

@@ -54,8 +54,12 @@ const cache = new Map<string, Promise<DataResult>>();
 /** Rows enough for a thumbnail's shape. */
 export const THUMB_LIMIT = 2000;
 
-/** The data of a thumbnail: one request per app, stage, query and variables while the page lives. */
+/**
+ * The data of a thumbnail: one request per app, query and variables while the page lives, in
+ * production; staging (a builder changing data and design) asks each time.
+ */
 export function thumbData(app: string, stage: Stage, query: unknown, variables: Record<string, unknown>): Promise<DataResult> {
+  if (stage !== "production") return api.data(app, stage, query, variables, THUMB_LIMIT);
   const key = JSON.stringify([app, stage, query, variables]);
   let answer = cache.get(key);
   if (!answer) {

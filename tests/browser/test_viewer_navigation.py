@@ -38,8 +38,8 @@ def test_the_home_kpis_follow_the_country_filter_and_tiles_show_mini_charts(stac
     assert len(france) == 4 and all(france)
     page.select_option("select[data-requester=country]", "Japan")
     page.wait_for_function(
-        "(before) => { const now = [...document.querySelectorAll('.kpis .kpi-card .kpi-value')].map(e => e.innerText.trim());"
-        " return now.length === 4 && now.every((v, i) => v !== before[i]); }",
+        "(before) => { const now = [...document.querySelectorAll('.kpis .kpi-card .kpi-value')]"
+        ".map(e => e.innerText.trim()); return now.length === 4 && now.every((v, i) => v !== before[i]); }",
         arg=france,
     )
     page.wait_for_selector(READY)
@@ -61,12 +61,16 @@ def test_the_home_kpis_follow_the_country_filter_and_tiles_show_mini_charts(stac
     mobile = phone(page.context.browser, stack)
     mobile.goto(stack + APP)
     mobile.wait_for_selector(READY)
-    mobile.wait_for_function("() => [...document.querySelectorAll('.home .tiles .thumb')].every(t => t.dataset.state === 'ready')")
+    mobile.wait_for_function(
+        "() => [...document.querySelectorAll('.home .tiles .thumb')].every(t => t.dataset.state === 'ready')"
+    )
     shot(mobile, "viewer-home-phone")
     mobile.context.close()
 
 
-def test_a_comparison_of_countries_hides_the_country_filter_and_category_share_follows_it(stack: str, page: Any) -> None:
+def test_a_comparison_of_countries_hides_the_country_filter_and_category_share_follows_it(
+    stack: str, page: Any
+) -> None:
     login(page, stack, "demo-viewer", DEMO_PASSWORD)
     page.goto(stack + APP + "/stories/top-countries")
     page.wait_for_selector(READY)
@@ -76,10 +80,15 @@ def test_a_comparison_of_countries_hides_the_country_filter_and_category_share_f
     page.wait_for_selector(READY)
     assert page.input_value("select[data-requester=country]") == "France"
     before = page.locator(".tc-story canvas").first.evaluate("c => c.toDataURL()")
-    with page.expect_request(lambda r: r.url.endswith("/data?stage=production") and "Japan" in (r.post_data or "")) as sent:
+    with page.expect_request(
+        lambda r: r.url.endswith("/data?stage=production") and "Japan" in (r.post_data or "")
+    ) as sent:
         page.select_option("select[data-requester=country]", "Japan")
     body = sent.value.post_data_json
-    assert body["query"][1] == {"name": "filter", "condition": {"column": "country", "operator": "eq", "value": "{{ country }}"}}
+    assert body["query"][1] == {
+        "name": "filter",
+        "condition": {"column": "country", "operator": "eq", "value": "{{ country }}"},
+    }
     page.wait_for_selector(READY)
     page.wait_for_function("(b) => document.querySelector('.tc-story canvas').toDataURL() !== b", arg=before)
 
@@ -91,7 +100,13 @@ def test_a_chapter_lists_its_stories_with_thumbnails_and_stories_link_to_each_ot
     page.wait_for_selector(READY)
     listed = page.locator("[data-chapter-stories] .tile")
     titles = [t.split("\n")[0] for t in listed.all_inner_texts()]
-    assert titles == ["Country dashboard", "Revenue by product", "Monthly revenue", "Channel mix", "Revenue 2024 vs 2023"]
+    assert titles == [
+        "Country dashboard",
+        "Revenue by product",
+        "Monthly revenue",
+        "Channel mix",
+        "Revenue 2024 vs 2023",
+    ]
     page.wait_for_function(
         "() => { const t = [...document.querySelectorAll('[data-chapter-stories] .thumb')];"
         " return t.length === 5 && t.every(e => e.dataset.state === 'ready'); }"
@@ -125,7 +140,9 @@ def test_a_chapter_lists_its_stories_with_thumbnails_and_stories_link_to_each_ot
     page.wait_for_url(stack + APP + "/stories/channel-mix")
     mobile = phone(page.context.browser, stack)
     mobile.goto(stack + APP + "/stories/overview")
-    mobile.wait_for_function("() => [...document.querySelectorAll('[data-chapter-stories] .thumb')].every(t => t.dataset.state === 'ready')")
+    mobile.wait_for_function(
+        "() => [...document.querySelectorAll('[data-chapter-stories] .thumb')].every(t => t.dataset.state === 'ready')"
+    )
     shot(mobile, "viewer-chapter-phone")
     mobile.goto(stack + APP + "/stories/country-dashboard")
     mobile.wait_for_selector(READY)

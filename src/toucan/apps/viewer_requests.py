@@ -112,7 +112,12 @@ def _condition(r: dict[str, Any], value: Any) -> dict[str, Any] | None:
     if kind == "search":
         return {"column": column, "operator": "matches", "value": f"(?i){{{{ {rid}__pattern }}}}"}
     if kind == "date":
-        return {"and": [{"column": column, "operator": "from", "value": v}, {"column": column, "operator": "until", "value": v}]}
+        return {
+            "and": [
+                {"column": column, "operator": "from", "value": v},
+                {"column": column, "operator": "until", "value": v},
+            ]
+        }
     if kind == "daterange":
         bounds = []
         if value.get("start"):
