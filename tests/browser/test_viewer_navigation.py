@@ -62,7 +62,8 @@ def test_the_home_kpis_follow_the_country_filter_and_tiles_show_mini_charts(stac
     mobile.goto(stack + APP)
     mobile.wait_for_selector(READY)
     mobile.wait_for_function(
-        "() => [...document.querySelectorAll('.home .tiles .thumb')].every(t => t.dataset.state === 'ready')"
+        "() => { const t = [...document.querySelectorAll('.home .tiles .thumb')];"
+        " return t.length >= 10 && t.every(e => e.dataset.state === 'ready'); }"
     )
     shot(mobile, "viewer-home-phone")
     mobile.context.close()
@@ -138,10 +139,19 @@ def test_a_chapter_lists_its_stories_with_thumbnails_and_stories_link_to_each_ot
     page.goto(stack + APP + "/stories/overview")
     page.locator("[data-chapter-stories] .tile", has_text="Channel mix").click()
     page.wait_for_url(stack + APP + "/stories/channel-mix")
+    # In French too.
+    page.goto(stack + APP + "/stories/overview")
+    page.wait_for_selector(READY)
+    page.select_option("select.lang", "fr")
+    page.get_by_role("heading", name="Dans ce chapitre").wait_for()
+    assert "Histoire suivante" in page.locator("[data-pager=next]").inner_text()
+    shot(page, "viewer-chapter-desktop-fr")
+    page.select_option("select.lang", "en")
     mobile = phone(page.context.browser, stack)
     mobile.goto(stack + APP + "/stories/overview")
     mobile.wait_for_function(
-        "() => [...document.querySelectorAll('[data-chapter-stories] .thumb')].every(t => t.dataset.state === 'ready')"
+        "() => { const t = [...document.querySelectorAll('[data-chapter-stories] .thumb')];"
+        " return t.length === 5 && t.every(e => e.dataset.state === 'ready'); }"
     )
     shot(mobile, "viewer-chapter-phone")
     mobile.goto(stack + APP + "/stories/country-dashboard")
