@@ -31,6 +31,8 @@ import httpx
 import psycopg
 import redis
 
+from toucan.apps.viewer_requests import chart_request, initial_value, page_charts, requesters_on
+
 ROOT = Path(__file__).resolve().parents[2]
 TOUCAN_CTL = [sys.executable, "-m", "toucan.cli"]
 CADDYFILE = Path(__file__).with_name("Caddyfile")
@@ -204,14 +206,15 @@ def running_stack(folder: Path, *, redis_db: int, demo_rows: int = 2000) -> Iter
 
 def story_requests(front: dict[str, Any], story: str = STORY) -> list[dict[str, Any]]:
     """The /data bodies the web app sends to open `story`: its filters' choices, then each
-    chart with the filters at their defaults."""
-    requesters = {r["id"]: r for r in front.get("requesters", [])}
+    chart with the filters at their defaults (and their filter steps, as the page adds them)."""
     slide = next(s for s in front["slides"] if s["id"] == story)
-    used = [requesters[r] for r in slide.get("requesters", [])]
-    variables = {r["id"]: r.get("default") for r in used}
-    bodies = [{"query": r["query"], "variables": {}, "limit": 1000} for r in used]
-    charts = slide.get("charts") or [slide]
-    bodies += [{"query": c["query"], "variables": variables, "limit": 10000} for c in charts]
+    requesters = front.get("requesters", [])
+    used = requesters_on(front, slide)
+    bodies = [{"query": r["query"], "variables": {}, "limit": 1000} for r in used if r.get("query")]
+    values = {r["id"]: initial_value(r) for r in used}
+    for chart in page_charts(front, slide):
+        request = chart_request(chart.query, requesters, used, values, chart.key)
+        bodies.append({"query": request.query, "variables": request.variables, "limit": 10000})
     return bodies
 
 

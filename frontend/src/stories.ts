@@ -112,3 +112,26 @@ export function withChartEdits(slide: Slide, edits: ChartEdit[]): Slide {
   }
   return { ...slide, charts };
 }
+
+/** Every slide in reading order: each chapter, then its stories (depth first); orphans as chapters. */
+export function readingOrder(slides: Slide[]): Slide[] {
+  const ids = new Set(slides.map((s) => s.id));
+  const out: Slide[] = [];
+  const seen = new Set<string>();
+  const visit = (slide: Slide) => {
+    if (seen.has(slide.id)) return;
+    seen.add(slide.id);
+    out.push(slide);
+    for (const child of slides) if (child.parent_id === slide.id) visit(child);
+  };
+  for (const top of slides) if (!top.parent_id || !ids.has(top.parent_id)) visit(top);
+  return out;
+}
+
+/** The slides before and after `id` in reading order (null at either end, or for an unknown id). */
+export function neighbours(slides: Slide[], id: string): { previous: Slide | null; next: Slide | null } {
+  const order = readingOrder(slides);
+  const at = order.findIndex((s) => s.id === id);
+  if (at < 0) return { previous: null, next: null };
+  return { previous: order[at - 1] ?? null, next: order[at + 1] ?? null };
+}

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { FrontConfig, Requester } from "../api";
-import { chartRequest, filterCondition, initialValue, requestersOn, valueText, withFilters } from "./filters";
+import { chartRequest, filterCondition, initialValue, requestersOn, valueText, withFilters, type RequesterValue } from "./filters";
+import shared from "./filterCases.json";
+import demo from "../../../src/toucan/demo/front_config.json";
+import { storyCharts } from "../stories";
 
 const country: Requester = { id: "country", label: "Country", type: "dropdown", options: ["France", "Spain"], filter_column: "country" };
 const many: Requester = { id: "many", label: "Many", type: "multiselect", options: ["a", "b"], filter_column: "c", stories: ["s2"] };
@@ -89,5 +92,47 @@ describe("the filter form's helpers", () => {
     expect(variableName("Pays d'origine", [])).toBe("pays_d_origine");
     expect(variableName("2024", [])).toBe("f_2024");
     expect(variableName("Country", ["country"])).toBe("country_2");
+  });
+});
+
+// The same cases pin the Python twin of this rule (toucan.apps.viewer_requests), which the
+// demo's filter test uses to send what this page sends.
+
+describe("the page's requests, as the Python rule builds them", () => {
+  const config = shared.config as unknown as FrontConfig;
+  for (const c of shared.cases) {
+    it(`builds every request of ${c.story ?? "the home"} as expected`, () => {
+      const slide = (config.slides ?? []).find((s) => s.id === c.story) ?? null;
+      const shown = requestersOn(config, slide);
+      expect(shown.map((r) => r.id)).toEqual(c.shown);
+      const keys = slide ? storyCharts(slide).map((s) => [s.key, s.query] as const) : (config.home?.kpis ?? []).map((k, i) => [`home/${i}`, k.query] as const);
+      const built = Object.fromEntries(keys.map(([key, query]) => [key, chartRequest(query, config.requesters ?? [], shown, c.values as unknown as Record<string, RequesterValue>, key)]));
+      expect(built).toEqual(c.requests);
+    });
+  }
+});
+
+describe("the demo's Country filter", () => {
+  const config = demo as unknown as FrontConfig;
+  const country = (config.requesters ?? []).find((r) => r.id === "country")!;
+  const filtered = (query: unknown) => JSON.stringify((query as unknown[])[1]) === JSON.stringify({ name: "filter", condition: { column: "country", operator: "eq", value: "{{ country }}" } });
+
+  it("filters every home KPI", () => {
+    const shown = requestersOn(config, null);
+    expect(shown).toContain(country);
+    (config.home?.kpis ?? []).forEach((k, i) => expect(filtered(chartRequest(k.query, [country], shown, { country: "Japan" }, `home/${i}`).query)).toBe(true));
+  });
+
+  it("filters every chart of the stories it shows on, and does not show on the country and region comparisons", () => {
+    const independent: string[] = [];
+    for (const slide of config.slides ?? []) {
+      const shown = requestersOn(config, slide);
+      if (!shown.includes(country)) {
+        independent.push(slide.id);
+        continue;
+      }
+      for (const c of storyCharts(slide)) expect(filtered(chartRequest(c.query, [country], shown, { country: "Japan" }, c.key).query), c.key).toBe(true);
+    }
+    expect(independent).toEqual(["regions-area", "top-countries"]);
   });
 });
