@@ -253,7 +253,11 @@ def test_the_backup_is_the_faqs_folder_with_checksums_and_no_secret(backup: Path
     }
     with tarfile.open(backup / "storage.tar.gz") as tar:
         names = tar.getnames()
-    assert sum(n.startswith("domains/") for n in names) == 1 and sum(n.startswith("sources/") for n in names) == 1
+    # One domain file, and one file per uploaded source (the demo's own and the test's).
+    sources = a.get(f"/{DEMO_APP}/data/sources").json()["sources"]
+    assert {f["filename"] for f in sources} == {"sales.parquet", "targets.csv"}
+    assert sum(n.startswith("domains/") for n in names) == 1
+    assert sum(n.startswith("sources/") for n in names) == len(sources)
     # Secrets: the name is listed (to recreate), the value is nowhere, even encrypted.
     assert manifest["secrets"] == ["warehouse_password"]
     everything = _all_bytes(backup)
@@ -275,7 +279,10 @@ def test_restore_into_a_postgresql_stack_with_a_new_name(backup: Path, stacks: t
     source_a, source_b = _state(a, DEMO_APP), _state(b, "sales-copy")
     assert source_b["front"] == source_a["front"] and source_b["etl"] == source_a["etl"]
     assert [(f["filename"], f["sha256"]) for f in source_b["sources"]] == [
-        ("targets.csv", hashlib.sha256(TARGETS_CSV).hexdigest())
+        (f["filename"], f["sha256"]) for f in source_a["sources"]
+    ]
+    assert ("targets.csv", hashlib.sha256(TARGETS_CSV).hexdigest()) in [
+        (f["filename"], f["sha256"]) for f in source_b["sources"]
     ]
     path = SourceFiles(b.db, b.settings.data_dir, 10_000_000).path_of("sales-copy", "targets.csv")
     assert path is not None and path.read_bytes() == TARGETS_CSV
@@ -323,11 +330,13 @@ def test_restore_overwrites_an_app_of_the_same_name_without_a_restart(
     assert b.rows(DEMO_APP, "sales") == a.rows(DEMO_APP, "sales")
     metadata = b.get(f"/{DEMO_APP}/metadata?stage=production").json()
     assert "leftover" not in json.dumps(metadata)
-    assert [f["filename"] for f in b.get(f"/{DEMO_APP}/data/sources").json()["sources"]] == ["targets.csv"]
+    restored = [f["filename"] for f in b.get(f"/{DEMO_APP}/data/sources").json()["sources"]]
+    assert restored == [f["filename"] for f in a.get(f"/{DEMO_APP}/data/sources").json()["sources"]]
+    assert "old.csv" not in restored
     assert _state(b, DEMO_APP)["etl"] == _state(a, DEMO_APP)["etl"]
     # The old uploaded file is gone from the storage; no file lingers that no row names.
     remaining = {p.name for p in (b.settings.data_dir / "sources" / DEMO_APP).iterdir()}
-    assert not remaining & old_files and len(remaining) == 1
+    assert not remaining & old_files and len(remaining) == len(restored)
 
     # The restore is a release of the app's history: rolling back to the one before it brings
     # the replaced production back (its design and data), on the same running backend.
@@ -503,9 +512,9 @@ def test_a_restore_killed_half_way_leaves_the_old_app_serving(stacks: tuple[Stac
     assert _state(b, big) == before
     assert b.rows(big, "sales") == rows_before
     listed = {f["filename"] for f in before["sources"]}
-    assert listed == {"targets.csv"}
+    assert listed == {"sales.parquet", "targets.csv"}  # the demo's, as restored first
     files = {p.name for p in (b.settings.data_dir / "sources" / big).iterdir()}
-    assert len(files) == 1
+    assert len(files) == len(listed)
     # The killed process's scratch folder is swept by the next restore (or worker start).
     done = _restore(b, folder)
     assert done.returncode == 0, done.stderr
