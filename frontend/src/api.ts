@@ -722,7 +722,10 @@ export interface CapturePage {
   slide?: Slide;
   home?: FrontConfig["home"];
   slides?: Slide[];
+  /** The filters shown on the page. */
   requesters: Requester[];
+  /** Every filter of the app (their variables are sent with each request). */
+  all_requesters?: Requester[];
 }
 
 export interface ExportRequest {

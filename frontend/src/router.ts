@@ -76,4 +76,8 @@ export function applyRouteTitle(): void {
   setPageTitle(...(route.meta.title ?? []).map((key) => t(key)));
 }
 
-router.afterEach(() => applyRouteTitle());
+// A new page starts with its route's title; a change of the query alone (a story's filters in
+// the address) keeps the title the page set.
+router.afterEach((to, from) => {
+  if (to.path !== from.path || !from.matched.length) applyRouteTitle();
+});

@@ -151,6 +151,41 @@ def test_a_report_pdf_has_one_page_per_story_with_text(stack: str) -> None:
     assert reader.metadata is not None and reader.metadata.title == "Demo — Sales"
 
 
+def test_a_pdf_table_follows_the_filter_as_the_story_page_does(stack: str) -> None:
+    """A filter with `filter_column` filters the table of the captured story, as on the page."""
+    admin = api_login(stack, "admin", ADMIN_PASSWORD)
+    front = {
+        "requesters": [
+            {
+                "id": "country",
+                "label": "Country",
+                "type": "dropdown",
+                "options": ["France", "Spain", "Italy"],
+                "filter_column": "country",
+            }
+        ],
+        "slides": [
+            {
+                "id": "cities",
+                "title": "Cities",
+                "chart": {"type": "table"},
+                "query": [{"name": "domain", "domain": "sales"}],
+            }
+        ],
+    }
+    _make_app(stack, admin, "pdf-filter", front)
+    pdf = export(
+        stack,
+        admin,
+        "pdf-filter",
+        {"page": "story", "story": "cities", "format": "pdf", "variables": {"country": "Spain"}},
+    )
+    text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+    # The table's cells are text: Spain's rows, no other country's.
+    assert "Country Spain" in text and "Madrid" in text and "Sevilla" in text
+    assert "Paris" not in text and "Roma" not in text
+
+
 def test_a_viewer_capture_keeps_their_row_filter(stack: str) -> None:
     admin = api_login(stack, "admin", ADMIN_PASSWORD)
     table = [{"name": "domain", "domain": "sales"}, {"name": "sort", "columns": [{"column": "city", "order": "asc"}]}]

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from toucan.apps.configs import ConfigKind, Stage, read_config
+from toucan.apps.viewer_requests import requesters_on
 from toucan.db.models import SmallApp
 from toucan.errors import NotFound, ValidationError
 
@@ -71,16 +72,16 @@ def capture_page(session: Session, app_id: str, stage: Stage, page: str) -> dict
     if app is None:
         raise NotFound(f"No app {app_id!r}.", details={"app": app_id})
     story_id = parse_page(page)
-    requesters = [r for r in front.get("requesters") or [] if isinstance(r, dict)]
     answer: dict[str, Any] = {"app": {"id": app.id, "name": app.name}, "stage": stage.value, "page": page}
+    slide: dict[str, Any] | None = None
     if story_id is None:
         answer["home"] = front.get("home") if isinstance(front.get("home"), dict) else {}
         answer["slides"] = _slides(front)
     else:
         slide = find_story(front, story_id, app_id, stage)
-        wanted = slide.get("requesters")
-        if isinstance(wanted, list):
-            requesters = [r for r in requesters if r.get("id") in wanted]
         answer["slide"] = slide
-    answer["requesters"] = requesters
+    # The filters shown on the page, by the web app's rule; every filter's variable is sent
+    # (a request naming one it does not show still gets its starting value).
+    answer["requesters"] = requesters_on(front, slide)
+    answer["all_requesters"] = [r for r in front.get("requesters") or [] if isinstance(r, dict)]
     return answer
