@@ -140,6 +140,23 @@ def owner(client: TestClient, admin_headers: dict[str, str], make_user: Any) -> 
     return make_user("owner", privileges={"sales": ["view"]}, attributes={"country": "France"})  # type: ignore[no-any-return]
 
 
+def test_ids_beyond_the_id_columns_are_refused_not_compared(client: TestClient, admin_headers: dict[str, str]) -> None:
+    """An id past 32 bits names no report: a 400 naming it, never a database error (PostgreSQL
+    refuses to compare such a value with an integer column)."""
+    huge = 2**40
+    for method, path in (
+        ("GET", f"/reports/{huge}"),
+        ("PATCH", f"/reports/{huge}"),
+        ("DELETE", f"/reports/{huge}"),
+        ("POST", f"/reports/{huge}/run"),
+        ("GET", f"/reports/{huge}/runs"),
+        ("GET", f"/reports/1/runs/{huge}/pdf"),
+        ("GET", "/reports/1/runs?limit=-5"),
+    ):
+        response = client.request(method, path, headers=admin_headers, json={} if method == "PATCH" else None)
+        assert_error(response, 400)
+
+
 def test_a_report_runs_twice_on_its_schedule(client: TestClient, settings: Settings, owner: dict[str, str]) -> None:
     capture = {"mode": "ready"}
     env = {"TOUCAN_REPORT_CHECK_SECONDS": "1", "TOUCAN_SCREENSHOT_TIMEOUT": "10"}

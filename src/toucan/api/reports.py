@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -22,6 +22,10 @@ from toucan.errors import NotFound
 from toucan.screenshots import reports as domain
 
 router = APIRouter(tags=["reports"])
+
+# Ids are 32-bit columns: a larger one names no report (PostgreSQL would refuse to compare it).
+ReportId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A report's id")]
+RunId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A run of the report")]
 Page = Annotated[str, Field(max_length=230, description="'home' or 'story:<story id>'")]
 
 
@@ -111,14 +115,14 @@ def create_report(body: ReportBody, ctx: ContextDep, identity: IdentityDep) -> d
 
 
 @router.get("/reports/{report_id}", summary="A scheduled report and its last run")
-def get_report(report_id: int, ctx: ContextDep, identity: IdentityDep) -> dict[str, Any]:
+def get_report(report_id: ReportId, ctx: ContextDep, identity: IdentityDep) -> dict[str, Any]:
     with ctx.db.readonly_session() as session:
         report = domain.get_report(session, identity, report_id)
         return domain.report_json(report, domain.last_runs(session, [report.id]).get(report.id))
 
 
 @router.patch("/reports/{report_id}", summary="Change a report: pages, schedule, filters, recipients; pause it")
-def update_report(report_id: int, body: ReportPatch, ctx: ContextDep, identity: IdentityDep) -> dict[str, Any]:
+def update_report(report_id: ReportId, body: ReportPatch, ctx: ContextDep, identity: IdentityDep) -> dict[str, Any]:
     with ctx.db.session() as session:
         report = domain.get_report(session, identity, report_id)
         changes = body.model_dump(exclude_unset=True)
@@ -136,7 +140,7 @@ def update_report(report_id: int, body: ReportPatch, ctx: ContextDep, identity: 
 
 
 @router.delete("/reports/{report_id}", status_code=204, summary="Delete a report, its runs and their PDFs")
-def delete_report(report_id: int, ctx: ContextDep, identity: IdentityDep) -> Response:
+def delete_report(report_id: ReportId, ctx: ContextDep, identity: IdentityDep) -> Response:
     import shutil
 
     with ctx.db.session() as session:
@@ -147,7 +151,7 @@ def delete_report(report_id: int, ctx: ContextDep, identity: IdentityDep) -> Res
 
 
 @router.post("/reports/{report_id}/run", status_code=202, summary="Test-run a report now (paused ones too)")
-def run_report(report_id: int, ctx: ContextDep, identity: IdentityDep, jobs: JobsDep) -> dict[str, Any]:
+def run_report(report_id: ReportId, ctx: ContextDep, identity: IdentityDep, jobs: JobsDep) -> dict[str, Any]:
     with ctx.db.readonly_session() as session:
         report = domain.get_report(session, identity, report_id)
         app, stage = report.app_id, Stage(report.stage)
@@ -160,7 +164,9 @@ def run_report(report_id: int, ctx: ContextDep, identity: IdentityDep, jobs: Job
 
 
 @router.get("/reports/{report_id}/runs", summary="A report's execution log: one line per run, newest first")
-def report_runs(report_id: int, ctx: ContextDep, identity: IdentityDep, limit: int = 50) -> dict[str, Any]:
+def report_runs(
+    report_id: ReportId, ctx: ContextDep, identity: IdentityDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+) -> dict[str, Any]:
     with ctx.db.readonly_session() as session:
         domain.get_report(session, identity, report_id)
         runs = session.scalars(
@@ -178,7 +184,7 @@ def report_runs(report_id: int, ctx: ContextDep, identity: IdentityDep, limit: i
     response_class=FileResponse,
     responses=raw("The report's PDF", content={"application/pdf": BINARY}),
 )
-def report_pdf(report_id: int, run_id: int, ctx: ContextDep, identity: IdentityDep) -> FileResponse:
+def report_pdf(report_id: ReportId, run_id: RunId, ctx: ContextDep, identity: IdentityDep) -> FileResponse:
     with ctx.db.readonly_session() as session:
         report = domain.get_report(session, identity, report_id)
         run = session.get(ReportRun, run_id)
