@@ -181,6 +181,8 @@ def test_a_report_runs_twice_on_its_schedule(client: TestClient, settings: Setti
     # Two runs at two different times of the schedule, four seconds apart at least.
     first, second = (datetime.fromisoformat(r["scheduled_for"]) for r in done[:2])
     assert (second - first).total_seconds() >= 3
+    # Each is recorded for its slot of the schedule (every 4 s), however late it was dispatched.
+    assert all(t.second % 4 == 0 and t.microsecond == 0 for t in (first, second)), (first, second)
     pdf = client.get(f"/reports/{rid}/runs/{done[0]['id']}/pdf", headers=owner)
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     reader = PdfReader(io.BytesIO(pdf.content))

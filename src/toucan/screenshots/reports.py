@@ -185,13 +185,24 @@ def _submit(settings: Settings, db: Database, queue: JobQueue, report: Report, r
         _end_run(settings, db, run_id, "failed", f"The run could not be queued: {exc}", report.max_attempts)
 
 
-def start_run(settings: Settings, db: Database, queue: JobQueue, report_id: int, trigger: str, attempt: int = 1) -> int:
-    """Record a run and queue its job; its id."""
+def start_run(
+    settings: Settings,
+    db: Database,
+    queue: JobQueue,
+    report_id: int,
+    trigger: str,
+    attempt: int = 1,
+    scheduled_for: datetime | None = None,
+) -> int:
+    """Record a run and queue its job; its id. A scheduled run is recorded for its slot of the
+    schedule (`scheduled_for`), however late a busy scheduler dispatches it; others for now."""
     with db.session() as session:
         report = session.get(Report, report_id)
         if report is None:
             raise NotFound(f"No report {report_id}.", details={"report": report_id})
-        run = ReportRun(report_id=report_id, trigger=trigger, attempt=attempt, scheduled_for=_now(), state="queued")
+        run = ReportRun(
+            report_id=report_id, trigger=trigger, attempt=attempt, scheduled_for=scheduled_for or _now(), state="queued"
+        )
         session.add(run)
         session.flush()
         run_id = run.id
@@ -268,7 +279,7 @@ def dispatch(settings: Settings, db: Database, queue: JobQueue, now: datetime | 
                 update(Report).where(Report.id == report_id, Report.next_run_at == was).values(next_run_at=following)
             )
         if getattr(moved, "rowcount", 0):  # another scheduler did not take it first
-            start_run(settings, db, queue, report_id, "schedule")
+            start_run(settings, db, queue, report_id, "schedule", scheduled_for=was)
             queued += 1
     for run_id, report_id, attempt in retry_plans:
         with db.session() as session:
