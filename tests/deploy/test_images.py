@@ -277,6 +277,7 @@ def test_a_builder_logs_in_uploads_preprocesses_releases_and_reads_the_story(
     sales.write_text(SALES)
     page.set_input_files("input[name=source-file]", str(sales))
     page.locator("[data-upload='sales.csv'][data-state=done]").wait_for()
+    page.click("[data-etl-tab=json]")  # the ETL config as JSON: the Advanced tab beside the forms
     page.fill("textarea[name=etl-config]", json.dumps(ETL))
     page.click("[data-action=save-etl]")
     page.get_by_text("Saved to staging.").wait_for()
