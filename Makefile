@@ -86,7 +86,10 @@ test-frontend:
 	@if [ -f frontend/package.json ]; then \
 		cd frontend && npm ci --no-audit --no-fund && npm run typecheck && npm run test:unit; fi
 
-test: lint typecheck test-frontend test-sqlite test-postgres
+# The SQLite and PostgreSQL passes run side by side (they use their own databases, Redis
+# databases and free ports); each pass's output is printed whole when it ends.
+test: lint typecheck test-frontend
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 # The images (deploy/Dockerfile.*) built with podman on a debootstrap base, then run as the
 # compose topology and driven through the frontend (tests/deploy; as root, needs podman and

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from tests.helpers import redis_test_url
 from toucan.auth.identity import Identity
 from toucan.auth.roles import Role
 from toucan.data.cache import Memo, MemoryCache, RedisCache, TieredCache, cache_key, make_cache
@@ -34,7 +35,7 @@ def test_cache_keys_change_with_every_part() -> None:
 
 
 def test_redis_cache_round_trips_and_a_dead_redis_is_no_error() -> None:
-    cache = RedisCache("redis://127.0.0.1:6379/15", ttl_seconds=60)
+    cache = RedisCache(redis_test_url(15), ttl_seconds=60)
     key = cache_key("test", "redis")
     cache.set(key, b"payload")
     assert cache.get(key) == b"payload"
@@ -102,8 +103,8 @@ def test_memo_keeps_the_most_recently_used_entries() -> None:
 
 
 def test_each_process_keeps_its_copy_of_redis_answers() -> None:
-    first = make_cache("redis://127.0.0.1:6379/15", 1, 60)
-    second = make_cache("redis://127.0.0.1:6379/15", 1, 60)
+    first = make_cache(redis_test_url(15), 1, 60)
+    second = make_cache(redis_test_url(15), 1, 60)
     assert isinstance(first, TieredCache) and isinstance(second, TieredCache)
     key = cache_key("test", "tiered", time.time_ns())
     first.set(key, b"answer")
@@ -114,4 +115,4 @@ def test_each_process_keeps_its_copy_of_redis_answers() -> None:
     # Without Redis, the process's copies still answer.
     cut_off = TieredCache(second.near, RedisCache("redis://127.0.0.1:1/0", ttl_seconds=60))
     assert cut_off.get(key) == b"answer"
-    assert isinstance(make_cache("redis://127.0.0.1:6379/15", 0, 60), RedisCache)
+    assert isinstance(make_cache(redis_test_url(15), 0, 60), RedisCache)

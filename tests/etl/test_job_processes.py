@@ -18,7 +18,7 @@ import psutil
 import redis
 from fastapi.testclient import TestClient
 
-from tests.helpers import ROOT, TOUCAN_CTL, Server, clean_env, running_server
+from tests.helpers import ROOT, TOUCAN_CTL, Server, clean_env, redis_test_url, running_server
 from tests.helpers.workers import running_worker, wait_for_job, worker_env
 from toucan.app import create_api
 from toucan.db.engine import Database
@@ -63,7 +63,7 @@ def test_serve_runs_jobs_with_no_other_process_to_start(tmp_path: Path) -> None:
 
 
 def test_redis_broker_with_a_separate_worker(settings: Settings, db: Database, admin_headers: dict[str, str]) -> None:
-    url = "redis://127.0.0.1:6379/13"
+    url = redis_test_url(13)
     redis.Redis.from_url(url).flushdb()
     with_redis = settings.model_copy(update={"redis_url": url})
     with TestClient(create_api(with_redis, db), raise_server_exceptions=False) as client:

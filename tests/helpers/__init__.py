@@ -28,6 +28,15 @@ def free_port() -> int:
         return port
 
 
+def redis_test_url(db: int) -> str:
+    """A Redis database of the local server for one test: the PostgreSQL pass (TOUCAN_TEST_DATABASE_URL
+    set) uses the database below the SQLite pass's, so `make test` can run both passes at once
+    without one flushing the other's queue."""
+    if os.environ.get("TOUCAN_TEST_DATABASE_URL"):
+        db -= 1
+    return f"redis://127.0.0.1:6379/{db}"
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCAN_")}
     env.update(extra)

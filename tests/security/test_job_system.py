@@ -15,7 +15,7 @@ import psutil
 import redis
 from fastapi.testclient import TestClient
 
-from tests.helpers import clean_env, running_server
+from tests.helpers import clean_env, redis_test_url, running_server
 from tests.helpers.workers import running_worker, wait_for_job
 from toucan.app import create_api
 from toucan.db.engine import Database
@@ -114,7 +114,7 @@ def test_serve_restarts_a_killed_worker_and_ready_says_when_it_is_down(tmp_path:
 def test_a_bad_payload_in_the_redis_queue_is_set_aside_and_the_worker_goes_on(
     settings: Settings, db: Database, admin_headers: dict[str, str]
 ) -> None:
-    url = "redis://127.0.0.1:6379/11"
+    url = redis_test_url(11)
     server = redis.Redis.from_url(url)
     server.flushdb()
     with_redis = settings.model_copy(update={"redis_url": url})
