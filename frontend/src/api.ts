@@ -552,9 +552,16 @@ export const api = {
   discoverProvider: (type: "OIDC" | "SAML2", url: string) =>
     request<{ type: string; document: Record<string, unknown> }>("POST", "/instance-settings/providers/discover", { type, url }),
   // Data permissions (admins): the staging rules with the domains they can name, saved, previewed as a user.
-  permissions: (id: string) => request<PermissionRules>("GET", `${appPath(id)}/permissions?stage=staging`),
-  putPermissions: (id: string, rules: PermissionRule[]) =>
-    request<PermissionRules>("PUT", `${appPath(id)}/permissions`, { rules }),
+  // The rules live in the staging ETL config: its version is the ETL editor's (one If-Match for both).
+  permissions: (id: string) =>
+    request<PermissionRules>("GET", `${appPath(id)}/permissions?stage=staging`, undefined, true, false, "", {
+      onResponse: (r) => rememberVersion(id, "etl", r),
+    }),
+  putPermissions: (id: string, rules: PermissionRule[], mode: SaveMode = "checked") =>
+    request<PermissionRules>("PUT", `${appPath(id)}/permissions`, { rules }, true, false, "application/json", {
+      headers: ifMatch(id, "etl", mode),
+      onResponse: (r) => rememberVersion(id, "etl", r),
+    }),
   previewPermissions: (id: string, body: { username: string; domain: string; rules: PermissionRule[]; limit?: number }) =>
     request<PermissionPreview>("POST", `${appPath(id)}/permissions/preview?stage=staging`, body),
 };

@@ -141,3 +141,39 @@ def test_viewers_and_builders_are_refused_every_permission_route(
     # An admin (not super admin) may use them.
     admin = make_user("helper-admin", role="ADMIN")
     assert client.get("/sales/permissions", headers=admin).status_code == 200
+
+
+def test_a_save_over_a_stale_version_is_a_conflict_and_keeps_the_other_save(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    _app(client, admin_headers)
+    read = client.get("/sales/permissions?stage=staging", headers=admin_headers)
+    assert read.status_code == 200
+    version = read.json()["version"]
+    assert read.headers["X-Config-Version"] == str(version)
+    # Another admin saves the ETL config (or its rules) after this editor read it.
+    theirs = client.put(
+        "/sales/permissions", json={"rules": [MANAGERS]}, headers={**admin_headers, "If-Match": str(version)}
+    )
+    assert theirs.status_code == 200, theirs.text
+    assert theirs.json()["version"] == version + 1 and theirs.headers["X-Config-Version"] == str(version + 1)
+    # This editor saves over the version it read: refused, nothing written.
+    mine = client.put(
+        "/sales/permissions", json={"rules": [BY_COUNTRY]}, headers={**admin_headers, "If-Match": str(version)}
+    )
+    assert_error(mine, 409, "config_conflict")
+    assert mine.json()["error"]["details"]["current_version"] == version + 1
+    stored = client.get("/sales/config/etl?stage=staging", headers=admin_headers).json()
+    assert stored["DATA_PERMISSIONS"] == [MANAGERS]
+    # A bad If-Match is a 400 naming the header; `*` overwrites (the rest of the config kept).
+    bad = client.put("/sales/permissions", json={"rules": [BY_COUNTRY]}, headers={**admin_headers, "If-Match": "x"})
+    assert_error(bad, 400)
+    assert bad.json()["error"]["details"] == {"field": "If-Match"}
+    over = client.put("/sales/permissions", json={"rules": [BY_COUNTRY]}, headers={**admin_headers, "If-Match": "*"})
+    assert over.status_code == 200
+    assert client.get("/sales/permissions", headers=admin_headers).json()["rules"] == [BY_COUNTRY]
+    # The ETL editor that read before the rules were saved is refused too (one version for both).
+    etl = client.put(
+        "/sales/config/etl", json={"DATA_SOURCES": []}, headers={**admin_headers, "If-Match": str(version)}
+    )
+    assert_error(etl, 409, "config_conflict")

@@ -162,3 +162,50 @@ def test_the_permissions_screen_on_a_phone(stack: str, browser: Any) -> None:
     shot(phone, "admin-permissions-phone")
     assert errors == []
     context.close()
+
+
+def test_rules_saved_meanwhile_by_someone_else_are_a_conflict_not_overwritten(stack: str, browser: Any) -> None:
+    admin = api(stack)
+    if admin.get(f"/small-apps/{APP}").status_code == 404:
+        _setup(stack)
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    login(page, stack, "admin", ADMIN_PASSWORD)
+    page.goto(f"{stack}/settings/permissions?app={APP}")
+    page.locator("select[name=preview-domain] option[value=sales]").wait_for(state="attached")
+    before = len(admin.get(f"/{APP}/permissions").json()["rules"])
+
+    # Another admin saves the rules after this page read them.
+    theirs = {"domain": "sales", "scope": "DEFAULT", "effect": "SEE_NOTHING"}
+    admin.put(f"/{APP}/permissions", json={"rules": [theirs]}).raise_for_status()
+
+    page.click("[data-action=add-rule]")
+    mine = page.locator(f"[data-rule='{before}']")
+    mine.locator("select[name=rule-effect]").select_option("SEE_ALL")
+    page.click("[data-action=save-rules]")
+    box = page.locator("[data-testid=rules-conflict]")
+    box.wait_for()
+    assert "since you read it" in box.inner_text()
+    assert admin.get(f"/{APP}/permissions").json()["rules"] == [theirs]  # theirs kept
+    shot(page, "admin-permissions-conflict-desktop")
+
+    # Reload theirs: the forms show their one rule; the page saves over it from now on.
+    box.locator("[data-action=reload-theirs]").click()
+    page.locator("[data-rule='1']").wait_for(state="detached")
+    assert page.locator("[data-rule='0'] select[name=rule-scope]").input_value() == "DEFAULT"
+    page.locator("[data-rule='0'] select[name=rule-effect]").select_option("SEE_ALL")
+    page.click("[data-action=save-rules]")
+    page.get_by_text("Data permissions of RLS shop saved in staging.").wait_for()
+    assert admin.get(f"/{APP}/permissions").json()["rules"] == [{**theirs, "effect": "SEE_ALL"}]
+
+    # Overwrite with mine after another conflict: mine stored, the rest of the ETL config kept.
+    admin.put(f"/{APP}/permissions", json={"rules": [theirs]}).raise_for_status()
+    page.click("[data-action=add-rule]")
+    page.locator("[data-rule='1'] select[name=rule-effect]").select_option("SEE_NOTHING")
+    page.click("[data-action=save-rules]")
+    box.wait_for()
+    box.locator("[data-action=overwrite]").click()
+    page.get_by_text("Data permissions of RLS shop saved in staging.").wait_for()
+    assert box.count() == 0
+    assert len(admin.get(f"/{APP}/permissions").json()["rules"]) == 2
+    context.close()

@@ -64,7 +64,7 @@ def _get(ctx: ContextDep, access: AppAccessDep, app: str, stage: Stage, kind: Co
     return response
 
 
-def _expected_version(request: Request, version: int | None) -> int | None:
+def expected_version(request: Request, version: int | None) -> int | None:
     """The version the writer read: `If-Match: <X-Config-Version>` (quotes and `W/` allowed)
     or `?version=`; None when neither is sent, or `If-Match: *` (the PUT then overwrites, as before)."""
     header = request.headers.get("if-match")
@@ -93,7 +93,7 @@ async def _put(
     fmt: Format,
     version: int | None,
 ) -> Response:
-    expected = _expected_version(request, version)
+    expected = expected_version(request, version)
     raw = await request.body()
     if fmt is Format.CSON:
         try:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from toucan.api.answers import Answer
+from toucan.api.configs import VersionQuery, expected_version
 from toucan.api.deps import AdminDep, ContextDep
 from toucan.apps.configs import Stage
 from toucan.apps.permission_rules import PermissionRule
@@ -29,7 +30,10 @@ class PermissionRules(Answer):
     stage: str
     rules: list[dict[str, Any]]
     domains: list[PermissionDomain] = Field(default_factory=list)
-    version: int | None = Field(default=None, description="The staging ETL config's version after a save")
+    version: int = Field(
+        description="The ETL config's version (also in X-Config-Version): send it back in `If-Match` when "
+        "saving to be refused with 409 config_conflict if the ETL config was saved meanwhile"
+    )
 
 
 class PermissionPreview(Answer):
@@ -68,19 +72,40 @@ class PreviewBody(BaseModel):
     response_model=PermissionRules,
     summary="The app's data permissions at a stage, with the domains and columns they can name (admins)",
 )
-def get_permissions(app: str, ctx: ContextDep, _admin: AdminDep, stage: Stage = Stage.STAGING) -> dict[str, Any]:
-    return permission_editor.read_rules(ctx.db, ctx.data.store, app, stage)
+def get_permissions(
+    app: str, response: Response, ctx: ContextDep, _admin: AdminDep, stage: Stage = Stage.STAGING
+) -> dict[str, Any]:
+    answer = permission_editor.read_rules(ctx.db, ctx.data.store, app, stage)
+    response.headers["X-Config-Version"] = str(answer["version"])
+    return answer
 
 
 @router.put(
     "/{app}/permissions",
     response_model=PermissionRules,
-    summary="Replace the staging ETL config's DATA_PERMISSIONS, checked against the domains (admins)",
+    summary="Replace the staging ETL config's DATA_PERMISSIONS, checked against the domains (admins); "
+    "with If-Match (the version read), 409 config_conflict if the ETL config was saved since",
 )
-async def put_permissions(app: str, body: RulesBody, ctx: ContextDep, admin: AdminDep) -> dict[str, Any]:
-    return await run_in_threadpool(
-        permission_editor.save_rules, ctx.db, ctx.data.store, app, body.rules, author=admin.username
+async def put_permissions(
+    app: str,
+    body: RulesBody,
+    request: Request,
+    response: Response,
+    ctx: ContextDep,
+    admin: AdminDep,
+    version: VersionQuery = None,
+) -> dict[str, Any]:
+    answer = await run_in_threadpool(
+        permission_editor.save_rules,
+        ctx.db,
+        ctx.data.store,
+        app,
+        body.rules,
+        author=admin.username,
+        expected_version=expected_version(request, version),
     )
+    response.headers["X-Config-Version"] = str(answer["version"])
+    return answer
 
 
 @router.post(

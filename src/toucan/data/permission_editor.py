@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from toucan.apps.configs import ConfigKind, Stage, parse_etl, read_config, write_config
+from toucan.apps.configs import ConfigKind, Stage, get_config, parse_etl, read_config, write_config
 from toucan.apps.permission_rules import Effect, PermissionRule, Scope
 from toucan.auth.identity import Identity, load_identity
 from toucan.auth.roles import AppPrivilege
@@ -44,9 +44,16 @@ def read_rules(db: Database, store: DomainStore, app_id: str, stage: Stage) -> d
     """The stage's rules as stored, with the domains (and their columns) the form offers."""
     with db.readonly_session() as session:
         _require_app(session, app_id)
-        etl = parse_etl(read_config(session, app_id, stage, ConfigKind.ETL))
+        row = get_config(session, app_id, stage, ConfigKind.ETL)
+        etl = parse_etl(dict(row.content) if row is not None else {})
+        version = row.version if row is not None else 0
     rules = [r.model_dump(exclude_none=True, mode="json") for r in etl.DATA_PERMISSIONS]
-    return {"stage": stage.value, "rules": rules, "domains": _domains(store.snapshot(app_id, stage))}
+    return {
+        "stage": stage.value,
+        "rules": rules,
+        "domains": _domains(store.snapshot(app_id, stage)),
+        "version": version,
+    }
 
 
 # --- checking -----------------------------------------------------------------------------------
@@ -102,17 +109,27 @@ def check_rules(rules: list[PermissionRule], snapshot: Snapshot, *, only_domain:
 
 
 def save_rules(
-    db: Database, store: DomainStore, app_id: str, rules: list[PermissionRule], *, author: str | None
+    db: Database,
+    store: DomainStore,
+    app_id: str,
+    rules: list[PermissionRule],
+    *,
+    author: str | None,
+    expected_version: int | None = None,
 ) -> dict[str, Any]:
     """Check the rules against staging's domains and make them the staging ETL config's
-    `DATA_PERMISSIONS` (the rest of the config kept); production gets them at the next release."""
+    `DATA_PERMISSIONS` (the rest of the config kept); production gets them at the next release.
+    With `expected_version` (the staging ETL config's version the editor read), a config saved
+    meanwhile is a 409 `config_conflict`, as for the ETL config itself."""
     snapshot = store.snapshot(app_id, Stage.STAGING)
     check_rules(rules, snapshot)
     with db.session() as session:
         _require_app(session, app_id)
         document = read_config(session, app_id, Stage.STAGING, ConfigKind.ETL)
         document["DATA_PERMISSIONS"] = [r.model_dump(exclude_none=True, mode="json") for r in rules]
-        row = write_config(session, app_id, Stage.STAGING, ConfigKind.ETL, document, author=author)
+        row = write_config(
+            session, app_id, Stage.STAGING, ConfigKind.ETL, document, author=author, expected_version=expected_version
+        )
         version = row.version
     return {"stage": Stage.STAGING.value, "version": version, "rules": document["DATA_PERMISSIONS"]}
 
