@@ -127,3 +127,41 @@ def test_upgrade_check_says_what_will_run_and_refuses_a_downgrade(database_url: 
         engine.dispose()
     finally:
         _drop(cleanup)
+
+
+def test_user_locale_migration_keeps_existing_users_and_their_browser_language(
+    database_url: str, tmp_path: Path
+) -> None:
+    """0009 adds `users.locale` on a database with users: they are kept, none has chosen a
+    language (null: the browser's applies), and the downgrade drops the column only."""
+    url, cleanup = _fresh_url(database_url, tmp_path)
+    config = migrate.alembic_config()
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0008_reports")
+            conn.execute(
+                text(
+                    "INSERT INTO users (username, role, disabled, attributes, provider, created_at, updated_at) "
+                    "VALUES ('ana', 'USER', false, '{\"country\": \"France\"}', 'local', :now, :now)"
+                ),
+                {"now": "2026-12-01 10:00:00"},
+            )
+        assert "locale" not in {c["name"] for c in inspect(engine).get_columns("users")}
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0009_user_locale")
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT username, role, locale FROM users")).all()
+        assert [tuple(r) for r in rows] == [("ana", "USER", None)]
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE users SET locale = 'fr'"))
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0008_reports")
+        assert "locale" not in {c["name"] for c in inspect(engine).get_columns("users")}
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT username FROM users")).scalars().all() == ["ana"]
+    finally:
+        engine.dispose()
+        _drop(cleanup)

@@ -25,6 +25,8 @@ export interface Me {
   groups: string[];
   privileges: Record<string, string[]>;
   attributes: Record<string, unknown>;
+  /** The interface language the user chose; null: the browser's applies. */
+  locale: string | null;
 }
 
 export interface Provider {
@@ -448,6 +450,7 @@ export const api = {
     request<{ token: string; user: Me }>("POST", "/login", { username, password }, false),
   logout: () => request<{ revoked: boolean }>("POST", "/logout"),
   me: () => request<Me>("GET", "/me"),
+  setLocale: (locale: string | null) => request<Me>("PATCH", "/me", { locale }),
   apps: () => request<SmallApp[]>("GET", "/small-apps"),
   createApp: (name: string) => request<SmallApp>("POST", "/small-apps", { name }),
   app: (id: string) => request<SmallApp>("GET", `/small-apps/${encodeURIComponent(id)}`),

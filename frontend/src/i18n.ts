@@ -1,4 +1,5 @@
-// English and French strings; the language follows the browser unless chosen.
+// English and French strings; the language follows the browser unless chosen (the choice is kept
+// in this browser and, for a signed-in user, on the server: session.ts).
 import { ref, watch } from "vue";
 import { pipelineEn, pipelineFr } from "./pipelineI18n";
 
@@ -269,6 +270,7 @@ const en: Dict = {
   "nav.menu": "Menu",
   "nav.skip": "Skip to content",
   "nav.language": "Language",
+  "nav.languageUnsaved": "Not saved for your other devices: the server could not be reached.",
   "title.login": "Sign in",
   "title.store": "Apps",
   "title.settings": "Settings",
@@ -793,6 +795,8 @@ const en: Dict = {
   "cb.advancedChart": "Chart (JSON)",
   "cb.advancedHelp": "For those who prefer JSON: every change here shows in the forms and the preview.",
   "cb.invalidJson": "Invalid JSON: {m}",
+  "cb.chartNeedsType": "a chart is an object with a \"type\"",
+  "cb.storyCharts": "Charts of this story",
   "cb.preview": "Live preview",
   "cb.previewLoading": "Running the data request…",
   "cb.previewNoData": "Choose a domain in the Data tab to see the chart.",
@@ -1092,6 +1096,7 @@ const fr: Dict = {
   "nav.menu": "Menu",
   "nav.skip": "Aller au contenu",
   "nav.language": "Langue",
+  "nav.languageUnsaved": "Non enregistrée pour vos autres appareils : le serveur est injoignable.",
   "title.login": "Connexion",
   "title.store": "Applications",
   "title.settings": "Paramètres",
@@ -1616,6 +1621,8 @@ const fr: Dict = {
   "cb.advancedChart": "Graphique (JSON)",
   "cb.advancedHelp": "Pour qui préfère le JSON : chaque modification se voit dans les formulaires et l’aperçu.",
   "cb.invalidJson": "JSON invalide : {m}",
+  "cb.chartNeedsType": "un graphique est un objet avec un « type »",
+  "cb.storyCharts": "Graphiques de cette histoire",
   "cb.preview": "Aperçu en direct",
   "cb.previewLoading": "Exécution de la requête…",
   "cb.previewNoData": "Choisissez un domaine dans l’onglet Données pour voir le graphique.",

@@ -1,12 +1,25 @@
 import { defineStore } from "pinia";
 import { ApiError, api, setToken, getToken, type Me } from "./api";
+import { LOCALES, locale } from "./i18n";
 
 // An answer the login page explains rather than the page that asked (e.g. a proxy that strips
 // the Authorization header: every call after the login answers `missing_authorization`).
 const LOGIN_PAGE_PROBLEMS = new Set(["missing_authorization"]);
 
+// The language kept on the server follows the user across devices: it wins over this browser's
+// own choice (local storage) on login and page load. None chosen: this browser's applies.
+function adoptLocale(me: Me) {
+  if (me.locale && LOCALES.includes(me.locale)) locale.value = me.locale;
+}
+
 export const useSession = defineStore("session", {
-  state: () => ({ me: null as Me | null, token: getToken(), problem: null as string | null }),
+  state: () => ({
+    me: null as Me | null,
+    token: getToken(),
+    problem: null as string | null,
+    // The last language chosen could not be saved on the server (it holds in this browser).
+    localeUnsaved: false,
+  }),
   getters: {
     isAdmin: (s) => s.me?.role === "ADMIN" || s.me?.role === "SUPER_ADMIN",
   },
@@ -23,6 +36,7 @@ export const useSession = defineStore("session", {
         this.forget();
         throw e;
       }
+      adoptLocale(this.me);
       this.problem = null;
       return user;
     },
@@ -31,12 +45,26 @@ export const useSession = defineStore("session", {
       if (!this.token) return false;
       try {
         this.me = await api.me();
+        adoptLocale(this.me);
         this.problem = null;
         return true;
       } catch (e) {
         if (e instanceof ApiError && LOGIN_PAGE_PROBLEMS.has(e.code)) this.problem = e.code;
         this.forget();
         return false;
+      }
+    },
+    /** The user picked a language: shown at once, and saved on the server for their other devices. */
+    async chooseLocale(code: string) {
+      if (!LOCALES.includes(code)) return;
+      locale.value = code;
+      if (!this.me) return;
+      try {
+        this.me = await api.setLocale(code);
+        this.localeUnsaved = false;
+      } catch {
+        // Not saved (offline, session ended): the choice still holds in this browser.
+        this.localeUnsaved = true;
       }
     },
     can(app: string, privilege: "view" | "validate" | "contribute"): boolean {

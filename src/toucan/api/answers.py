@@ -48,6 +48,7 @@ class Me(Answer):
     groups: list[str]
     privileges: Privileges = Field(description="Effective privileges by app id")
     attributes: dict[str, Any]
+    locale: str | None = Field(description="The interface language the user chose (`en`, `fr`); null: the browser's")
 
 
 class LoginAnswer(Answer):

@@ -16,6 +16,7 @@ from toucan.auth.identity import Identity
 from toucan.auth.local_login import check_password_login_allowed
 from toucan.auth.login import login as do_login
 from toucan.auth.tokens import revoke_token
+from toucan.auth.users import MeUpdate, own_locale, set_own_locale
 from toucan.db.models import SmallApp
 
 router = APIRouter(tags=["auth"])
@@ -33,6 +34,7 @@ def me_dict(ctx: ContextDep, identity: Identity) -> dict[str, Any]:
         app_ids = list(session.scalars(select(SmallApp.id))) if identity.is_admin else None
         if not identity.is_admin:
             visible = {a.id for a in list_apps(session, identity)}
+        locale = own_locale(session, identity)
     privileges = identity.effective_privileges(app_ids)
     if not identity.is_admin:
         privileges = {k: v for k, v in privileges.items() if k in visible}
@@ -42,6 +44,7 @@ def me_dict(ctx: ContextDep, identity: Identity) -> dict[str, Any]:
         "groups": list(identity.groups),
         "privileges": privileges,
         "attributes": identity.attributes,
+        "locale": locale,
     }
 
 
@@ -67,6 +70,14 @@ def logout(request: Request, identity: IdentityDep, ctx: ContextDep) -> dict[str
 @router.get("/me", response_model=Me, summary="The caller: identity, role, groups and effective privileges")
 def me(identity: IdentityDep, ctx: ContextDep) -> dict[str, Any]:
     return me_dict(ctx, identity)
+
+
+@router.patch("/me", response_model=Me, summary="Change the caller's own preferences: their interface language")
+def update_me(body: MeUpdate, identity: IdentityDep, ctx: ContextDep) -> dict[str, Any]:
+    with ctx.db.session() as session:
+        set_own_locale(session, identity, body.locale)
+    # What was written, not a read that a lagging read replica could answer from before it.
+    return {**me_dict(ctx, identity), "locale": body.locale}
 
 
 @router.get("/auth/providers", response_model=list[ProviderSummary], summary="Identity providers the login page offers")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import delete, func, select
@@ -18,6 +18,10 @@ from toucan.errors import Conflict, NotFound, PermissionDenied, ValidationError
 Privileges = dict[str, list[AppPrivilege]]
 
 USERNAME_PATTERN = r"^[^\s/]{1,255}$"
+
+# The interface languages (frontend/src/i18n.ts `dictionaries`); a test keeps both lists equal.
+Locale = Literal["en", "fr"]
+LOCALES: tuple[str, ...] = get_args(Locale)
 
 
 class UserCreate(BaseModel):
@@ -43,6 +47,15 @@ class UserUpdate(BaseModel):
     disabled: bool | None = None
     expiration_date: AwareDatetime | None = Field(default=None, alias="expirationDate")
     attributes: dict[str, Any] | None = None
+
+
+class MeUpdate(BaseModel):
+    """What a user may change of their own account: their interface language (None: the
+    browser's language applies)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    locale: Locale | None
 
 
 class GroupCreate(BaseModel):
@@ -253,6 +266,19 @@ def delete_user(session: Session, actor: Identity | None, username: str) -> None
     if user.role == Role.SUPER_ADMIN and _super_admin_count(session) <= 1:
         raise Conflict("This is the last super admin; make another one first.")
     session.delete(user)
+
+
+def set_own_locale(session: Session, identity: Identity, locale: str | None) -> None:
+    """The caller's interface language, kept on their user so it follows them across devices."""
+    user = session.get(User, identity.user_id)
+    if user is None:
+        raise NotFound("Your user no longer exists.")
+    user.locale = locale
+
+
+def own_locale(session: Session, identity: Identity) -> str | None:
+    """The interface language the caller chose, or None."""
+    return session.scalar(select(User.locale).where(User.id == identity.user_id))
 
 
 def set_password(session: Session, username: str, password: str) -> User:

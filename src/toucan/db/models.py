@@ -56,6 +56,8 @@ class User(Base):
     expiration_date: Mapped[datetime | None] = mapped_column(TZDateTime())
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     provider: Mapped[str] = mapped_column(String(100), default="local")
+    # The interface language the user chose (auth/users.py LOCALES); None: their browser's.
+    locale: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, onupdate=utcnow)
 
