@@ -255,7 +255,7 @@ async def capture(
             data = await _pdf(page, title, subtitle)
         done = time.perf_counter()
         for event, handler in handlers.items():
-            page.remove_listener(event, handler)  # type: ignore[call-overload]
+            page.remove_listener(event, handler)
         split = urlsplit(url)
         await _give_back(browser, slot, f"{split.scheme}://{split.netloc}")
         kept = True
