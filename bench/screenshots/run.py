@@ -80,7 +80,7 @@ def viewer_id(data_dir: Path) -> int:
 
 
 def url_for(base: str, user_id: int) -> str:
-    variables = {"country": "Spain"}
+    variables: dict[str, object] = {"country": "Spain"}
     token = issue_capture_token(
         SECRET, user_id=user_id, app=APP, stage="production", page=f"story:{STORY}", ttl=600, variables=variables
     )
