@@ -6,11 +6,13 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import httpx
 import pytest
 from pypdf import PdfReader
 
+from tests.browser.test_screenshots import _make_app, api_login
 from tests.browser.test_stories import login
-from tests.helpers.browser import DEMO_PASSWORD, shot
+from tests.helpers.browser import ADMIN_PASSWORD, DEMO_PASSWORD, shot
 
 pytestmark = pytest.mark.browser
 
@@ -66,3 +68,32 @@ def test_a_viewer_schedules_test_runs_downloads_and_pauses_a_report(stack: str, 
     assert overflow <= 0
     # Only the refused schedule's 400, which the form explained.
     assert [e for e in page.console_errors if "400" not in e] == []
+
+
+def test_the_owner_sees_a_failed_run_and_why(stack: str, page: Any) -> None:
+    admin = api_login(stack, "admin", ADMIN_PASSWORD)
+    table = {"type": "table"}
+    query = [{"name": "domain", "domain": "sales"}]
+    story = {"id": "soon-gone", "title": "Soon gone", "chart": table, "query": query}
+    _make_app(stack, admin, "gone-story", {"home": {"title": "Gone story"}, "slides": [story]})
+    api = stack + "/_api"
+    body = {"app": "gone-story", "name": "Lost story", "pages": ["story:soon-gone"], "cron": "0 8 * * 1"}
+    created = httpx.post(f"{api}/reports", json=body, headers=admin)
+    assert created.status_code == 201, created.text
+    # The story leaves the app after the report was made.
+    httpx.put(
+        f"{api}/gone-story/config?stage=staging", json={"home": {"title": "Gone story"}, "slides": []}, headers=admin
+    )
+    httpx.post(
+        f"{api}/gone-story/config/operations", json={"operations": ["release_design"]}, headers=admin
+    ).raise_for_status()
+
+    page.set_viewport_size({"width": 1440, "height": 900})
+    login(page, stack, "admin", ADMIN_PASSWORD)
+    page.goto(stack + "/reports")
+    report = page.locator(".report", has_text="Lost story")
+    report.locator("[data-action=run]").click()
+    failed = page.locator("tr[data-state=failed]").first
+    failed.wait_for(timeout=90000)
+    assert "no story 'soon-gone'" in failed.locator(".run-error").inner_text()
+    shot(page, "reports-failed-run")
