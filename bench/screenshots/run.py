@@ -80,8 +80,11 @@ def viewer_id(data_dir: Path) -> int:
 
 
 def url_for(base: str, user_id: int) -> str:
-    token = issue_capture_token(SECRET, user_id=user_id, app=APP, stage="production", page=f"story:{STORY}", ttl=600)
-    return with_token(capture_url(base, APP, STORY, "production", {"country": "Spain"}), token)
+    variables: dict[str, object] = {"country": "Spain"}
+    token = issue_capture_token(
+        SECRET, user_id=user_id, app=APP, stage="production", page=f"story:{STORY}", ttl=600, variables=variables
+    )
+    return with_token(capture_url(base, APP, STORY, "production", variables), token)
 
 
 async def sleeping_capture(browser: Any, url: str) -> float:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import httpx
 import pytest
 from pypdf import PdfReader
 
+from tests.browser.test_screenshots import _make_app, api_login
 from tests.browser.test_stories import login
-from tests.helpers.browser import DEMO_PASSWORD, shot
+from tests.helpers.browser import ADMIN_PASSWORD, DEMO_PASSWORD, shot
 
 pytestmark = pytest.mark.browser
 
@@ -28,7 +30,12 @@ def test_a_viewer_schedules_test_runs_downloads_and_pauses_a_report(stack: str, 
     page.select_option("select[name=preset]", "weekly")
     page.fill("input[name=time]", "07:30")
     page.select_option("select[name=time_zone]", "Europe/Paris")
-    page.fill("input[name=var-country]", "Spain")
+    # The filter offers its values from the data, as the story page's filter does.
+    country = page.locator(".report-filters select[name=country]")
+    page.locator(".report-filters select[name=country] option[value=Spain]").wait_for(state="attached")
+    choices = country.locator("option").all_inner_texts()
+    assert choices[0].startswith("Default") and {"Spain", "France"} <= set(choices[1:])
+    country.select_option("Spain")
     assert page.locator("code").first.inner_text() == "30 7 * * 1"
     shot(page, "reports-form")
     page.click("[data-action=save-report]")
@@ -66,3 +73,73 @@ def test_a_viewer_schedules_test_runs_downloads_and_pauses_a_report(stack: str, 
     assert overflow <= 0
     # Only the refused schedule's 400, which the form explained.
     assert [e for e in page.console_errors if "400" not in e] == []
+
+
+def test_the_owner_sees_a_failed_run_and_why(stack: str, page: Any) -> None:
+    admin = api_login(stack, "admin", ADMIN_PASSWORD)
+    table = {"type": "table"}
+    query = [{"name": "domain", "domain": "sales"}]
+    story = {"id": "soon-gone", "title": "Soon gone", "chart": table, "query": query}
+    _make_app(stack, admin, "gone-story", {"home": {"title": "Gone story"}, "slides": [story]})
+    api = stack + "/_api"
+    body = {"app": "gone-story", "name": "Lost story", "pages": ["story:soon-gone"], "cron": "0 8 * * 1"}
+    created = httpx.post(f"{api}/reports", json=body, headers=admin)
+    assert created.status_code == 201, created.text
+    # The story leaves the app after the report was made.
+    httpx.put(
+        f"{api}/gone-story/config?stage=staging", json={"home": {"title": "Gone story"}, "slides": []}, headers=admin
+    )
+    httpx.post(
+        f"{api}/gone-story/config/operations", json={"operations": ["release_design"]}, headers=admin
+    ).raise_for_status()
+
+    page.set_viewport_size({"width": 1440, "height": 900})
+    login(page, stack, "admin", ADMIN_PASSWORD)
+    page.goto(stack + "/reports")
+    report = page.locator(".report", has_text="Lost story")
+    report.locator("[data-action=run]").click()
+    failed = page.locator("tr[data-state=failed]").first
+    failed.wait_for(timeout=90000)
+    assert "no story 'soon-gone'" in failed.locator(".run-error").inner_text()
+    shot(page, "reports-failed-run")
+
+
+def test_the_report_form_offers_each_filters_values_by_its_type(stack: str, page: Any) -> None:
+    admin = api_login(stack, "admin", ADMIN_PASSWORD)
+    domain = [{"name": "domain", "domain": "sales"}]
+    cities = [*domain, {"name": "uniquegroups", "on": ["city"]}]
+    requesters = [
+        {"id": "cities", "label": "Cities", "type": "multiselect", "query": cities, "column": "city"},
+        {"id": "year", "label": "Year", "type": "dropdown", "options": ["2023", "2024"]},
+        {"id": "day", "label": "Day", "type": "date"},
+    ]
+    story = {"id": "all", "title": "All", "chart": {"type": "table"}, "query": domain}
+    _make_app(stack, admin, "picky", {"home": {"title": "Picky"}, "slides": [story], "requesters": requesters})
+
+    login(page, stack, "admin", ADMIN_PASSWORD)
+    for width, height, name in ((1440, 900, "reports-filters"), (390, 844, "reports-filters-phone")):
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(stack + "/reports")
+        page.click("[data-action=new-report]")
+        page.select_option("select[name=app]", "picky")
+        form = page.locator(".report-filters")
+        # A multiselect of the data's cities, a dropdown of the declared years, a date.
+        form.locator("[data-requester=cities] summary").click()
+        boxes = form.locator("[data-requester=cities] input[type=checkbox]")
+        boxes.first.wait_for()
+        cities_shown = [b.get_attribute("value") for b in boxes.all()]
+        assert set(cities_shown) == {"Paris", "Lyon", "Madrid", "Sevilla", "Roma"}
+        assert form.locator("select[name=year] option").all_inner_texts()[1:] == ["2023", "2024"]
+        assert form.locator("input[name=day]").get_attribute("type") == "date"
+        shot(page, name)
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0
+    form.locator("[data-requester=cities] input[value=Madrid]").check()
+    form.locator("[data-requester=cities] input[value=Roma]").check()
+    form.locator("select[name=year]").select_option("2024")
+    form.locator("input[name=day]").fill("2024-03-01")
+    page.fill("input[name=name]", "Picked")
+    page.click("[data-action=save-report]")
+    page.locator(".report", has_text="Picked").wait_for()
+    saved = [r for r in httpx.get(f"{stack}/_api/reports", headers=admin).json()["reports"] if r["name"] == "Picked"]
+    assert saved[0]["variables"] == {"cities": ["Madrid", "Roma"], "year": "2024", "day": "2024-03-01"}

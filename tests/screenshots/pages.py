@@ -24,6 +24,19 @@ NEVER = """<!doctype html><html><head>{style}</head><body data-render-complete="
 <script>console.error('chart 3 failed: boom'); fetch('/missing-data');</script>
 </body></html>"""
 
+# Reports what an earlier capture may have left (storage, cookies), then leaves some itself and
+# keeps a script running (a tick every 50 ms) after it is ready.
+LEFTOVERS = """<!doctype html><html><head>{style}</head><body data-render-complete="false">
+<div class="tc-story"><h1>Leftovers</h1></div>
+<script>
+const found = {{local: localStorage.getItem('k'), session: sessionStorage.getItem('k'), cookie: document.cookie}};
+fetch('/seen', {{method: 'POST', body: JSON.stringify(found)}}).then(() => {{
+  localStorage.setItem('k', 'left'); sessionStorage.setItem('k', 'left'); document.cookie = 'k=left; path=/';
+  setInterval(() => fetch('/tick', {{method: 'POST'}}), 50);
+  document.body.dataset.renderComplete = 'true';
+}});
+</script></body></html>"""
+
 NO_STORY = """<!doctype html><html><head>{style}</head><body>
 <p role="alert">The backend cannot be reached.</p></body></html>"""
 
@@ -37,9 +50,14 @@ class Holds:
 
 
 def pages_app(
-    holds: Holds | None = None, hold_seconds: float = 0.0, capture: dict[str, str] | None = None
+    holds: Holds | None = None,
+    hold_seconds: float = 0.0,
+    capture: dict[str, str] | None = None,
+    seen: list[str] | None = None,
 ) -> Starlette:
-    """`capture["mode"]` says what the capture view's address shows: `never` (default) or `ready`."""
+    """`capture["mode"]` says what the capture view's address shows: `never` (default) or `ready`;
+    `seen` gets what each /leftovers page found, then `tick` for each of its ticks."""
+    seen = seen if seen is not None else []
     holds = holds or Holds()
     capture = capture if capture is not None else {"mode": "never"}
 
@@ -73,6 +91,14 @@ def pages_app(
             return HTMLResponse(READY_AFTER.format(style=STYLE, width="800", height="100", after="0"))
         return await never(request)
 
+    async def leftovers(_: Request) -> Response:
+        return HTMLResponse(LEFTOVERS.format(style=STYLE))
+
+    async def record(request: Request) -> Response:
+        assert seen is not None
+        seen.append((await request.body()).decode() if request.url.path == "/seen" else "tick")
+        return Response("ok")
+
     async def missing(_: Request) -> Response:
         return Response("no such data", status_code=404)
 
@@ -83,6 +109,9 @@ def pages_app(
             Route("/no-story", no_story),
             Route("/hold", hold),
             Route("/missing-data", missing),
+            Route("/leftovers", leftovers),
+            Route("/seen", record, methods=["POST"]),
+            Route("/tick", record, methods=["POST"]),
             # The capture view's address, as a job's capture asks for it: never ready.
             Route("/capture/{rest:path}", capture_view),
         ]

@@ -10,6 +10,7 @@ from functools import partial
 
 import pytest
 
+import toucan.screenshots.capture as capture_module
 from tests.helpers.browser import SCREENSHOTS
 from tests.helpers.http_servers import serving
 from tests.helpers.png import read_png
@@ -128,6 +129,35 @@ def test_the_cap_limits_simultaneous_captures() -> None:
         finally:
             pool.close()
     assert holds.most == 2  # five asked at once, never more than two pages open
+
+
+def test_a_capture_finds_nothing_of_the_one_before_in_its_reused_tab() -> None:
+    import json
+
+    executable = find_browser()
+    assert executable is not None
+    seen: list[str] = []
+    with serving(pages_app(seen=seen)) as base:
+        pool = BrowserPool(executable, concurrency=1)
+        try:
+            for _ in range(3):
+                pool.run(partial(capture, url=f"{base}/leftovers", fmt="png", timeout=10))
+                ticks = seen.count("tick")
+                time.sleep(0.4)
+                # The page was left when its capture ended: its script sends nothing more.
+                assert seen.count("tick") == ticks
+            pool.run(partial(capture, url=f"{base}/leftovers", fmt="pdf", timeout=10))
+            # One warm tab served all four captures.
+            assert len(capture_module._FREE[id(pool.run(_browser))][1]) == 1
+        finally:
+            pool.close()
+    found = [json.loads(s) for s in seen if s != "tick"]
+    # Each capture left storage and a cookie; none of them found the previous one's.
+    assert found == [{"local": None, "session": None, "cookie": ""}] * 4
+
+
+async def _browser(browser: object) -> object:
+    return browser
 
 
 def test_a_crashed_browser_is_started_again(pool: BrowserPool, site: str) -> None:

@@ -3,6 +3,8 @@ stage for a few minutes and reads only; exports are their requester's alone."""
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from typing import Any
 
@@ -18,13 +20,23 @@ from toucan.settings import Settings
 
 TABLE = {"type": "table"}
 QUERY = [{"name": "domain", "domain": "sales"}]
+SECRET_QUERY = [
+    {"name": "domain", "domain": "sales"},
+    {"name": "sort", "columns": [{"column": "revenue", "order": "desc"}]},
+]
+CITIES = [{"name": "domain", "domain": "sales"}, {"name": "uniquegroups", "on": ["city"]}]
+YEARS = [{"name": "domain", "domain": "sales"}, {"name": "uniquegroups", "on": ["year"]}]
 FRONT = {
     "home": {"title": "Sales home", "kpis": []},
     "slides": [
         {"id": "by-city", "title": "By city", "chart": TABLE, "query": QUERY},
-        {"id": "secret-plan", "title": "Secret plan", "chart": TABLE, "query": QUERY},
+        {"id": "secret-plan", "title": "Secret plan", "chart": TABLE, "query": SECRET_QUERY},
     ],
 }
+# The same app with a filter on one story (by-city): its value list, and its filter step.
+CITY = {"id": "city", "label": "City", "type": "dropdown", "query": CITIES, "column": "city", "filter_column": "city"}
+YEAR = {"id": "year", "label": "Year", "type": "dropdown", "query": YEARS, "column": "year", "stories": ["secret-plan"]}
+FILTERED_FRONT = {**FRONT, "requesters": [{**CITY, "stories": ["by-city"]}, YEAR]}
 
 
 def _app(client: TestClient, admin: dict[str, str], app: str = "sales") -> None:
@@ -185,3 +197,72 @@ def test_exports_are_checked_and_belong_to_their_requester(
     # Its file has no link until it exists, and a made-up signature opens nothing.
     assert_error(client.get(f"/exports/{export_id}/file?expires={int(time.time()) + 60}&signature=00"), 403)
     assert_error(client.get(f"/exports/{export_id}/secrets?expires=1&signature=00"), 404)
+
+
+def _data(client: TestClient, token: dict[str, str], query: Any, variables: dict[str, Any] | None = None) -> Any:
+    body = {"query": query, "variables": variables or {}}
+    return client.post("/sales/data?stage=production", json=body, headers=token)
+
+
+def _release(client: TestClient, admin: dict[str, str], front: dict[str, Any]) -> None:
+    client.put("/sales/config?stage=staging", json=front, headers=admin).raise_for_status()
+    client.post("/sales/config/operations", json={"operations": ["release_design"]}, headers=admin).raise_for_status()
+
+
+def test_a_capture_token_runs_only_its_pages_data_requests(
+    client: TestClient, settings: Settings, db: Database, viewer: dict[str, str]
+) -> None:
+    token = _token(settings, db, "fr")
+    assert _data(client, token, QUERY).status_code == 200
+    # Another story's chart of the same app, which its user may see: not this capture's.
+    error = assert_error(_data(client, token, SECRET_QUERY), 403)
+    assert error["details"] == {"page": "story:by-city"}
+    assert _data(client, _token(settings, db, "fr", page="story:secret-plan"), SECRET_QUERY).status_code == 200
+    # Ad-hoc requests: the page's query changed by one step, a Mongo-style query, a value list.
+    assert_error(_data(client, token, [*QUERY, {"name": "top", "rank_on": "revenue", "sort": "desc", "limit": 1}]), 403)
+    assert_error(_data(client, token, {"domain": "sales"}), 403)
+    assert_error(_data(client, token, CITIES), 403)
+    # Made-up variables beside the page's query are not its request either.
+    assert_error(_data(client, token, QUERY, {"city": "Paris"}), 403)
+    # A home capture runs the home's KPIs only (none here): no chart of a story.
+    assert_error(_data(client, _token(settings, db, "fr", page="home"), QUERY), 403)
+    # Still JSON errors, never a 500, for bodies that are not data requests.
+    assert_error(client.post("/sales/data?stage=production", json={"variables": {}}, headers=token), 400)
+
+
+def test_a_capture_token_runs_its_filters_value_lists_and_its_variables_only(
+    client: TestClient, settings: Settings, db: Database, viewer: dict[str, str], admin_headers: dict[str, str]
+) -> None:
+    _release(client, admin_headers, FILTERED_FRONT)
+    token = _token(settings, db, "fr", variables={"city": "Paris"})
+    # What the capture view sends: the shown filter's values, then the chart with its filter step.
+    cities = _data(client, token, CITIES)
+    assert cities.status_code == 200, cities.text
+    assert {r["city"] for r in cities.json()["data"]} == {"Paris", "Lyon"}  # the user's row filter holds
+    step = {"name": "filter", "condition": {"column": "city", "operator": "eq", "value": "{{ city }}"}}
+    chart = _data(client, token, [*QUERY, step], {"city": "Paris", "year": None})
+    assert chart.status_code == 200, chart.text
+    assert [r["city"] for r in chart.json()["data"]] == ["Paris"]
+    # The same chart for another city than the capture's, or without its filter step: refused.
+    error = assert_error(_data(client, token, [*QUERY, step], {"city": "Lyon", "year": None}), 403)
+    assert error["details"] == {"variables": ["city"]}
+    assert_error(_data(client, token, QUERY, {"city": None, "year": None}), 403)
+    # The value list of a filter another story shows, or a value list with variables.
+    assert_error(_data(client, token, YEARS), 403)
+    assert_error(_data(client, token, CITIES, {"city": "Paris"}), 403)
+    # A capture without given values runs the chart with the value its page starts with.
+    free = _token(settings, db, "fr")
+    assert _data(client, free, [*QUERY, step], {"city": "Lyon", "year": None}).status_code == 200
+
+
+def test_a_capture_tokens_variables_are_signed(settings: Settings) -> None:
+    raw = issue_capture_token(
+        str(settings.secret_key), user_id=1, app="sales", stage="production", page="home", ttl=60, variables={"a": [1]}
+    )
+    scope = read_capture_token(str(settings.secret_key), raw)
+    assert scope is not None and scope.variables == {"a": [1]}
+    body, _, signature = raw.partition(".")
+    payload = json.loads(base64.urlsafe_b64decode(body[4:] + "=" * (-len(body[4:]) % 4)))
+    payload["v"] = {"a": [2]}
+    altered = "tcc_" + base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+    assert read_capture_token(str(settings.secret_key), f"{altered}.{signature}") is None

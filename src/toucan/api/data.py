@@ -13,8 +13,9 @@ from starlette.background import BackgroundTask
 from starlette.responses import FileResponse
 
 from toucan.api.answers import BINARY, ROWS, TEXT, DataAnswer, DataReleased, DomainWritten, Metadata, raw
-from toucan.api.deps import AppAccessDep, ContextDep, ContributorDep, IdentityDep
-from toucan.apps.configs import Stage
+from toucan.api.deps import AppAccessDep, Context, ContextDep, ContributorDep, IdentityDep
+from toucan.apps.configs import ConfigKind, Stage, read_config
+from toucan.auth.capture_tokens import CaptureScope
 from toucan.auth.roles import AppPrivilege
 from toucan.data.domains import check_domain_name
 from toucan.data.release import release_data
@@ -28,6 +29,7 @@ from toucan.data.service import (
 )
 from toucan.errors import PayloadTooLarge, ValidationError
 from toucan.etl.ingest import UploadFormat, format_from_content_type, ingest_file
+from toucan.screenshots.pages import check_capture_data
 
 router = APIRouter(tags=["data"])
 # The routes that answer most requests, registered before every other router (see
@@ -48,10 +50,22 @@ async def data(
     body: DataRequest,
     ctx: ContextDep,
     identity: IdentityDep,
+    request: Request,
     stage: Stage = Stage.PRODUCTION,
 ) -> Response:
+    scope: CaptureScope | None = getattr(request.state, "capture_scope", None)
+    if scope is not None:
+        await run_in_threadpool(_check_capture_data, ctx, scope, body)
     payload = await ctx.data.query(app, stage, identity, body, privilege=stage_read_privilege(stage))
     return Response(payload, media_type=JSON)
+
+
+def _check_capture_data(ctx: Context, scope: CaptureScope, body: DataRequest) -> None:
+    """A capture token runs only the data requests of its page (auth/capture_tokens.py)."""
+    stage = Stage(scope.stage)
+    with ctx.db.readonly_session() as session:
+        front = read_config(session, scope.app, stage, ConfigKind.FRONT)
+    check_capture_data(front, scope.app, stage, scope.page, scope.variables, body.query, body.variables)
 
 
 @query_router.post(

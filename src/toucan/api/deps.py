@@ -116,6 +116,8 @@ def _capture_identity(ctx: Context, raw: str, request: Request) -> Identity:
             code=ErrorCode.INVALID_TOKEN,
         )
     route = request.scope.get("route")
+    # The data route checks its body against the page (toucan.screenshots.pages.check_capture_data).
+    request.state.capture_scope = scope
     check_capture_request(
         scope, request.method, getattr(route, "path", None), request.path_params, request.query_params
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,9 +29,12 @@ def get_capture_page(
     app: str,
     ctx: ContextDep,
     access: AppAccessDep,
+    response: Response,
     stage: Stage = Stage.PRODUCTION,
     page: Annotated[str, Query(max_length=230, description="'home' or 'story:<story id>'")] = HOME,
 ) -> dict[str, Any]:
+    # One user's page: never kept by a browser (the screenshot tabs are reused, see capture.py).
+    response.headers["Cache-Control"] = "no-store"
     access.require(stage_read_privilege(stage))
     with ctx.db.readonly_session() as session:
         return capture_page(session, app, stage, page)

@@ -8,7 +8,11 @@ session and cannot become one, and it is never an admin's token used on somebody
 
 What it may call is a short list of read routes of its app (`CAPTURE_ROUTES`): the page's
 own content and the data requests of its charts, at its stage. Anything else (another
-app, another page, a write route, `/me`, a login) answers 403.
+app, another page, a write route, `/me`, a login) answers 403. A data request must moreover
+be one the captured page sends for the capture's variables (carried in the token): a chart's
+or KPI's request of that page, or the value list of one of its filters
+(toucan.screenshots.pages.check_capture_data); another story's data or an ad-hoc query
+answers 403.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ import json
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from toucan.errors import ErrorCode, PermissionDenied
 
@@ -40,9 +45,20 @@ class CaptureScope:
     stage: str
     page: str
     expires_at: float
+    # The capture's variables (the requester's filter values): the data requests must use them.
+    variables: dict[str, Any] = field(default_factory=dict)
 
     def as_payload(self) -> dict[str, object]:
-        return {"u": self.user_id, "a": self.app, "s": self.stage, "p": self.page, "e": self.expires_at}
+        payload: dict[str, object] = {
+            "u": self.user_id,
+            "a": self.app,
+            "s": self.stage,
+            "p": self.page,
+            "e": self.expires_at,
+        }
+        if self.variables:
+            payload["v"] = self.variables
+        return payload
 
 
 def _key(secret_key: str) -> bytes:
@@ -58,9 +74,19 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def issue_capture_token(secret_key: str, *, user_id: int, app: str, stage: str, page: str, ttl: float) -> str:
-    """A token for one capture of `page` of `app` at `stage`, as `user_id` sees it, for `ttl` seconds."""
-    scope = CaptureScope(user_id, app, stage, page, round(time.time() + ttl, 3))
+def issue_capture_token(
+    secret_key: str,
+    *,
+    user_id: int,
+    app: str,
+    stage: str,
+    page: str,
+    ttl: float,
+    variables: Mapping[str, Any] | None = None,
+) -> str:
+    """A token for one capture of `page` of `app` at `stage` with `variables`, as `user_id`
+    sees it, for `ttl` seconds."""
+    scope = CaptureScope(user_id, app, stage, page, round(time.time() + ttl, 3), dict(variables or {}))
     body = json.dumps({**scope.as_payload(), "n": secrets.token_urlsafe(9)}, separators=(",", ":")).encode()
     signature = hmac.new(_key(secret_key), body, hashlib.sha256).digest()
     return f"{CAPTURE_TOKEN_PREFIX}{_b64(body)}.{_b64(signature)}"
@@ -83,10 +109,18 @@ def read_capture_token(secret_key: str, raw: str, now: float | None = None) -> C
         return None
     try:
         payload = json.loads(body)
+        variables = payload.get("v", {})
+        if not isinstance(variables, dict):
+            return None
         scope = CaptureScope(
-            int(payload["u"]), str(payload["a"]), str(payload["s"]), str(payload["p"]), float(payload["e"])
+            int(payload["u"]),
+            str(payload["a"]),
+            str(payload["s"]),
+            str(payload["p"]),
+            float(payload["e"]),
+            variables,
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
     if scope.expires_at <= (time.time() if now is None else now):
         return None

@@ -1,6 +1,6 @@
 """The warm browser of a worker process: one Chromium per process, started on its first
-capture and kept, a fresh browser context per capture, at most TOUCAN_SCREENSHOT_CONCURRENCY
-captures at once.
+capture and kept, a warm tab (context + page, storage cleared between captures: see
+capture.py) per capture slot, at most TOUCAN_SCREENSHOT_CONCURRENCY captures at once.
 
 Playwright's asyncio API runs on an event loop of its own thread, so captures may be asked
 for from any thread of the process (a job, the doctor, the benchmark) and run side by side
@@ -124,6 +124,9 @@ class BrowserPool:
     def close(self) -> None:
         async def stop() -> None:
             if self._browser is not None:
+                from toucan.screenshots.capture import close_slots
+
+                await close_slots(self._browser)
                 await self._browser.close()
             if self._playwright is not None:
                 await self._playwright.stop()

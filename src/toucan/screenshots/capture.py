@@ -1,5 +1,15 @@
-"""One capture: open a page of the web app in a fresh browser context, wait until it is
+"""One capture: open a page of the web app in a browser tab of its own, wait until it is
 ready, and take it whole as a PNG or a PDF.
+
+Tabs are kept warm: each capture slot (at most TOUCAN_SCREENSHOT_CONCURRENCY) keeps one
+browser context and one page, so a capture reuses the renderer process and the browser's
+cache of the web app's built files (downloaded and compiled once, not once per capture). What
+one capture leaves must never reach the next (another user's, with another token): every
+capture is a new document (the page goes to about:blank in between, which also stops the last
+one's scripts), its origin's cookies and storage are cleared then, and each new document
+starts by emptying localStorage and sessionStorage before the web app runs. The capture
+token itself lives in the page's memory only (`#capture=`), so it dies with the document. A
+slot whose capture failed is closed, not reused.
 
 Ready means the page shows `.tc-slide__content` or `.tc-story` and `<body>` carries
 `data-render-complete="true"` (frontend/src/readiness.ts): every chart has drawn. No fixed
@@ -15,10 +25,10 @@ import html
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, Page, Route
+    from playwright.async_api import Browser, BrowserContext, CDPSession, Page
 
 STORY_SELECTOR = ".tc-slide__content, .tc-story"
 READY_SELECTOR = "body[data-render-complete='true'] :is(.tc-slide__content, .tc-story)"
@@ -33,24 +43,66 @@ CONTENT_SIZE = """() => {
 Format = Literal["png", "pdf"]
 
 
-# The web app's built files (`/assets/<name>-<hash>.js`) never change under one name: each
-# process keeps them in memory and gives them to every fresh context, which would otherwise
-# download and compile them again on each capture.
-_ASSETS: dict[str, tuple[int, dict[str, str], bytes]] = {}
-_ASSETS_MAX_BYTES = 64 * 2**20
+# Before any script of a new document: nothing stored by an earlier capture is readable.
+CLEAR_STORAGE = "try { localStorage.clear(); sessionStorage.clear(); } catch (e) {}"
+# What CDP's Storage.clearDataForOrigin empties between captures (not the HTTP cache: the web
+# app's files; the API's answers are not stored by the browser: POSTs, or `no-store`).
+CLEARED = "cookies,local_storage,indexeddb,websql,service_workers,cache_storage,file_systems"
 
 
-async def _cached_asset(route: Route) -> None:
-    url = route.request.url
-    hit = _ASSETS.get(url)
-    if hit is None:
-        response = await route.fetch()
-        body = await response.body()
-        hit = (response.status, response.headers, body)
-        if response.status == 200 and sum(len(b) for _, _, b in _ASSETS.values()) + len(body) < _ASSETS_MAX_BYTES:
-            _ASSETS[url] = hit
-    status, headers, body = hit
-    await route.fulfill(status=status, headers=headers, body=body)
+@dataclass
+class _Slot:
+    """A warm tab: one context and one page, used by one capture at a time."""
+
+    context: BrowserContext
+    page: Page
+    cdp: CDPSession
+
+
+# The free slots of each browser (by identity: a browser started again gets new ones). A slot
+# is taken by a capture and given back after it; the pool's cap bounds how many exist.
+_FREE: dict[int, tuple[Browser, list[_Slot]]] = {}
+
+
+async def _take_slot(browser: Browser) -> _Slot:
+    owner, free = _FREE.get(id(browser), (None, []))
+    if owner is not browser:
+        free = []
+        _FREE[id(browser)] = (browser, free)
+    while free:
+        slot = free.pop()
+        if not slot.page.is_closed():
+            return slot
+    context = await browser.new_context(
+        viewport=VIEWPORT,  # type: ignore[arg-type]
+        device_scale_factor=1,
+        reduced_motion="reduce",  # charts draw without their intro animation
+        service_workers="block",
+    )
+    await context.add_init_script(CLEAR_STORAGE)
+    page = await context.new_page()
+    return _Slot(context, page, await context.new_cdp_session(page))
+
+
+async def _give_back(browser: Browser, slot: _Slot, origin: str) -> None:
+    """Leave the page (its scripts stop, its token goes), clear its origin's storage, and
+    keep the slot for the next capture."""
+    await slot.page.goto("about:blank", wait_until="commit")
+    await slot.cdp.send("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": CLEARED})
+    await slot.context.clear_cookies()
+    _FREE.setdefault(id(browser), (browser, []))[1].append(slot)
+
+
+async def _discard(slot: _Slot) -> None:
+    with contextlib.suppress(Exception):
+        await slot.context.close()
+
+
+async def close_slots(browser: Browser) -> None:
+    """Close the warm tabs of `browser` (before closing it)."""
+    _, free = _FREE.pop(id(browser), (None, []))
+    for slot in free:
+        await _discard(slot)
 
 
 def timeout_message(timeout_ms: int) -> str:
@@ -143,28 +195,35 @@ async def capture(
     subtitle: str = "",
 ) -> Captured:
     """Capture `url` (token included) once ready; `title` and `subtitle` head a PDF page."""
+    from playwright.async_api import ConsoleMessage, Request, Response
     from playwright.async_api import Error as PlaywrightError
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 
     timeout_ms = int(timeout * 1000)
-    context = await browser.new_context(
-        viewport=VIEWPORT,  # type: ignore[arg-type]
-        device_scale_factor=1,
-        reduced_motion="reduce",  # charts draw without their intro animation
-        service_workers="block",
-    )
+    slot = await _take_slot(browser)
+    page = slot.page
     errors: list[str] = []
     failed: list[str] = []
+    kept = False
+
+    def on_console(m: ConsoleMessage) -> None:
+        if m.type == "error":
+            errors.append(m.text)
+
+    def on_error(e: Exception) -> None:
+        errors.append(str(e))
+
+    def on_failed(r: Request) -> None:
+        failed.append(f"{r.method} {_safe(r.url)}: {r.failure}")
+
+    def on_response(r: Response) -> None:
+        if r.status >= 400:
+            failed.append(f"{r.request.method} {_safe(r.url)}: HTTP {r.status}")
+
+    handlers = {"console": on_console, "pageerror": on_error, "requestfailed": on_failed, "response": on_response}
+    for event, handler in handlers.items():
+        page.on(event, handler)  # type: ignore[call-overload]
     try:
-        await context.route("**/assets/*", _cached_asset)
-        page = await context.new_page()
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("requestfailed", lambda r: failed.append(f"{r.method} {_safe(r.url)}: {r.failure}"))
-        page.on(
-            "response",
-            lambda r: failed.append(f"{r.request.method} {_safe(r.url)}: HTTP {r.status}") if r.status >= 400 else None,
-        )
         started = time.perf_counter()
         try:
             await page.goto(url, wait_until="commit", timeout=timeout_ms)
@@ -182,18 +241,28 @@ async def capture(
         if fmt == "png":
             # The whole page, however tall, down to the end of its content (not an empty screen below).
             width, bottom = await page.evaluate(CONTENT_SIZE)
+            width, height = int(width), max(200, int(bottom))
             data = await page.screenshot(
-                full_page=True,
+                # Within the screen, no resizing of the page for the shot (a relayout).
+                full_page=width > VIEWPORT["width"] or height > VIEWPORT["height"],
                 type="png",
                 animations="disabled",
-                clip={"x": 0, "y": 0, "width": int(width), "height": max(200, int(bottom))},
+                caret="hide",
+                scale="css",
+                clip={"x": 0, "y": 0, "width": width, "height": height},
             )
         else:
             data = await _pdf(page, title, subtitle)
         done = time.perf_counter()
+        for event, handler in handlers.items():
+            page.remove_listener(event, handler)
+        split = urlsplit(url)
+        await _give_back(browser, slot, f"{split.scheme}://{split.netloc}")
+        kept = True
         return Captured(data, (ready - started) * 1000, (done - ready) * 1000)
     finally:
-        await context.close()
+        if not kept:
+            await _discard(slot)
 
 
 async def _pdf(page: Page, title: str, subtitle: str) -> bytes:

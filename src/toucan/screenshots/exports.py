@@ -145,6 +145,7 @@ def render(
             stage=request.stage.value,
             page=page,
             ttl=settings.screenshot_timeout + 60,
+            variables=request.variables,
         )
         url = capture_url(frontend, request.app, parse_page(page), request.stage.value, request.variables)
         header = f"{app_name} — {title}" if title != app_name else app_name

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from toucan.apps.configs import ConfigKind, Stage, read_config
-from toucan.apps.viewer_requests import requesters_on
+from toucan.apps.viewer_requests import chart_request, page_charts, requesters_on
 from toucan.db.models import SmallApp
-from toucan.errors import NotFound, ValidationError
+from toucan.errors import NotFound, PermissionDenied, ValidationError
 
 HOME = "home"
 STORY_PREFIX = "story:"
@@ -85,3 +85,59 @@ def capture_page(session: Session, app_id: str, stage: Stage, page: str) -> dict
     answer["requesters"] = requesters_on(front, slide)
     answer["all_requesters"] = [r for r in front.get("requesters") or [] if isinstance(r, dict)]
     return answer
+
+
+def _requesters(front: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in front.get("requesters") or [] if isinstance(r, dict) and r.get("id")]
+
+
+def check_capture_data(
+    front: dict[str, Any], app_id: str, stage: Stage, page: str, given: dict[str, Any], query: Any, variables: Any
+) -> None:
+    """Refuse (403) a capture token's data request that the captured page does not send.
+
+    The page (frontend/src/views/CaptureView.vue) sends, for the capture's variables `given`:
+    the value list of each filter it shows (its `query`, without variables), and each chart's
+    (or home KPI's) request built by the viewer's rule (toucan.apps.viewer_requests): the
+    chart's query with a filter step per shown filter, and every filter's variable, a given
+    value where the filter applies to the chart. Anything else — another story's chart, an
+    ad-hoc query, a chart's query with other filter values than given — is not the page's.
+    """
+    story = parse_page(page)
+    try:
+        slide = None if story is None else find_story(front, story, app_id, stage)
+    except NotFound:
+        slide = None
+        charts = []
+    else:
+        charts = page_charts(front, slide)
+    every = _requesters(front)
+    shown = requesters_on({"requesters": every}, slide) if slide is not None or story is None else []
+    if not isinstance(variables, dict):
+        variables = {}
+    if not variables and any(r.get("query") == query for r in shown if r.get("query")):
+        return
+    shown_ids = {r["id"] for r in shown}
+    other_values: set[str] = set()
+    for chart in charts:
+        expected = chart_request(chart.query, every, shown, variables, chart.key)
+        if expected.query != query or expected.variables != variables:
+            continue
+        pinned = {
+            r["id"]
+            for r in every
+            if r["id"] in shown_ids
+            and r["id"] in given
+            and (r.get("charts") is None or chart.key in r["charts"])
+            and variables.get(r["id"]) != given[r["id"]]
+        }
+        if not pinned:
+            return
+        other_values |= pinned
+    if other_values:
+        raise PermissionDenied(
+            "This capture token was made for other filter values.", details={"variables": sorted(other_values)}
+        )
+    raise PermissionDenied(
+        "A capture token only runs the data requests of the page it was made for.", details={"page": page}
+    )

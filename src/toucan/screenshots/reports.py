@@ -27,7 +27,7 @@ from toucan.db.engine import Database
 from toucan.db.etl_models import Job
 from toucan.db.models import User
 from toucan.db.report_models import Report, ReportRun
-from toucan.errors import NotFound, ValidationError
+from toucan.errors import NotFound, ToucanError, ValidationError
 from toucan.jobs.context import JobContext
 from toucan.jobs.failure import JobFailed
 from toucan.jobs.queue import JobQueue
@@ -326,6 +326,10 @@ def run_report_job(ctx: JobContext) -> None:
     except JobFailed as failed:
         _end_run(ctx.settings, ctx.db, run_id, "failed", failed.message, max_attempts)
         raise
+    except ToucanError as exc:
+        # What the owner can act on, e.g. a story of the report that its app no longer has.
+        _end_run(ctx.settings, ctx.db, run_id, "failed", f"The run failed: {exc.message}", max_attempts)
+        raise JobFailed(exc.message) from None
     except Exception as exc:
         _end_run(ctx.settings, ctx.db, run_id, "failed", f"The run failed ({type(exc).__name__}).", max_attempts)
         raise
