@@ -24,7 +24,9 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
         TOUCAN_DATABASE_URL=settings.resolved_database_url,
         TOUCAN_SECRET_KEY=str(settings.secret_key),
         TOUCAN_JOB_HEARTBEAT_TIMEOUT=str(settings.job_heartbeat_timeout),
-        TOUCAN_BUILDER_CODE_TIMEOUT="4",
+        # Long enough for the sandbox to start on a loaded 2-core machine (both passes of
+        # `make test` at once); the time-limit tests run code that sleeps far longer.
+        TOUCAN_BUILDER_CODE_TIMEOUT="12",
         TOUCAN_BUILDER_CODE_MEMORY_MB="768",
         TOUCAN_LOG_LEVEL="INFO",
         COLUMNS="200",
