@@ -117,6 +117,8 @@ function pivotSeries(rows: Record<string, unknown>[], x: string, y: string, by: 
 export interface Pick {
   column: string;
   values: unknown[];
+  /** What the chart shows for each value (its axis labels): the keyboard's list of categories. */
+  labels: string[];
 }
 
 /** The raw value behind each distinct label of `column`, in the labels' order. */
@@ -132,6 +134,7 @@ function rawByLabel(rows: Record<string, unknown>[], name: string): unknown[] {
 /** The ECharts option and what a click on a category picks. */
 export function buildChart(spec: ChartSpec, result: DataResult, locale = "en"): { option: Option; pick: Pick | null } {
   const option = buildOption(spec, result, locale);
+  const picked = (column: string, values: unknown[]) => ({ option, pick: { column, values, labels: categories(values) } });
   const rows = sortRows(result.data, spec.sort);
   const x = spec.x ?? result.columns[0]?.name;
   const ys = spec.y?.length ? spec.y : result.columns.slice(1).map((c) => c.name);
@@ -140,16 +143,16 @@ export function buildChart(spec: ChartSpec, result: DataResult, locale = "en"): 
     case "pie":
     case "donut": {
       const label = spec.label ?? x;
-      return { option, pick: { column: label, values: rows.map((r) => r[label]) } };
+      return picked(label, rows.map((r) => r[label]));
     }
     case "leaderboard": {
       const sorted = [...rows].sort((a, b) => Number(b[ys[0]] ?? 0) - Number(a[ys[0]] ?? 0)).slice(0, 10).reverse();
-      return { option, pick: { column: x, values: sorted.map((r) => r[x]) } };
+      return picked(x, sorted.map((r) => r[x]));
     }
     case "bar":
     case "line":
     case "area":
-      return { option, pick: { column: x, values: spec.series ? rawByLabel(rows, x) : rows.map((r) => r[x]) } };
+      return picked(x, spec.series ? rawByLabel(rows, x) : rows.map((r) => r[x]));
     default:
       return { option, pick: null };
   }
