@@ -28,6 +28,17 @@ def _story_editor(page: Any, base: str) -> None:
     page.wait_for_selector("[data-story-studio]")
 
 
+def _story_explored(page: Any, base: str) -> None:
+    """A story with a chart shown as a table and another's menu listing its categories."""
+    page.goto(base + APP + "/stories/country-dashboard")
+    page.wait_for_selector(READY + " canvas")
+    page.click("[data-chart-type=bar] [data-action=chart-menu]")
+    page.click("[data-action=as-table]")
+    page.click("[data-chart-type=line] [data-action=chart-menu]")
+    page.click("[data-chart-type=line] [data-action^=pick-]")
+    page.wait_for_selector("[data-pick-index]")
+
+
 def _open(url: str, ready: str) -> Callable[[Any, str], None]:
     def go(page: Any, base: str) -> None:
         page.goto(base + url)
@@ -41,6 +52,7 @@ PAGES: dict[str, Callable[[Any, str], None]] = {
     "store": _open("/", ".tile"),
     "app-home": _open(APP, READY + " .kpi-value"),
     "story": _open(APP + "/stories/monthly-revenue", READY + " canvas"),
+    "story-explored": _story_explored,
     "chapter": _open(APP + "/stories/overview", "[data-chapter-stories] .thumb"),
     "not-found": _open(APP + "/stories/no-such-story", "[data-not-found=story]"),
     "data": _open(APP + "/data", "[data-dropzone]"),
@@ -65,7 +77,9 @@ def sized(request: pytest.FixtureRequest, browser: Any) -> Any:
     width, height = SIZES[request.param]
     phone = request.param == "phone"
     # The app's CSP forbids inline scripts; axe is injected by the test, not served by the app.
-    context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone, bypass_csp=True)
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone, bypass_csp=True
+    )
     page = context.new_page()
     page.size_name = request.param
     yield page
@@ -78,6 +92,15 @@ def test_the_login_page_has_no_serious_violation(stack: str, sized: Any) -> None
     found = violations(sized)
     shot(sized, f"a11y-login-{sized.size_name}")
     assert found == [], "\n".join(found)
+
+
+def test_a_violation_is_reported_with_its_rule_and_element(stack: str, sized: Any) -> None:
+    """The check itself: a nameless button on the page fails it, named by rule and target."""
+    sized.goto(stack + "/login")
+    sized.wait_for_selector("input[name=username]")
+    sized.evaluate("document.body.insertAdjacentHTML('beforeend', '<button id=nameless></button>')")
+    found = violations(sized)
+    assert any(line.startswith("button-name (critical): #nameless") for line in found), found
 
 
 @pytest.mark.parametrize("name", list(PAGES))
