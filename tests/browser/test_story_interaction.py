@@ -196,3 +196,99 @@ def test_on_a_phone_the_story_comes_first(stack: str, browser: Any, app: str) ->
         assert not page.locator("#story-nav").is_visible()  # closed again on the new story
     finally:
         context.close()
+
+
+def _tab_to(page: Any, selector: str, limit: int = 80) -> None:
+    """Press Tab until the element `selector` has the focus (a keyboard user's way there)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement?.matches(s) ?? false", selector):
+            return
+    raise AssertionError(f"{selector} was not reached with {limit} presses of Tab")
+
+
+def _focused(page: Any) -> str:
+    return page.evaluate("document.activeElement?.innerText ?? ''").strip()  # type: ignore[no-any-return]
+
+
+def test_a_keyboard_user_filters_and_drills_as_a_click_does(stack: str, page: Any, app: str) -> None:
+    page.set_viewport_size({"width": 1440, "height": 900})
+    _watch(page)
+    login(page, stack, "admin", ADMIN_PASSWORD)
+    page.goto(f"{stack}/apps/{app}/stories/world")
+    page.wait_for_selector(READY)
+    countries_menu = "[data-chart-key='world/countries'] [data-action=chart-menu]"
+
+    # The chart's menu, then "Filter the story by…": its categories, the first one focused.
+    _tab_to(page, countries_menu)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert _focused(page) == "Filter the story by…"
+    page.keyboard.press("Enter")
+    assert _focused(page) == "Brazil"
+    page.keyboard.press("ArrowDown")
+    assert _focused(page) == "France"
+    page.keyboard.press("Enter")
+    page.locator("[data-selection]").get_by_text("country: France").wait_for()
+    page.wait_for_function(
+        "() => !document.querySelector(\"[data-chart-key='world/cities'] table\")?.innerText.includes('Tokyo')"
+    )
+    table = page.locator("[data-chart-key='world/cities'] table").inner_text()
+    assert "Paris" in table and "Madrid" not in table
+    query = parse_qs(urlparse(page.url).query)
+    assert query["sel.column"] == ["country"] and query["sel.value"] == ["France"]
+    # The focus is back on the chart's menu button; the list marks the chosen category.
+    assert page.evaluate("(s) => document.activeElement.matches(s)", countries_menu)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    assert page.locator("[data-chart-key='world/countries'] [aria-checked=true]").inner_text() == "France"
+    shot(page, "story-keyboard-filter")
+    # Escape closes the menu, back on its button.
+    page.keyboard.press("Escape")
+    assert page.locator("[data-chart-key='world/countries'] [role=menu]").count() == 0
+    assert page.evaluate("(s) => document.activeElement.matches(s)", countries_menu)
+    # The chip clears the selection.
+    _tab_to(page, "[data-action=clear-selection]")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.querySelector(\"[data-chart-key='world/cities'] table\")?.innerText.includes('Tokyo')"
+    )
+    assert "sel.column" not in page.url
+
+    # A chart with a hierarchy: "Drill into…" goes one level down per choice.
+    page.wait_for_selector(READY)
+    regions_menu = "[data-chart-key='world/regions'] [data-action=chart-menu]"
+    page.focus("body")
+    _tab_to(page, regions_menu)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert _focused(page) == "Drill into…"
+    page.keyboard.press("Enter")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    assert _focused(page) == "Europe"  # Americas, Asia, Europe
+    page.keyboard.press("Enter")
+    page.locator("[data-drill-path]").get_by_text("Europe").wait_for()
+    page.wait_for_selector(READY)
+    drilled = [
+        r
+        for r in _requests(page)
+        if any(s.get("on") == ["country"] for s in r["query"] if isinstance(s, dict))
+        and any(s.get("name") == "filter" and s["condition"].get("column") == "region" for s in r["query"])
+    ]
+    assert drilled and drilled[-1]["query"][1]["condition"] == {"column": "region", "operator": "eq", "value": "Europe"}
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    assert _focused(page) == "France"  # France, Spain
+    page.keyboard.press("Enter")
+    page.locator("[data-drill-path]").get_by_text("France").wait_for()
+    assert json.loads(parse_qs(urlparse(page.url).query)["drill.world/regions"][0]) == ["Europe", "France"]
+    # At the hierarchy's last level, a choice filters the story instead.
+    page.wait_for_selector(READY)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert _focused(page) == "Filter the story by…"
+    shot(page, "story-keyboard-drill")
+    assert page.console_errors == []

@@ -162,14 +162,19 @@ export function emptyRoles(spec: ChartSpec): RoleKey[] {
   return (ROLES[spec.type] ?? []).filter((role) => role.required && !roleValue(spec, role.key).length).map((role) => role.key);
 }
 
-/** The palettes a builder picks from; the first is the stack's default. */
+/**
+ * The palettes a builder picks from; the first is the stack's default. Each colour is at least
+ * 3:1 against the chart's background and neighbours stay apart for colour-blind viewers
+ * (palettes.test.ts).
+ */
 export const PALETTES: Record<string, string[]> = {
   default: PALETTE,
-  ocean: ["#0c4a6e", "#0369a1", "#0ea5e9", "#7dd3fc", "#155e75", "#06b6d4", "#67e8f9", "#a5f3fc"],
-  warm: ["#9a3412", "#ea580c", "#f59e0b", "#fbbf24", "#b91c1c", "#ef4444", "#fb7185", "#fda4af"],
-  forest: ["#14532d", "#15803d", "#22c55e", "#86efac", "#3f6212", "#65a30d", "#a3e635", "#d9f99d"],
-  mono: ["#1e293b", "#334155", "#475569", "#64748b", "#94a3b8", "#cbd5e1", "#0f172a", "#e2e8f0"],
-  contrast: ["#000000", "#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7"],
+  ocean: ["#0c4a6e", "#4f46e5", "#0891b2", "#3730a3", "#0d9488", "#3b82f6", "#134e4a", "#0284c7"],
+  warm: ["#9a3412", "#ec4899", "#ef4444", "#831843", "#c2410c", "#7f1d1d", "#ea580c", "#f43f5e"],
+  forest: ["#14532d", "#4d7c0f", "#059669", "#365314", "#0d9488", "#15803d", "#134e4a", "#16a34a"],
+  mono: ["#1e293b", "#64748b", "#44403c", "#0f172a", "#475569", "#292524", "#78716c", "#374151"],
+  // Every colour at least 4.5:1, as text is.
+  contrast: ["#000000", "#0072b2", "#7f1d1d", "#4f46e5", "#0f766e", "#3730a3", "#a16207", "#0c4a6e"],
 };
 
 /** The palette's name the spec's colours are (default when none; null for custom colours). */

@@ -152,11 +152,12 @@ describe("what a click picks", () => {
     };
     const bar = buildChart({ type: "bar", x: "month", y: ["v"], format: { date: "month" } }, data);
     expect((bar.option.xAxis as { data: string[] }).data).toEqual(["Jan 2024", "Feb 2024"]);
-    expect(bar.pick).toEqual({ column: "month", values: ["2024-01-01", "2024-02-01"] });
+    expect(bar.pick).toEqual({ column: "month", values: ["2024-01-01", "2024-02-01"], labels: ["Jan 2024", "Feb 2024"] });
     const pie = buildChart({ type: "pie", label: "month", value: "v" }, data);
     expect(pie.pick?.column).toBe("month");
     expect(buildChart({ type: "gauge", value: "v" }, data).pick).toBeNull();
     const top = buildChart({ type: "leaderboard", x: "month", y: ["v"] }, data);
     expect(top.pick?.values).toEqual(["2024-01-01", "2024-02-01"]); // drawn bottom-up: smallest first
+    expect(top.pick?.labels).toEqual(["2024-01-01", "2024-02-01"]); // no date format: as they are
   });
 });

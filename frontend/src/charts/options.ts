@@ -5,7 +5,15 @@ import { formatDate, formatNumber } from "./format";
 
 export type Option = Record<string, unknown>;
 
-export const PALETTE = ["#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#06b6d4", "#ec4899", "#84cc16"];
+/**
+ * The default series colours: colour-blind safe (Okabe–Ito's blue, vermillion and green, then
+ * darker tones), each at least 3:1 against the chart's background (WCAG 1.4.11), every pair
+ * apart under deuteranopia and protanopia (palettes.test.ts checks both).
+ */
+export const PALETTE = ["#0072b2", "#d55e00", "#009e73", "#4f46e5", "#b91c1c", "#3b82f6", "#1e293b", "#6b7280"];
+
+/** A waterfall's steps up and down, and its total: told apart without red–green vision too. */
+export const WATERFALL = { up: "#059669", down: "#b91c1c", total: PALETTE[0] };
 
 export const ECHART_TYPES = new Set([
   "bar", "line", "area", "pie", "donut", "scatter", "heatmap", "gauge", "waterfall", "leaderboard",
@@ -109,6 +117,8 @@ function pivotSeries(rows: Record<string, unknown>[], x: string, y: string, by: 
 export interface Pick {
   column: string;
   values: unknown[];
+  /** What the chart shows for each value (its axis labels): the keyboard's list of categories. */
+  labels: string[];
 }
 
 /** The raw value behind each distinct label of `column`, in the labels' order. */
@@ -124,6 +134,7 @@ function rawByLabel(rows: Record<string, unknown>[], name: string): unknown[] {
 /** The ECharts option and what a click on a category picks. */
 export function buildChart(spec: ChartSpec, result: DataResult, locale = "en"): { option: Option; pick: Pick | null } {
   const option = buildOption(spec, result, locale);
+  const picked = (column: string, values: unknown[]) => ({ option, pick: { column, values, labels: categories(values) } });
   const rows = sortRows(result.data, spec.sort);
   const x = spec.x ?? result.columns[0]?.name;
   const ys = spec.y?.length ? spec.y : result.columns.slice(1).map((c) => c.name);
@@ -132,16 +143,16 @@ export function buildChart(spec: ChartSpec, result: DataResult, locale = "en"): 
     case "pie":
     case "donut": {
       const label = spec.label ?? x;
-      return { option, pick: { column: label, values: rows.map((r) => r[label]) } };
+      return picked(label, rows.map((r) => r[label]));
     }
     case "leaderboard": {
       const sorted = [...rows].sort((a, b) => Number(b[ys[0]] ?? 0) - Number(a[ys[0]] ?? 0)).slice(0, 10).reverse();
-      return { option, pick: { column: x, values: sorted.map((r) => r[x]) } };
+      return picked(x, sorted.map((r) => r[x]));
     }
     case "bar":
     case "line":
     case "area":
-      return { option, pick: { column: x, values: spec.series ? rawByLabel(rows, x) : rows.map((r) => r[x]) } };
+      return picked(x, spec.series ? rawByLabel(rows, x) : rows.map((r) => r[x]));
     default:
       return { option, pick: null };
   }
@@ -274,9 +285,9 @@ export function buildOption(spec: ChartSpec, result: DataResult, locale = "en"):
       yAxis: valueAxis(spec, spec.yTitle, tops),
       series: [
         { type: "bar", stack: "w", itemStyle: { color: "transparent" }, emphasis: { disabled: true }, data: offsets, tooltip: { show: false } },
-        { type: "bar", stack: "w", name: "+", itemStyle: { color: "#10b981" }, data: ups },
-        { type: "bar", stack: "w", name: "−", itemStyle: { color: "#ef4444" }, data: downs },
-        { type: "bar", stack: "w", name: spec.totalLabel ?? "Total", itemStyle: { color: "#2563eb" }, data: total },
+        { type: "bar", stack: "w", name: "+", itemStyle: { color: WATERFALL.up }, data: ups },
+        { type: "bar", stack: "w", name: "−", itemStyle: { color: WATERFALL.down }, data: downs },
+        { type: "bar", stack: "w", name: spec.totalLabel ?? "Total", itemStyle: { color: WATERFALL.total }, data: total },
       ],
     };
   }
@@ -354,8 +365,8 @@ export function kpi(spec: ChartSpec, result: DataResult): { value: unknown; tren
 
 // --- the chart builder's gallery: a small SVG per type (24×16 viewBox, currentColor) --------
 
-const A = "#2563eb";
-const B = "#f59e0b";
+const A = PALETTE[0];
+const B = PALETTE[1];
 const G = "#94a3b8";
 export const THUMBNAILS: Record<string, string> = {
   bar: `<rect x="3" y="8" width="4" height="7" fill="${A}"/><rect x="10" y="4" width="4" height="11" fill="${A}"/><rect x="17" y="6" width="4" height="9" fill="${A}"/>`,
@@ -366,9 +377,9 @@ export const THUMBNAILS: Record<string, string> = {
   scatter: `<circle cx="5" cy="11" r="1.6" fill="${A}"/><circle cx="9" cy="7" r="2.4" fill="${B}"/><circle cx="14" cy="9" r="1.4" fill="${A}"/><circle cx="19" cy="4" r="2" fill="${B}"/>`,
   heatmap: `<rect x="3" y="2" width="6" height="6" fill="${A}"/><rect x="9" y="2" width="6" height="6" fill="${A}" opacity="0.4"/><rect x="15" y="2" width="6" height="6" fill="${A}" opacity="0.7"/><rect x="3" y="8" width="6" height="6" fill="${A}" opacity="0.2"/><rect x="9" y="8" width="6" height="6" fill="${A}" opacity="0.9"/><rect x="15" y="8" width="6" height="6" fill="${A}" opacity="0.5"/>`,
   gauge: `<path d="M4 14 A8 8 0 0 1 20 14" fill="none" stroke="${G}" stroke-width="3"/><path d="M4 14 A8 8 0 0 1 15 6.8" fill="none" stroke="${A}" stroke-width="3"/>`,
-  waterfall: `<rect x="2" y="4" width="4" height="10" fill="#10b981"/><rect x="7" y="4" width="4" height="4" fill="#ef4444"/><rect x="12" y="2" width="4" height="6" fill="#10b981"/><rect x="17" y="2" width="4" height="12" fill="${A}"/>`,
+  waterfall: `<rect x="2" y="4" width="4" height="10" fill="${WATERFALL.up}"/><rect x="7" y="4" width="4" height="4" fill="${WATERFALL.down}"/><rect x="12" y="2" width="4" height="6" fill="${WATERFALL.up}"/><rect x="17" y="2" width="4" height="12" fill="${A}"/>`,
   leaderboard: `<rect x="2" y="2" width="19" height="3" fill="${A}"/><rect x="2" y="6.5" width="14" height="3" fill="${A}"/><rect x="2" y="11" width="8" height="3" fill="${A}"/>`,
-  kpi: `<text x="12" y="11" text-anchor="middle" font-size="9" font-weight="700" fill="${A}">42</text><path d="M17 13 l2 -3 l2 3 z" fill="#10b981"/>`,
+  kpi: `<text x="12" y="11" text-anchor="middle" font-size="9" font-weight="700" fill="${A}">42</text><path d="M17 13 l2 -3 l2 3 z" fill="${WATERFALL.up}"/>`,
   table: `<rect x="2" y="2" width="20" height="12" fill="none" stroke="${G}"/><line x1="2" y1="6" x2="22" y2="6" stroke="${G}"/><line x1="2" y1="10" x2="22" y2="10" stroke="${G}"/><line x1="9" y1="2" x2="9" y2="14" stroke="${G}"/>`,
 };
 
