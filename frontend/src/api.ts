@@ -736,6 +736,8 @@ export interface CapturePage {
   requesters: Requester[];
   /** Every filter of the app (their variables are sent with each request). */
   all_requesters?: Requester[];
+  /** The language of the user the page is captured for (null: never chosen). */
+  locale?: string | null;
 }
 
 export interface ExportRequest {

@@ -209,3 +209,23 @@ def test_a_viewer_capture_keeps_their_row_filter(stack: str) -> None:
     assert "Madrid" not in viewer_text and "Roma" not in viewer_text
     # The same page as an admin (who sees every row): the test can tell them apart.
     assert "Madrid" in admin_text and "Roma" in admin_text
+
+
+def test_a_capture_is_drawn_in_the_requesters_language(stack: str) -> None:
+    admin = api_login(stack, "admin", ADMIN_PASSWORD)
+    table = [{"name": "domain", "domain": "sales"}]
+    front = {"slides": [{"id": "cities", "title": "Cities", "chart": {"type": "table"}, "query": table}]}
+    _make_app(stack, admin, "lang-app", front)
+    for username in ("capture-en", "capture-lang-fr"):
+        user = {"username": username, "password": f"{username}-password", "privileges": {"lang-app": ["view"]}}
+        created = httpx.post(f"{stack}/_api/users", json=user, headers=admin)
+        assert created.status_code in (200, 201, 409), created.text
+    french = api_login(stack, "capture-lang-fr", "capture-lang-fr-password")
+    chosen = httpx.patch(f"{stack}/_api/me", json={"locale": "fr"}, headers=french)
+    assert chosen.status_code == 200, chosen.text
+    english = api_login(stack, "capture-en", "capture-en-password")
+    body = {"page": "home", "format": "pdf"}
+    french_text = PdfReader(io.BytesIO(export(stack, french, "lang-app", body))).pages[0].extract_text()
+    english_text = PdfReader(io.BytesIO(export(stack, english, "lang-app", body))).pages[0].extract_text()
+    assert "Histoires" in french_text and "Stories" not in french_text
+    assert "Stories" in english_text and "Histoires" not in english_text

@@ -266,3 +266,16 @@ def test_a_capture_tokens_variables_are_signed(settings: Settings) -> None:
     payload["v"] = {"a": [2]}
     altered = "tcc_" + base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
     assert read_capture_token(str(settings.secret_key), f"{altered}.{signature}") is None
+
+
+def test_a_capture_is_drawn_in_its_users_language(
+    client: TestClient, settings: Settings, db: Database, viewer: dict[str, str]
+) -> None:
+    token = _token(settings, db, "fr")
+    page = client.get("/sales/capture?stage=production&page=story:by-city", headers=token)
+    assert page.json()["locale"] is None  # never chosen: the browser's language applies
+    assert client.patch("/me", json={"locale": "fr"}, headers=viewer).status_code == 200
+    page = client.get("/sales/capture?stage=production&page=story:by-city", headers=token)
+    assert page.json()["locale"] == "fr"
+    # The token still cannot change it.
+    assert_error(client.patch("/me", json={"locale": "en"}, headers=token), 403)

@@ -37,7 +37,7 @@ def get_capture_page(
     response.headers["Cache-Control"] = "no-store"
     access.require(stage_read_privilege(stage))
     with ctx.db.readonly_session() as session:
-        return capture_page(session, app, stage, page)
+        return capture_page(session, app, stage, page, username=access.identity.username)
 
 
 class ExportBody(BaseModel):
