@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.helpers import ROOT, TOUCAN_CTL, chromium, clean_env, running_server
-from tests.helpers.browser import ADMIN_PASSWORD, DEMO_PASSWORD
+from tests.helpers.browser import ADMIN_PASSWORD, DEMO_PASSWORD, record_errors
 
 
 @pytest.fixture(scope="session")
@@ -40,10 +40,6 @@ def browser() -> Iterator[object]:
 @pytest.fixture
 def page(browser: object) -> Iterator[object]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.console_errors = errors  # type: ignore[attr-defined]
+    page = record_errors(context.new_page())
     yield page
     context.close()

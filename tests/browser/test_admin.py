@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.browser.test_stories import login
-from tests.helpers.browser import ADMIN_PASSWORD, DEMO_PASSWORD, shot
+from tests.helpers.browser import ADMIN_PASSWORD, DEMO_PASSWORD, record_errors, shot
 
 pytestmark = pytest.mark.browser
 
@@ -26,11 +26,7 @@ def api(stack: str, username: str = "admin", password: str = ADMIN_PASSWORD) -> 
 @pytest.fixture
 def phone(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.console_errors = errors
+    page = record_errors(context.new_page())
     yield page
     context.close()
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.browser.test_stories import READY, login
-from tests.helpers.browser import ADMIN_PASSWORD, shot
+from tests.helpers.browser import ADMIN_PASSWORD, record_errors, shot
 
 pytestmark = pytest.mark.browser
 USER = "polyglot"
@@ -38,11 +38,7 @@ def _device(browser: Any, stored: str | None = None) -> Any:
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
     if stored:
         context.add_init_script(f"localStorage.setItem('toucan.locale', '{stored}')")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.console_errors = errors
+    page = record_errors(context.new_page())
     return page
 
 

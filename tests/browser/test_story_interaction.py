@@ -101,6 +101,17 @@ def _requests(page: Any) -> list[dict[str, Any]]:
     return page.requests_seen  # type: ignore[no-any-return]
 
 
+def _assert_drilled_into_region(page: Any, region: str) -> None:
+    """The last by-country request of the page filters on `region` (a drill-down's request)."""
+    drilled = [
+        r
+        for r in _requests(page)
+        if any(s.get("on") == ["country"] for s in r["query"] if isinstance(s, dict))
+        and any(s.get("name") == "filter" and s["condition"].get("column") == "region" for s in r["query"])
+    ]
+    assert drilled and drilled[-1]["query"][1]["condition"] == {"column": "region", "operator": "eq", "value": region}
+
+
 def _watch(page: Any) -> None:
     page.requests_seen = []
     page.on(
@@ -160,13 +171,7 @@ def test_a_chart_drills_down_its_hierarchy_with_a_breadcrumb(stack: str, page: A
     _click_bar(page, regions, 2, 3)
     page.locator("[data-drill-path]").get_by_text("Europe").wait_for()
     page.wait_for_selector(READY)
-    drilled = [
-        r
-        for r in _requests(page)
-        if any(s.get("on") == ["country"] for s in r["query"] if isinstance(s, dict))
-        and any(s.get("name") == "filter" and s["condition"].get("column") == "region" for s in r["query"])
-    ]
-    assert drilled and drilled[-1]["query"][1]["condition"] == {"column": "region", "operator": "eq", "value": "Europe"}
+    _assert_drilled_into_region(page, "Europe")
     # France, Spain: click France, then its cities.
     _click_bar(page, regions, 0, 2)
     page.locator("[data-drill-path]").get_by_text("France").wait_for()
@@ -271,13 +276,7 @@ def test_a_keyboard_user_filters_and_drills_as_a_click_does(stack: str, page: An
     page.keyboard.press("Enter")
     page.locator("[data-drill-path]").get_by_text("Europe").wait_for()
     page.wait_for_selector(READY)
-    drilled = [
-        r
-        for r in _requests(page)
-        if any(s.get("on") == ["country"] for s in r["query"] if isinstance(s, dict))
-        and any(s.get("name") == "filter" and s["condition"].get("column") == "region" for s in r["query"])
-    ]
-    assert drilled and drilled[-1]["query"][1]["condition"] == {"column": "region", "operator": "eq", "value": "Europe"}
+    _assert_drilled_into_region(page, "Europe")
     page.keyboard.press("Enter")
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")

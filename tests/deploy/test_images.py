@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from tests.helpers import ROOT, free_port
-from tests.helpers.browser import SCREENSHOTS, shot
+from tests.helpers.browser import SCREENSHOTS, record_errors, shot
 from tests.helpers.podman import (
     BACKEND_IMAGE,
     CA_BUNDLE,
@@ -218,11 +218,7 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.console_errors = errors
+    page = record_errors(context.new_page())
     yield page
     context.close()
 
