@@ -11,6 +11,9 @@ export type Option = Record<string, unknown>;
  * apart under deuteranopia and protanopia (palettes.test.ts checks both).
  */
 export const PALETTE = ["#0072b2", "#d55e00", "#009e73", "#4f46e5", "#b91c1c", "#3b82f6", "#1e293b", "#6b7280"];
+/** A heatmap's scale: one hue from light to dark, so its order reads by lightness alone (in any
+ * colour vision, and in grey); its darkest end stands 3:1 from the panel. */
+export const HEAT_SCALE = ["#eaf2fb", "#a8cbe8", "#4f93c9", "#1c5f9e", "#0b3463"];
 
 /** A waterfall's steps up and down, and its total: told apart without red–green vision too. */
 export const WATERFALL = { up: "#059669", down: "#b91c1c", total: PALETTE[0] };
@@ -238,7 +241,7 @@ export function buildOption(spec: ChartSpec, result: DataResult, locale = "en"):
       // Every row and column named (a phone shrinks the text rather than skip labels).
       xAxis: { type: "category", data: xs, ...axisTitle(spec.xTitle, "category"), axisLabel: { interval: 0, hideOverlap: true, rotate: xs.length > 6 ? 35 : 0 } },
       yAxis: { type: "category", data: yCats, ...axisTitle(spec.yTitle, "category"), axisLabel: { interval: 0, fontSize: yCats.length > 8 ? 10 : 12 } },
-      visualMap: { min: Math.min(...values, 0), max: Math.max(...values, 1), calculable: true, orient: "horizontal", left: "center", bottom: 0 },
+      visualMap: { min: Math.min(...values, 0), max: Math.max(...values, 1), calculable: true, orient: "horizontal", left: "center", bottom: 0, inRange: { color: HEAT_SCALE } },
       grid: { left: 12, right: 24, top: 24, bottom: 60, containLabel: true },
       series: [
         {

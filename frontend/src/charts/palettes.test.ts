@@ -4,7 +4,7 @@
 // CIELAB with ΔE*76).
 import { describe, expect, it } from "vitest";
 import { PALETTES } from "./builder";
-import { PALETTE, WATERFALL } from "./options";
+import { HEAT_SCALE, PALETTE, WATERFALL } from "./options";
 
 // A story's panel (white) and the page around it (style.css --bg): charts are drawn on both.
 const BACKGROUNDS = ["#ffffff", "#f6f7fb"];
@@ -136,5 +136,17 @@ describe("the chart palettes", () => {
       expect(distance(WATERFALL.down, WATERFALL.total, matrix), vision).toBeGreaterThanOrEqual(APART);
     }
     for (const color of Object.values(WATERFALL)) for (const bg of BACKGROUNDS) expect(contrast(color, bg)).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe("the heatmap's scale", () => {
+  it("gets darker at every step, in every vision, far enough apart to read the order", () => {
+    for (const vision of Object.values(VISIONS)) {
+      const lightness = HEAT_SCALE.map((c) => seen(c, vision)[0]);
+      for (let i = 1; i < lightness.length; i++) expect(lightness[i - 1] - lightness[i]).toBeGreaterThan(10);
+    }
+  });
+  it("ends 3:1 from the panel", () => {
+    for (const bg of BACKGROUNDS) expect(contrast(HEAT_SCALE[HEAT_SCALE.length - 1], bg)).toBeGreaterThanOrEqual(3);
   });
 });
