@@ -256,14 +256,16 @@ new MutationObserver(() => {
 }).observe(document, { attributes: true, subtree: true, attributeFilter: ['data-render-complete'] });
 """
 
-# The bars of a horizontal bar chart, top to bottom, found in its canvas (the series' colour):
+# The bars of a horizontal bar chart, top to bottom, found in its canvas (the series' colour,
+# the palette's first):
 # where to click each, from the canvas's corner, whatever the labels' width and the grid.
 FIND_BARS = """
 (chart) => {
   const canvas = chart.querySelector('canvas');
   const ratio = canvas.width / canvas.getBoundingClientRect().width;
   const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-  const blue = (x, y) => { const i = (y * canvas.width + x) * 4; return pixels[i + 2] > 180 && pixels[i] < 110 && pixels[i + 1] < 160; };
+  // The default palette's first colour, #0072b2 (src/charts/options.ts PALETTE), give or take.
+  const blue = (x, y) => { const i = (y * canvas.width + x) * 4; return pixels[i] < 40 && Math.abs(pixels[i + 1] - 114) < 40 && Math.abs(pixels[i + 2] - 178) < 40; };
   const bars = [];
   let open = null;
   for (let y = 0; y < canvas.height; y++) {
