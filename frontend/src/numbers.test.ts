@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { axisFormatter, axisFormatterFor, columnHeader, distinctLabels, formatCell, formatNumber, isIdentifierColumn, niceStep } from "./numbers";
+import { axisFormatter, axisFormatterFor, columnDecimals, columnHeader, distinctLabels, formatCell, formatNumber, isIdentifierColumn, niceStep } from "./numbers";
 
 // Intl writes narrow no-break spaces in French: compare with plain spaces.
 const plain = (text: string) => text.replace(/[\u00a0\u202f]/g, " ");
@@ -120,5 +120,23 @@ describe("axisFormatterFor", () => {
     const fine = axisFormatterFor([1_234_000], { compact: true });
     expect([0, 250_000, 500_000, 750_000, 1_000_000, 1_250_000].map(fine)).toEqual(["0", "250K", "500K", "750K", "1M", "1.25M"]);
     expect(axisFormatterFor(["n/a"])(1500)).toBe("1.5K");
+  });
+});
+
+describe("a table column's decimals", () => {
+  it("are the most any value has, up to 2, so the cells line up", () => {
+    expect(columnDecimals([25238.59, 109091.4, 100667.21])).toBe(2);
+    expect(formatCell(109091.4, { decimals: columnDecimals([25238.59, 109091.4]), unit: "€" }, "en")).toBe("109,091.40\u00a0€");
+    expect(columnDecimals([1.5, 2.25, 3])).toBe(2);
+    expect(columnDecimals([1.5, 2, -3.5])).toBe(1);
+    expect(columnDecimals([12.3456789])).toBe(2); // the exact format's 2 at most
+  });
+  it("leave whole numbers, tiny values, percentages and fixed formats to their own rule", () => {
+    expect(columnDecimals([1, 2, 3000])).toBeUndefined();
+    expect(columnDecimals([0.000123, 0.5])).toBeUndefined();
+    expect(columnDecimals([0.25, 1.5], { percent: true })).toBeUndefined();
+    expect(columnDecimals([1.5], { decimals: 0 })).toBeUndefined();
+    expect(columnDecimals(["a", null, 2.999])).toBeUndefined(); // 2.999 rounds to 3.00 → 3
+    expect(columnDecimals(["a", null, 2.5])).toBe(1);
   });
 });

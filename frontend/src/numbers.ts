@@ -158,6 +158,25 @@ export function formatCell(value: unknown, format: NumberFormat = {}, locale = "
   return formatNumber(n, format, locale, "table");
 }
 
+/**
+ * The decimals a table column's numbers all get, so they line up ("109,091.40" under
+ * "25,238.59", never "109,091.4"): the most any of them has, up to the exact format's 2;
+ * undefined when the column is whole numbers or percentages (their own rule applies).
+ */
+export function columnDecimals(values: unknown[], format: NumberFormat = {}): number | undefined {
+  if (format.decimals !== undefined || format.percent) return undefined;
+  let most = 0;
+  for (const value of values) {
+    const n = toNumber(value);
+    if (n === null || Number.isInteger(n) || Math.abs(n) < 1) continue;
+    const rounded = Number(n.toFixed(EXACT_DECIMALS));
+    const fraction = String(rounded).split(".")[1] ?? "";
+    most = Math.max(most, fraction.length);
+    if (most === EXACT_DECIMALS) break;
+  }
+  return most > 0 ? most : undefined;
+}
+
 /** A column header with its unit: "revenue (€)", "share (%)". */
 export function columnHeader(label: string, format: NumberFormat = {}): string {
   const unit = format.percent ? "%" : format.unit;
