@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.browser.test_stories import login
-from tests.helpers.browser import ADMIN_PASSWORD, shot
+from tests.helpers.browser import ADMIN_PASSWORD, DEMO_PASSWORD, shot
 
 pytestmark = pytest.mark.browser
 
@@ -73,3 +73,34 @@ def test_on_a_phone_the_top_bar_folds_into_a_menu(stack: str, browser: Any) -> N
         page.wait_for_url(stack + "/login**")
     finally:
         context.close()
+
+
+# ECharts' tooltip: the absolutely placed box it stacks above everything (z-index 9999999).
+TOOLTIP = """() => [...document.querySelectorAll(".tc-story .chart div")].find((d) => {
+  const s = getComputedStyle(d);
+  return d.innerText && s.position === "absolute" && s.zIndex === "9999999" && s.display !== "none"
+    && s.visibility !== "hidden" && s.opacity !== "0";
+})"""
+
+
+def test_a_tap_on_a_phone_shows_the_exact_value_inside_the_screen(stack: str, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    login(page, stack, "demo-viewer", DEMO_PASSWORD)
+    page.goto(f"{stack}/apps/demo-sales/stories/monthly-revenue")
+    page.wait_for_selector("body[data-render-complete='true'] .tc-story canvas")
+    canvas = page.locator(".tc-story .chart canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box is not None
+    # Near the right edge, where an unconfined tooltip would run off the screen.
+    page.touchscreen.tap(box["x"] + box["width"] * 0.9, box["y"] + box["height"] * 0.5)
+    tip = page.wait_for_function(TOOLTIP).as_element()
+    assert tip is not None
+    text = tip.inner_text()
+    assert "€" in text and any(c.isdigit() for c in text), text
+    assert not any(text.strip().endswith(s + "\u00a0€") for s in ("K", "M")), text  # exact, not compact
+    where = tip.bounding_box()
+    assert where is not None and where["x"] >= 0 and where["x"] + where["width"] <= 390, where
+    shot(page, "phone-tooltip")
+    context.close()

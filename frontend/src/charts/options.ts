@@ -77,7 +77,8 @@ function grid(spec: ChartSpec, legend: Option | undefined): Option {
 function base(spec: ChartSpec): Option {
   return {
     color: spec.colors?.length ? spec.colors : PALETTE,
-    tooltip: { trigger: "axis", valueFormatter: exact(spec) },
+    // confine: a tooltip stays inside its chart (a phone's narrow screen); a tap shows it.
+    tooltip: { trigger: "axis", valueFormatter: exact(spec), confine: true },
     grid: grid(spec, undefined),
     animationDuration: 300,
   };
@@ -172,7 +173,7 @@ export function buildOption(spec: ChartSpec, result: DataResult, locale = "en"):
     const value = spec.value ?? ys[0];
     return {
       ...base(spec),
-      tooltip: { trigger: "item", valueFormatter: exact(spec) },
+      tooltip: { trigger: "item", valueFormatter: exact(spec), confine: true },
       legend: legendOption(spec, "bottom"),
       series: [
         {
@@ -217,7 +218,7 @@ export function buildOption(spec: ChartSpec, result: DataResult, locale = "en"):
       ...base(spec),
       grid: grid(spec, legend),
       legend,
-      tooltip: { trigger: "item" },
+      tooltip: { trigger: "item", confine: true },
       xAxis: { type: "value", scale: true, ...axisTitle(spec.xTitle ?? x, "category") },
       yAxis: { type: "value", scale: true, ...axisTitle(spec.yTitle ?? ys[0], "value") },
       series: [...groups.entries()].map(([name, group]) => ({
@@ -237,7 +238,7 @@ export function buildOption(spec: ChartSpec, result: DataResult, locale = "en"):
     const values = rows.map((r) => Number(r[value] ?? 0));
     return {
       ...base(spec),
-      tooltip: { position: "top" },
+      tooltip: { position: "top", confine: true },
       // Every row and column named (a phone shrinks the text rather than skip labels).
       xAxis: { type: "category", data: xs, ...axisTitle(spec.xTitle, "category"), axisLabel: { interval: 0, hideOverlap: true, rotate: xs.length > 6 ? 35 : 0 } },
       yAxis: { type: "category", data: yCats, ...axisTitle(spec.yTitle, "category"), axisLabel: { interval: 0, fontSize: yCats.length > 8 ? 10 : 12 } },
@@ -277,6 +278,7 @@ export function buildOption(spec: ChartSpec, result: DataResult, locale = "en"):
       // One line per step: its change (or the total), never the invisible offset.
       tooltip: {
         trigger: "axis",
+        confine: true,
         formatter: (items: { dataIndex: number; axisValue: string }[]) => {
           const i = items[0]?.dataIndex ?? 0;
           const value = i < deltas.length ? deltas[i] : running;
