@@ -122,12 +122,17 @@ def _watch(page: Any) -> None:
     )
 
 
-def test_a_click_filters_the_other_charts_and_the_view_is_a_link(stack: str, page: Any, app: str) -> None:
+def _open_world(stack: str, page: Any, app: str) -> None:
+    """The story of the drillable charts, as an admin at desktop size, its data requests watched."""
     page.set_viewport_size({"width": 1440, "height": 900})
     _watch(page)
     login(page, stack, "admin", ADMIN_PASSWORD)
     page.goto(f"{stack}/apps/{app}/stories/world")
     page.wait_for_selector(READY)
+
+
+def test_a_click_filters_the_other_charts_and_the_view_is_a_link(stack: str, page: Any, app: str) -> None:
+    _open_world(stack, page, app)
     countries = page.locator("[data-chart-key='world/countries'] .chart")
     # Brazil, France, Japan, Spain: click France.
     _click_bar(page, countries, 1, 4)
@@ -161,11 +166,7 @@ def test_a_click_filters_the_other_charts_and_the_view_is_a_link(stack: str, pag
 
 
 def test_a_chart_drills_down_its_hierarchy_with_a_breadcrumb(stack: str, page: Any, app: str) -> None:
-    page.set_viewport_size({"width": 1440, "height": 900})
-    _watch(page)
-    login(page, stack, "admin", ADMIN_PASSWORD)
-    page.goto(f"{stack}/apps/{app}/stories/world")
-    page.wait_for_selector(READY)
+    _open_world(stack, page, app)
     regions = page.locator("[data-chart-key='world/regions'] .chart")
     # Americas, Asia, Europe: click Europe, then its countries are drawn.
     _click_bar(page, regions, 2, 3)
@@ -217,11 +218,7 @@ def _focused(page: Any) -> str:
 
 
 def test_a_keyboard_user_filters_and_drills_as_a_click_does(stack: str, page: Any, app: str) -> None:
-    page.set_viewport_size({"width": 1440, "height": 900})
-    _watch(page)
-    login(page, stack, "admin", ADMIN_PASSWORD)
-    page.goto(f"{stack}/apps/{app}/stories/world")
-    page.wait_for_selector(READY)
+    _open_world(stack, page, app)
     countries_menu = "[data-chart-key='world/countries'] [data-action=chart-menu]"
 
     # The chart's menu, then "Filter the story by…": its categories, the first one focused.
