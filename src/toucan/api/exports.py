@@ -15,6 +15,7 @@ from toucan.api.answers import BINARY, JobAnswer, raw
 from toucan.api.data_in import JobsDep
 from toucan.api.deps import AppAccessDep, ContextDep, IdentityDep, require_app
 from toucan.apps.configs import Stage
+from toucan.auth.users import own_locale
 from toucan.data.service import stage_read_privilege
 from toucan.errors import NotFound, PermissionDenied
 from toucan.jobs.store import JobKind, JobState, JobView
@@ -37,7 +38,8 @@ def get_capture_page(
     response.headers["Cache-Control"] = "no-store"
     access.require(stage_read_privilege(stage))
     with ctx.db.readonly_session() as session:
-        return capture_page(session, app, stage, page, username=access.identity.username)
+        # Drawn in the language of the user it is for (None: never chosen).
+        return {**capture_page(session, app, stage, page), "locale": own_locale(session, access.identity)}
 
 
 class ExportBody(BaseModel):

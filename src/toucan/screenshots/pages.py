@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from toucan.apps.configs import ConfigKind, Stage, read_config
 from toucan.apps.viewer_requests import chart_request, page_charts, requesters_on
-from toucan.db.models import SmallApp, User
+from toucan.db.models import SmallApp
 from toucan.errors import NotFound, PermissionDenied, ValidationError
 
 HOME = "home"
@@ -65,12 +64,9 @@ def page_title(session: Session, app_id: str, stage: Stage, page: str) -> str:
     return str(find_story(front, story, app_id, stage).get("title") or story)
 
 
-def capture_page(
-    session: Session, app_id: str, stage: Stage, page: str, *, username: str | None = None
-) -> dict[str, Any]:
+def capture_page(session: Session, app_id: str, stage: Stage, page: str) -> dict[str, Any]:
     """Everything the capture view draws for `page`: the app's name, the home or the story,
-    the filters (requesters) that apply to it, and the language of the user it is drawn for
-    (`locale`, None when they never chose one)."""
+    and the filters (requesters) that apply to it."""
     front = read_config(session, app_id, stage, ConfigKind.FRONT)
     app = session.get(SmallApp, app_id)
     if app is None:
@@ -88,9 +84,6 @@ def capture_page(
     # (a request naming one it does not show still gets its starting value).
     answer["requesters"] = requesters_on(front, slide)
     answer["all_requesters"] = [r for r in front.get("requesters") or [] if isinstance(r, dict)]
-    answer["locale"] = (
-        session.scalar(select(User.locale).where(User.username == username)) if username is not None else None
-    )
     return answer
 
 
